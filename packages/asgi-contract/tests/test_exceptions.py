@@ -1,0 +1,42 @@
+import pytest
+
+from flagstone_contract import HTTPException, WebSocketException
+
+
+@pytest.mark.parametrize(
+    ("status_code", "detail"),
+    [(404, "Not Found"), (405, "Method Not Allowed"), (413, "Request Entity Too Large"),
+     (500, "Internal Server Error"), (499, "")],
+)  # fmt: skip
+def test_http_exception_default_detail_is_the_reason_phrase(status_code: int, detail: str) -> None:
+    exc = HTTPException(status_code)
+    assert exc.status_code == status_code
+    assert exc.detail == detail
+    assert exc.headers is None
+
+
+def test_http_exception_str_and_repr() -> None:
+    exc = HTTPException(404, "no such user", headers={"X-Reason": "gone"})
+    assert str(exc) == "404: no such user"
+    assert repr(exc) == "HTTPException(status_code=404, detail='no such user')"
+    assert exc.headers == {"X-Reason": "gone"}
+
+
+def test_http_exception_subclass_repr_uses_subclass_name() -> None:
+    class NotAllowed(HTTPException):
+        pass
+
+    assert repr(NotAllowed(405)) == "NotAllowed(status_code=405, detail='Method Not Allowed')"
+
+
+def test_http_exception_is_raisable_and_catchable() -> None:
+    with pytest.raises(HTTPException, match="418: I'm a Teapot"):
+        raise HTTPException(418)
+
+
+def test_websocket_exception() -> None:
+    exc = WebSocketException(1008, "policy")
+    assert (exc.code, exc.reason) == (1008, "policy")
+    assert str(exc) == "1008: policy"
+    assert repr(exc) == "WebSocketException(code=1008, reason='policy')"
+    assert WebSocketException(1000).reason == ""

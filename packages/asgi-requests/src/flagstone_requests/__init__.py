@@ -1,0 +1,3 @@
+"""Requests, responses, WebSockets, forms and error handling for any ASGI 3 app."""
+
+__all__: list[str] = []

@@ -1,0 +1,39 @@
+"""Facts about the workspace shared by the checks in tools/: which packages exist."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACT = "flagstone_contract"
+META = "flagstone"
+
+
+@dataclass(frozen=True)
+class Package:
+    """One distribution in packages/: its folder, distribution and import names."""
+
+    folder: Path
+    dist: str
+    import_name: str
+
+    @property
+    def short(self) -> str:
+        """The hatch environment suffix: `iso-<short>` (folder name without `asgi-`)."""
+        return self.folder.name.removeprefix("asgi-")
+
+    @property
+    def is_concern(self) -> bool:
+        return self.import_name not in (CONTRACT, META)
+
+
+def packages(root: Path = ROOT) -> list[Package]:
+    """Every package under `root/packages`, read from its pyproject.toml."""
+    found = []
+    for pyproject in sorted((root / "packages").glob("*/pyproject.toml")):
+        data = tomllib.loads(pyproject.read_text())
+        dist = data["project"]["name"]
+        found.append(Package(pyproject.parent, dist, dist.replace("-", "_")))
+    return found

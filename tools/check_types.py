@@ -1,0 +1,33 @@
+"""Type check: `mypy --strict` over every package's source and over tools/.
+
+Each package is checked as an installed package (`-p name`, the workspace
+installs them editable), so cross-package types are seen the way users see
+them.  Run: `python tools/check_types.py`; exit status 1 on an error.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _workspace import ROOT, packages  # noqa: E402
+
+
+def main() -> int:
+    args = [sys.executable, "-m", "mypy", "--strict"]
+    for pkg in packages():
+        args += ["-p", pkg.import_name]
+    code = subprocess.run(args, cwd=ROOT, check=False).returncode
+    tool_files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tools").rglob("*.py"))
+    tool_files = [f for f in tool_files if "/tests/" not in f]
+    code |= subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", *tool_files], cwd=ROOT, check=False
+    ).returncode
+    return 1 if code else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

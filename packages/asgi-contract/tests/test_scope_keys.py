@@ -1,4 +1,5 @@
 from flagstone_contract import (
+    APP_TASKS_KEY,
     BACKGROUND_KEY,
     BODY_KEY,
     EXCEPTION_HANDLERS_KEY,
@@ -25,6 +26,12 @@ def test_starlette_established_names_are_kept() -> None:
 
 def test_toolkit_private_keys_are_prefixed_and_documented() -> None:
     names = {key.name for key in SCOPE_KEYS}
-    for constant in (BODY_KEY, MAX_BODY_SIZE_KEY, EXCEPTION_HANDLERS_KEY, BACKGROUND_KEY):
+    for constant in (
+        BODY_KEY,
+        MAX_BODY_SIZE_KEY,
+        EXCEPTION_HANDLERS_KEY,
+        BACKGROUND_KEY,
+        APP_TASKS_KEY,
+    ):
         assert constant.startswith("flagstone.")
         assert constant in names

@@ -11,6 +11,7 @@ from . import status
 from ._exceptions import HTTPException, WebSocketException
 from ._middleware import Middleware, MiddlewareFactory, wrap_middleware
 from ._scope_keys import (
+    APP_TASKS_KEY,
     BACKGROUND_KEY,
     BODY_KEY,
     EXCEPTION_HANDLERS_KEY,
@@ -53,6 +54,7 @@ from ._types import (
 )
 
 __all__ = [
+    "APP_TASKS_KEY",
     "ASGIApp",
     "ASGIVersions",
     "BACKGROUND_KEY",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
+    "APP_TASKS_KEY",
     "BACKGROUND_KEY",
     "BODY_KEY",
     "EXCEPTION_HANDLERS_KEY",
@@ -28,6 +29,7 @@ BODY_KEY: Final = "flagstone.body"
 MAX_BODY_SIZE_KEY: Final = "flagstone.max_body_size"
 EXCEPTION_HANDLERS_KEY: Final = "flagstone.exception_handlers"
 BACKGROUND_KEY: Final = "flagstone.background"
+APP_TASKS_KEY: Final = "flagstone.app_tasks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +130,17 @@ SCOPE_KEYS: Final[tuple[ScopeKey, ...]] = (
     ),
     ScopeKey(
         BACKGROUND_KEY,
-        "an object with `add_task(func, *args, **kwargs)` (flagstone_background.BackgroundTasks)",
+        "an object with `add_task(func, *args, **kwargs)` (flagstone_background.RequestTasks)",
         "background (`BackgroundMiddleware`)",
         "any app or endpoint that schedules work to run after the response",
-        "Tasks run after the final `http.response.body` was sent.",
+        "Tasks run after the final `http.response.body` was sent; not when the response "
+        "failed or the client left, unless added with `add_task_always`.",
+    ),
+    ScopeKey(
+        APP_TASKS_KEY,
+        "flagstone_background.AppTasks (`await spawn(func, *args, **kwargs)`)",
+        "background (`AppTasksMiddleware`), for http and websocket scopes",
+        "any app or endpoint that starts work owned by the lifespan, not the request",
+        "The lifespan-owned task group: bounded concurrency, drained at shutdown.",
     ),
 )

@@ -1,3 +1,93 @@
-"""Requests, responses, WebSockets, forms and error handling for any ASGI 3 app."""
+"""Requests, responses, WebSockets, forms and error handling for any ASGI 3 app.
 
-__all__: list[str] = []
+The incoming side (datastructures, `Request`, bodies and forms) and the
+outgoing side (responses, WebSockets, exception middleware, endpoints) of an
+ASGI application, Starlette-compatible, with no routing: pair it with
+flagstone-routing or any router.
+"""
+
+# --- incoming side: datastructures, connections, bodies, forms ---------------
+from ._connection import HTTPConnection
+from ._datastructures import (
+    URL,
+    Address,
+    CommaSeparatedStrings,
+    FormData,
+    Headers,
+    ImmutableMultiDict,
+    MultiDict,
+    MutableHeaders,
+    QueryParams,
+    Secret,
+    State,
+    UploadFile,
+)
+from ._request import Request
+from ._request_errors import (
+    ClientDisconnect,
+    ContentTooLarge,
+    FormError,
+    InvalidJSON,
+    StreamConsumed,
+)
+
+__all__: list[str] = [
+    "URL",
+    "Address",
+    "ClientDisconnect",
+    "CommaSeparatedStrings",
+    "ContentTooLarge",
+    "FormData",
+    "FormError",
+    "HTTPConnection",
+    "Headers",
+    "ImmutableMultiDict",
+    "InvalidJSON",
+    "MultiDict",
+    "MutableHeaders",
+    "QueryParams",
+    "Request",
+    "Secret",
+    "State",
+    "StreamConsumed",
+    "UploadFile",
+]
+
+# --- outgoing side: responses, websockets, errors, endpoints -----------------
+from ._endpoints import HTTPEndpoint, WebSocketEndpoint, request_response, websocket_session
+from ._errors import ServerErrorMiddleware
+from ._exceptions import ExceptionMiddleware
+from ._file_response import FileResponse
+from ._responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from ._sse import EventSourceResponse, ServerSentEvent
+from ._streaming import StreamingResponse
+from ._websockets import (
+    WebSocket,
+    WebSocketClose,
+    WebSocketDisconnect,
+    WebSocketDisconnected,
+    WebSocketState,
+)
+
+__all__ += [
+    "EventSourceResponse",
+    "ExceptionMiddleware",
+    "FileResponse",
+    "HTMLResponse",
+    "HTTPEndpoint",
+    "JSONResponse",
+    "PlainTextResponse",
+    "RedirectResponse",
+    "Response",
+    "ServerErrorMiddleware",
+    "ServerSentEvent",
+    "StreamingResponse",
+    "WebSocket",
+    "WebSocketClose",
+    "WebSocketDisconnect",
+    "WebSocketDisconnected",
+    "WebSocketEndpoint",
+    "WebSocketState",
+    "request_response",
+    "websocket_session",
+]

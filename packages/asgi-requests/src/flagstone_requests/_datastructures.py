@@ -1,0 +1,146 @@
+"""Small value types, plus the one import path for every datastructure.
+
+`URL`, `Headers`, the multidicts and uploads live in modules of their own
+(`_url.py`, `_headers.py`, `_multidict.py`, `_uploads.py`); they are
+re-exported here so the rest of the package imports from one place.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple, overload
+
+from ._headers import Headers, MutableHeaders
+from ._multidict import ImmutableMultiDict, MultiDict, QueryParams
+from ._uploads import FormData, UploadFile
+from ._url import URL
+
+__all__ = [
+    "URL",
+    "Address",
+    "CommaSeparatedStrings",
+    "FormData",
+    "Headers",
+    "ImmutableMultiDict",
+    "MultiDict",
+    "MutableHeaders",
+    "QueryParams",
+    "Secret",
+    "State",
+    "UploadFile",
+]
+
+
+class Address(NamedTuple):
+    """A network peer: `(host, port)`, as in `scope["client"]`."""
+
+    host: str
+    port: int
+
+
+class Secret:
+    """A string that hides itself from `repr` (and so from logs and tracebacks).
+
+    `str(secret)` reveals the value; `repr(secret)` is `Secret('**********')`.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}('**********')"
+
+    def __str__(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+class CommaSeparatedStrings(Sequence[str]):
+    """A sequence of strings parsed from `"a, b, 'c, d'"` (quotes group commas)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, value: str | Sequence[str]) -> None:
+        if isinstance(value, str):
+            splitter = shlex.shlex(value, posix=True)
+            splitter.whitespace = ","
+            splitter.whitespace_split = True
+            self._items = [item.strip() for item in splitter]
+        else:
+            self._items = list(value)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._items[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._items!r})"
+
+    def __str__(self) -> str:
+        return ", ".join(repr(item) for item in self._items)
+
+
+class State:
+    """A namespace for arbitrary values: `state.db = pool`, `state["db"]`.
+
+    Wraps a dict (for a request: `scope["state"]`, the lifespan state), so
+    attribute and item access read and write that same dict.  A missing
+    attribute raises `AttributeError` naming it.
+    """
+
+    _state: dict[str, Any]
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        super().__setattr__("_state", {} if state is None else state)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self._state[key] = value
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._state[key]
+        except KeyError:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{key}'")
+
+    def __delattr__(self, key: str) -> None:
+        try:
+            del self._state[key]
+        except KeyError:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{key}'")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._state[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._state[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._state[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._state
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._state)
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._state!r})"

@@ -1,0 +1,251 @@
+"""Endpoints: adapt request handlers and endpoint classes into ASGI apps.
+
+`request_response(func)` and `websocket_session(func)` turn a function into
+an ASGI app; `HTTPEndpoint` and `WebSocketEndpoint` are classes that *are*
+ASGI apps (`await Endpoint(scope, receive, send)`).  When an
+`ExceptionMiddleware` is installed further out (its handler tables are in
+the scope), the function-based wrappers apply its handlers here too, inside
+any route middleware, as Starlette does.
+
+Deliberate differences from Starlette:
+
+- `HTTPEndpoint` dispatches only the standard verbs (GET HEAD POST PUT PATCH
+  DELETE OPTIONS QUERY); any other method name is a 405 and never reaches
+  `getattr` (the 2026 advisory CVE-2026-48817 let a client call any
+  attribute named like its method).
+- `request_response` closes the request's upload files when the request
+  ends (`Request.close()`), even on error or cancellation.
+- `WebSocketEndpoint` closes the socket with 1011 when a handler fails
+  (Starlette only reports 1011 to `on_disconnect`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, ClassVar, Literal
+
+import anyio
+import anyio.to_thread
+
+from flagstone_contract import ASGIApp, HTTPException, Message, Receive, Scope, Send
+
+from ._exceptions import Progress, handle_exception, handlers_in, is_async_callable
+from ._request import Request
+from ._responses import PlainTextResponse, Response
+from ._websockets import WebSocket, WebSocketState
+
+__all__ = ["HTTPEndpoint", "WebSocketEndpoint", "request_response", "websocket_session"]
+
+HTTP_VERBS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY")
+
+
+def _check_response(response: Any, where: object) -> Any:
+    if not callable(response):
+        raise TypeError(
+            f"{getattr(where, '__qualname__', where)!s} returned {response!r}, not a response; "
+            "return a Response (or any ASGI app)"
+        )
+    return response
+
+
+def request_response(func: Callable[[Request], Awaitable[Any] | Any]) -> ASGIApp:
+    """Wrap `func(request) -> Response` (async, or sync run in a thread) as an ASGI app."""
+    run_async = is_async_callable(func)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        try:
+            try:
+                if run_async:
+                    response = await func(request)
+                else:
+                    response = await anyio.to_thread.run_sync(func, request)
+            except Exception as exc:
+                # Handlers apply here, inside any route middleware, as in
+                # Starlette.  Nothing was sent yet (the endpoint only returns
+                # a response), so no send tracking is needed on this hot
+                # path; an error while the response is being sent propagates
+                # to the ExceptionMiddleware, which tracks what was sent.
+                tables = handlers_in(scope)
+                if tables is None:
+                    raise
+                await handle_exception(scope, receive, send, exc, tables, Progress(), request)
+                return
+            await _check_response(response, func)(scope, receive, send)
+        finally:
+            # Upload temp files must not outlive the request (Starlette leaves
+            # them to the garbage collector).  `close()` has no checkpoint, so
+            # it runs to the end even in a cancelled task; no shield needed.
+            await request.close()
+
+    return app
+
+
+def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
+    """Wrap `async func(websocket)` as an ASGI app (a sync function is refused)."""
+    if not is_async_callable(func):
+        raise TypeError(
+            f"websocket_session needs an async function, got {func!r}: a WebSocket "
+            "handler awaits its messages, so it cannot run in a thread"
+        )
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive, send)
+        try:
+            await func(websocket)
+        except Exception as exc:
+            tables = handlers_in(scope)
+            if tables is None:
+                raise
+            # The socket's own state machine knows what was sent.
+            state = websocket.application_state
+            progress = Progress(
+                started=state == WebSocketState.RESPONSE,
+                accepted=state == WebSocketState.CONNECTED,
+                finished=state == WebSocketState.DISCONNECTED,
+            )
+            await handle_exception(scope, receive, send, exc, tables, progress, websocket)
+
+    return app
+
+
+class HTTPEndpoint:
+    """A class endpoint: define `get`, `post`, … methods taking a `Request`.
+
+    HEAD is served by `get` unless `head` is defined.  Handlers may be sync
+    (run in a thread) or async and return a response.  A method without a
+    handler gets a 405 with an `Allow` header: raised as `HTTPException`
+    when an `ExceptionMiddleware` is installed, else sent directly.
+    """
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"HTTPEndpoint needs an 'http' scope, got {scope['type']!r}")
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+
+    @property
+    def allowed_methods(self) -> list[str]:
+        """The verbs this endpoint answers, in the standard order."""
+        methods = [verb for verb in HTTP_VERBS if getattr(self, verb.lower(), None) is not None]
+        if "GET" in methods and "HEAD" not in methods:
+            methods.insert(methods.index("GET") + 1, "HEAD")
+        return methods
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self.dispatch().__await__()
+
+    def _handler_for(self, method: str) -> Callable[[Request], Any] | None:
+        # The method is compared against a fixed list *before* any getattr:
+        # "DISPATCH" or "__INIT__" must not become self.dispatch or self.__init__.
+        if method not in HTTP_VERBS:
+            return None
+        name = method.lower()
+        if method == "HEAD" and getattr(self, "head", None) is None:
+            name = "get"
+        handler: Callable[[Request], Any] | None = getattr(self, name, None)
+        return handler
+
+    async def dispatch(self) -> None:
+        """Call the handler for the request's method and send its response."""
+        request = Request(self.scope, receive=self.receive, send=self.send)
+        try:
+            handler = self._handler_for(request.method)
+            if handler is None:
+                handler = self.method_not_allowed
+            if is_async_callable(handler):
+                response = await handler(request)
+            else:
+                response = await anyio.to_thread.run_sync(handler, request)
+            await _check_response(response, handler)(self.scope, self.receive, self.send)
+        finally:
+            await request.close()  # no checkpoint inside: safe under cancellation
+
+    async def method_not_allowed(self, request: Request) -> Response:
+        """The 405 answer, with `Allow` listing `allowed_methods`."""
+        headers = {"Allow": ", ".join(self.allowed_methods)}
+        if handlers_in(self.scope) is not None:
+            raise HTTPException(status_code=405, headers=headers)
+        return PlainTextResponse("Method Not Allowed", status_code=405, headers=headers)
+
+
+class WebSocketEndpoint:
+    """A class WebSocket endpoint: override `on_connect`, `on_receive`, `on_disconnect`.
+
+    `encoding` ("text", "bytes", "json" or `None` for the raw message)
+    decides what `on_receive` gets; a frame of the wrong kind, or bad JSON,
+    closes the socket with 1003 and raises `RuntimeError`.  An error in a
+    handler closes the socket with 1011 and propagates.
+    """
+
+    encoding: ClassVar[Literal["text", "bytes", "json"] | None] = None
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            raise ValueError(f"WebSocketEndpoint needs a 'websocket' scope, got {scope['type']!r}")
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self.dispatch().__await__()
+
+    async def dispatch(self) -> None:
+        """Run the connection: connect, receive until disconnect, then `on_disconnect`."""
+        websocket = WebSocket(self.scope, receive=self.receive, send=self.send)
+        await self.on_connect(websocket)
+        close_code = 1000
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.receive":
+                    data = await self.decode(websocket, message)
+                    await self.on_receive(websocket, data)
+                elif message["type"] == "websocket.disconnect":
+                    close_code = int(message.get("code") or 1000)
+                    break
+        except Exception:
+            close_code = 1011
+            if (
+                websocket.application_state == WebSocketState.CONNECTED
+                and websocket.client_state == WebSocketState.CONNECTED
+            ):
+                with anyio.CancelScope(shield=True):
+                    await websocket.close(code=1011)
+            raise
+        finally:
+            await self.on_disconnect(websocket, close_code)
+
+    async def decode(self, websocket: WebSocket, message: Message) -> Any:
+        """Turn a `websocket.receive` message into what `on_receive` gets."""
+        if self.encoding is None:
+            return message
+        text, data = message.get("text"), message.get("bytes")
+        if self.encoding == "bytes":
+            if data is None:
+                await websocket.close(code=1003)
+                raise RuntimeError("expected a binary WebSocket frame, but got a text frame")
+            return data
+        if self.encoding == "text":
+            if text is None:
+                await websocket.close(code=1003)
+                raise RuntimeError("expected a text WebSocket frame, but got a binary frame")
+            return text
+        # JSON may come in either frame kind (binary as UTF-8), as in Starlette.
+        try:
+            return json.loads(text if text is not None else bytes(data or b"").decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            await websocket.close(code=1003)
+            raise RuntimeError(f"malformed JSON in a WebSocket frame: {exc}") from exc
+
+    async def on_connect(self, websocket: WebSocket) -> None:
+        """Called first; accepts the connection by default."""
+        await websocket.accept()
+
+    async def on_receive(self, websocket: WebSocket, data: Any) -> None:
+        """Called for each frame, with data decoded per `encoding`."""
+
+    async def on_disconnect(self, websocket: WebSocket, close_code: int) -> None:
+        """Called last, with the close code (1011 if a handler failed)."""

@@ -1,0 +1,179 @@
+"""`ServerErrorMiddleware`: the last line of defence, turning a crash into a 500.
+
+It answers only if nothing has been sent yet (a second `http.response.start`
+would be an ASGI protocol error), and it *always* re-raises, so the server
+logs the exception and error trackers see it.
+
+Deliberate differences from Starlette:
+
+- WebSockets are covered too.  An error before `accept()` is answered with a
+  500 denial response when the server supports it, else with a close (the
+  server answers 403); after `accept()` the socket is closed with 1011
+  ("internal error").  Starlette lets WebSocket errors bypass it.
+- The debug page escapes every piece of text it shows, exception message
+  included.
+"""
+
+from __future__ import annotations
+
+import html
+import linecache
+import traceback
+from typing import Any
+
+import anyio.to_thread
+
+from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
+
+from ._exceptions import ExceptionHandler, call_handler
+
+__all__ = ["ServerErrorMiddleware"]
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; }}
+h1 {{ color: #b00020; font-size: 1.4em; }}
+.frame {{ margin: 1em 0; border: 1px solid #ddd; border-radius: 4px; }}
+.frame p {{ background: #f4f4f4; margin: 0; padding: .4em .8em; font-family: monospace; }}
+pre {{ margin: 0; padding: .4em .8em; overflow-x: auto; }}
+.here {{ background: #ffe9a8; }}
+</style></head>
+<body>
+<h1>500 Server Error: {title}</h1>
+{frames}
+<h2>Traceback</h2>
+<pre>{text}</pre>
+</body>
+</html>
+"""
+
+
+def _frames_html(exc: BaseException, context: int = 3) -> str:
+    parts = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        lines = []
+        first = max((frame.lineno or 1) - context, 1)
+        for number in range(first, (frame.lineno or 1) + context + 1):
+            line = linecache.getline(frame.filename, number)
+            if not line:
+                continue
+            css = ' class="here"' if number == frame.lineno else ""
+            lines.append(f"<span{css}>{number:>5} {html.escape(line.rstrip())}</span>")
+        parts.append(
+            '<div class="frame"><p>'
+            f"{html.escape(frame.filename)}, line {frame.lineno}, in {html.escape(frame.name)}"
+            f"</p><pre>{chr(10).join(lines)}</pre></div>"
+        )
+    return "\n".join(parts)
+
+
+def debug_page(exc: BaseException, *, as_html: bool) -> str:
+    """The traceback of `exc` as an HTML page or as plain text."""
+    text = "".join(traceback.format_exception(exc))
+    if not as_html:
+        return text
+    title = html.escape(f"{type(exc).__name__}: {exc}")
+    return _PAGE.format(title=title, frames=_frames_html(exc), text=html.escape(text))
+
+
+def _accepts_html(scope: Scope) -> bool:
+    for name, value in scope.get("headers") or ():
+        if name == b"accept" and b"text/html" in value:
+            return True
+    return False
+
+
+class ServerErrorMiddleware:
+    """Answer an unhandled exception with a 500, then re-raise it for the server log.
+
+    HTTP: `handler(request, exc)` (sync handlers run in a thread) renders the
+    500 if given; with `debug=True` a traceback page is sent instead, HTML
+    when `Accept` includes `text/html`, else plain text; otherwise a plain
+    "Internal Server Error".  WebSocket: closed with 1011 after `accept()`,
+    else a 500 denial response (or a close when the server lacks the denial
+    extension); `handler` is HTTP-only, as in Starlette.  Nothing is sent if
+    the response has already started.
+    """
+
+    def __init__(
+        self, app: ASGIApp, handler: ExceptionHandler | None = None, debug: bool = False
+    ) -> None:
+        self.app = app
+        self.handler = handler
+        self.debug = debug
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        started = False
+        accepted = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started, accepted
+            message_type = message["type"]
+            if message_type == "websocket.accept":
+                accepted = True
+            else:
+                # Any other first message (a response start, a close, a
+                # denial) commits the connection: we may not answer again.
+                started = started or message_type != "websocket.send"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            try:
+                if kind == "http" and not started:
+                    await self._send_http_error(scope, receive, send, exc)
+                elif kind == "websocket" and not started:
+                    await self._close_websocket(scope, send, accepted)
+            except Exception as answer_error:
+                # Never let a failure to answer (client gone, a broken custom
+                # handler) replace the exception that caused it.
+                exc.add_note(f"flagstone: sending the 500 response failed too: {answer_error!r}")
+            # Always re-raise: the server logs it, error trackers see it.
+            raise
+
+    async def _send_http_error(
+        self, scope: Scope, receive: Receive, send: Send, exc: Exception
+    ) -> None:
+        from ._request import Request
+        from ._responses import HTMLResponse, PlainTextResponse
+
+        response: Any
+        if self.debug:
+            as_html = _accepts_html(scope)
+            # Reading source files for the page is blocking I/O: off the loop.
+            page = await anyio.to_thread.run_sync(lambda: debug_page(exc, as_html=as_html))
+            cls = HTMLResponse if as_html else PlainTextResponse
+            response = cls(page, status_code=500)
+        elif self.handler is not None:
+            response = await call_handler(self.handler, Request(scope, receive, send), exc)
+        else:
+            response = PlainTextResponse("Internal Server Error", status_code=500)
+        if response is not None:
+            await response(scope, receive, send)
+
+    async def _close_websocket(self, scope: Scope, send: Send, accepted: bool) -> None:
+        if accepted:
+            await send({"type": "websocket.close", "code": 1011, "reason": "Internal Server Error"})
+            return
+        if "websocket.http.response" in (scope.get("extensions") or {}):
+            body = b"Internal Server Error"
+            await send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await send({"type": "websocket.close", "code": 1011, "reason": ""})

@@ -1,0 +1,385 @@
+"""`FileResponse`: a file from disk, with conditional GET and byte ranges.
+
+Everything that can fail (stat, open, a `Range` header the client got wrong)
+is settled *before* `http.response.start` is sent, so an error becomes a
+proper error response instead of a connection cut mid-body.
+
+Deliberate differences from Starlette:
+
+- `If-None-Match` / `If-Modified-Since` are answered with 304 (Starlette only
+  does that in `StaticFiles`).
+- The file is opened before anything is sent, so a missing file raises
+  `RuntimeError` naming the path *before* the response starts (a clean 500
+  from `ServerErrorMiddleware`, not a cut connection).  It stays a
+  `RuntimeError`, not a 404: the path is chosen by the application, and a
+  missing file there is a server-side bug; an app that serves user-chosen
+  paths should check them and raise `HTTPException(404)` itself.
+- A `Range` with an unknown unit is ignored (200), as RFC 9110 requires.
+- HEAD never opens the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import secrets
+import stat
+from collections.abc import Mapping
+from email.utils import formatdate, parsedate_to_datetime
+from typing import IO, Any
+from urllib.parse import quote
+
+import anyio
+import anyio.to_thread
+
+from flagstone_contract import Receive, Scope, Send
+
+from ._ranges import RangeDecision, if_range_matches, parse_range
+from ._responses import BackgroundCallable, Response, encode_headers, run_background
+from ._streaming import run_until_disconnect, should_watch
+
+__all__ = ["FileResponse"]
+
+# Headers describing the body: meaningless on a 304, which has none.
+_NOT_ON_304 = frozenset(
+    {b"content-length", b"content-type", b"content-range", b"content-disposition"}
+)
+
+
+class FileResponse(Response):
+    """Send the file at `path`, in `chunk_size` pieces or by the server (pathsend).
+
+    Adds `accept-ranges`, `last-modified`, `etag` and `content-length` from
+    the file's stat (or from `stat_result` if given), and
+    `content-disposition` when `filename` is given.  Answers `Range` requests
+    with 206 (one range) or `multipart/byteranges` (several), honours
+    `If-Range`, and answers `If-None-Match` / `If-Modified-Since` with 304.
+    A missing or non-regular file raises `RuntimeError` before anything is
+    sent.
+    """
+
+    chunk_size = 64 * 1024
+    max_ranges = 100
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundCallable | None = None,
+        filename: str | None = None,
+        stat_result: os.stat_result | None = None,
+        content_disposition_type: str = "attachment",
+    ) -> None:
+        self.path = path
+        # pathsend needs an absolute path; resolved now, off the hot path.
+        self._abspath = os.path.abspath(path)
+        self.status_code = status_code
+        self.filename = filename
+        self.background = background
+        if media_type is None:
+            media_type = mimetypes.guess_type(filename or os.fspath(path))[0]
+            media_type = media_type or "application/octet-stream"
+        self.media_type = media_type
+        self.init_headers(headers)
+        self.raw_headers.append((b"accept-ranges", b"bytes"))
+        if filename is not None:
+            self.raw_headers.append(
+                (b"content-disposition", _disposition(content_disposition_type, filename))
+            )
+        self.stat_result = stat_result
+        if stat_result is not None:
+            self.set_stat_headers(stat_result)
+
+    def set_stat_headers(self, stat_result: os.stat_result) -> None:
+        """Set content-length, last-modified and etag from `stat_result` (unless given)."""
+        present = {name for name, _ in self.raw_headers}
+        size = str(stat_result.st_size)
+        mtime = stat_result.st_mtime
+        etag = hashlib.md5(f"{mtime}-{size}".encode(), usedforsecurity=False).hexdigest()
+        for name, value in (
+            (b"content-length", size),
+            (b"last-modified", formatdate(mtime, usegmt=True)),
+            (b"etag", f'"{etag}"'),
+        ):
+            if name not in present:
+                self.raw_headers.append((name, value.encode("latin-1")))
+
+    def _header(self, name: bytes) -> str | None:
+        for key, value in self.raw_headers:
+            if key == name:
+                return value.decode("latin-1")
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handle: IO[bytes] | None = None
+        method = scope.get("method")
+        if self.stat_result is not None:
+            # A given stat_result is authoritative: the headers already
+            # describe it, so the bytes sent must match it too.
+            size = self.stat_result.st_size
+            if method != "HEAD":
+                _, handle = await self._open(True)
+        else:
+            stat_result, handle = await self._open(method != "HEAD")
+            self.set_stat_headers(stat_result)
+            size = stat_result.st_size
+        try:
+            await self._respond(scope, receive, send, size, handle)
+        finally:
+            if handle is not None:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(handle.close)
+        if self.background is not None:
+            await run_background(self.background)
+
+    async def _open(self, open_file: bool) -> tuple[os.stat_result, IO[bytes] | None]:
+        def open_and_stat() -> tuple[os.stat_result, IO[bytes] | None]:
+            # Stat through the open descriptor: the file we describe in the
+            # headers is then the very file we send, even if it is replaced.
+            if not open_file:
+                result = os.stat(self.path)
+                handle = None
+            else:
+                handle = open(self.path, "rb")  # noqa: SIM115 (closed by __call__)
+                result = os.fstat(handle.fileno())
+            if not stat.S_ISREG(result.st_mode):
+                if handle is not None:
+                    handle.close()
+                raise RuntimeError(f"File at path {os.fspath(self.path)} is not a file.")
+            return result, handle
+
+        try:
+            return await anyio.to_thread.run_sync(open_and_stat)
+        except FileNotFoundError as exc:
+            raise RuntimeError(f"File at path {os.fspath(self.path)} does not exist.") from exc
+        except IsADirectoryError as exc:
+            raise RuntimeError(f"File at path {os.fspath(self.path)} is not a file.") from exc
+
+    def _request_headers(self, scope: Scope) -> dict[bytes, str]:
+        wanted = (b"range", b"if-range", b"if-none-match", b"if-modified-since")
+        found: dict[bytes, str] = {}
+        for name, value in scope.get("headers") or ():
+            if name in wanted and name not in found:
+                found[name] = value.decode("latin-1")
+        return found
+
+    async def _respond(
+        self, scope: Scope, receive: Receive, send: Send, size: int, handle: IO[bytes] | None
+    ) -> None:
+        prefix = "websocket." if scope["type"] == "websocket" else ""
+        method = scope.get("method")
+        request_headers = self._request_headers(scope) if prefix == "" else {}
+        if (
+            self.status_code == 200
+            and method in ("GET", "HEAD")
+            and self._not_modified(request_headers)
+        ):
+            headers = [(k, v) for k, v in self.raw_headers if k not in _NOT_ON_304]
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        decision = self._range_decision(request_headers, method, size)
+        if decision.outcome in ("bad_request", "unsatisfiable"):
+            await self._send_range_error(send, decision, size)
+            return
+        if decision.outcome == "partial":
+            await self._send_ranges(scope, receive, send, decision.ranges, size, handle)
+            return
+        start = {
+            "type": prefix + "http.response.start",
+            "status": self.status_code,
+            "headers": self.raw_headers,
+        }
+        if method == "HEAD":
+            await send(start)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        extensions = scope.get("extensions") or {}
+        if prefix == "" and "http.response.pathsend" in extensions:
+            # The server sends the file itself (zero-copy where it can).
+            await send(start)
+            await send({"type": "http.response.pathsend", "path": self._abspath})
+            return
+        assert handle is not None
+
+        async def produce(out: Send) -> None:
+            await out(start)
+            await self._send_slice(out, handle, 0, size, more_after=False, prefix=prefix)
+
+        if prefix:
+            await produce(send)
+        else:
+            await run_until_disconnect(scope, receive, send, produce, watch=_watch(scope))
+
+    def _not_modified(self, request_headers: dict[bytes, str]) -> bool:
+        # RFC 9110 §13.2.2: If-None-Match wins; If-Modified-Since is only
+        # looked at when If-None-Match is absent.
+        if_none_match = request_headers.get(b"if-none-match")
+        etag = self._header(b"etag")
+        if if_none_match is not None:
+            if if_none_match.strip() == "*":
+                return True
+            if etag is None:
+                return False
+            wanted = _strip_weak(etag)
+            return any(_strip_weak(tag.strip()) == wanted for tag in if_none_match.split(","))
+        if_modified_since = request_headers.get(b"if-modified-since")
+        last_modified = self._header(b"last-modified")
+        if if_modified_since is None or last_modified is None:
+            return False
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+            modified = parsedate_to_datetime(last_modified)
+        except (TypeError, ValueError, IndexError):
+            return False  # an unparseable date is ignored, as RFC 9110 says
+        if since.tzinfo is None or modified.tzinfo is None:
+            return False
+        return modified <= since
+
+    def _range_decision(
+        self, request_headers: dict[bytes, str], method: Any, size: int
+    ) -> RangeDecision:
+        range_header = request_headers.get(b"range")
+        if range_header is None or self.status_code != 200 or method not in ("GET", "HEAD"):
+            return RangeDecision("full")
+        if_range = request_headers.get(b"if-range")
+        if if_range is not None and not if_range_matches(
+            if_range, self._header(b"etag"), self._header(b"last-modified")
+        ):
+            return RangeDecision("full")
+        return parse_range(range_header, size, self.max_ranges)
+
+    async def _send_range_error(self, send: Send, decision: RangeDecision, size: int) -> None:
+        if decision.outcome == "unsatisfiable":
+            status, body = 416, b"Range Not Satisfiable"
+            extra = [(b"content-range", f"bytes */{size}".encode("latin-1"))]
+        else:
+            status, body = 400, b"Malformed Range header"
+            extra = []
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode("latin-1")),
+            *extra,
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _send_ranges(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        ranges: tuple[tuple[int, int], ...],
+        size: int,
+        handle: IO[bytes] | None,
+    ) -> None:
+        kept = [
+            (k, v) for k, v in self.raw_headers if k not in (b"content-length", b"content-type")
+        ]
+        if len(ranges) == 1:
+            start, stop = ranges[0]
+            headers = [
+                *kept,
+                (b"content-type", self.media_type_header()),
+                (b"content-range", f"bytes {start}-{stop - 1}/{size}".encode("latin-1")),
+                (b"content-length", str(stop - start).encode("latin-1")),
+            ]
+            parts = [(b"", start, stop)]
+            closing = b""
+        else:
+            boundary = secrets.token_hex(13)
+            content_type = self.media_type_header().decode("latin-1")
+            parts = [
+                (
+                    (
+                        f"--{boundary}\r\nContent-Type: {content_type}\r\n"
+                        f"Content-Range: bytes {start}-{stop - 1}/{size}\r\n\r\n"
+                    ).encode("latin-1"),
+                    start,
+                    stop,
+                )
+                for start, stop in ranges
+            ]
+            closing = f"--{boundary}--\r\n".encode("latin-1")
+            # Each part is header + data + CRLF; the length is known up front.
+            length = sum(len(head) + (stop - start) + 2 for head, start, stop in parts)
+            length += len(closing)
+            headers = [
+                *kept,
+                (b"content-type", f"multipart/byteranges; boundary={boundary}".encode("latin-1")),
+                (b"content-length", str(length).encode("latin-1")),
+            ]
+        start_message = {"type": "http.response.start", "status": 206, "headers": headers}
+        if scope.get("method") == "HEAD" or handle is None:
+            await send(start_message)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        multipart = len(parts) > 1
+
+        async def produce(out: Send) -> None:
+            await out(start_message)
+            for head, start, stop in parts:
+                if head:
+                    await out({"type": "http.response.body", "body": head, "more_body": True})
+                await self._send_slice(out, handle, start, stop, more_after=multipart, prefix="")
+                if multipart:
+                    await out({"type": "http.response.body", "body": b"\r\n", "more_body": True})
+            if multipart:
+                await out({"type": "http.response.body", "body": closing, "more_body": False})
+
+        await run_until_disconnect(scope, receive, send, produce, watch=_watch(scope))
+
+    def media_type_header(self) -> bytes:
+        """The `content-type` value of the file's parts."""
+        for key, value in self.raw_headers:
+            if key == b"content-type":
+                return value
+        return encode_headers({"content-type": self.media_type or "application/octet-stream"})[0][1]
+
+    async def _send_slice(
+        self,
+        send: Send,
+        handle: IO[bytes],
+        start: int,
+        stop: int,
+        *,
+        more_after: bool,
+        prefix: str,
+    ) -> None:
+        await anyio.to_thread.run_sync(handle.seek, start)
+        remaining = stop - start
+        body_type = prefix + "http.response.body"
+        if remaining == 0 and not more_after:
+            await send({"type": body_type, "body": b"", "more_body": False})
+            return
+        while remaining > 0:
+            chunk = await anyio.to_thread.run_sync(handle.read, min(self.chunk_size, remaining))
+            if not chunk:
+                # The file shrank after we promised a content-length: cutting
+                # the connection is the only honest answer left.
+                raise RuntimeError(
+                    f"File at path {os.fspath(self.path)} shrank while it was being sent."
+                )
+            remaining -= len(chunk)
+            more = remaining > 0 or more_after
+            await send({"type": body_type, "body": chunk, "more_body": more})
+
+
+def _watch(scope: Scope) -> bool:
+    # Same rule as StreamingResponse (see should_watch).
+    return should_watch(scope)
+
+
+def _strip_weak(tag: str) -> str:
+    return tag[2:] if tag.startswith("W/") else tag
+
+
+def _disposition(kind: str, filename: str) -> bytes:
+    quoted = quote(filename)
+    if quoted != filename:
+        # RFC 6266 extended form: safe for any name, quotes and CR/LF included.
+        return f"{kind}; filename*=utf-8''{quoted}".encode("latin-1")
+    return f'{kind}; filename="{filename}"'.encode("latin-1")

@@ -1,0 +1,400 @@
+"""Form parsing: `application/x-www-form-urlencoded` and `multipart/form-data`.
+
+Both encodings go through python-multipart's push parsers, fed one body
+chunk at a time, so memory stays bounded by the limits below rather than by
+the body.  Every limit holds in BOTH encodings where it makes sense (Starlette
+applied them to multipart only until GHSA-82w8-qh3p-5jfq), and every error
+names the limit that was hit:
+
+- `max_fields`: non-file fields.  Stops CPU/memory exhaustion through
+  millions of tiny fields (GHSA-74m5-2c7w-9w3x).
+- `max_files`: file parts (same advisory).
+- `max_part_size`: bytes of one non-file field, name + value for urlencoded.
+  Stops a giant field being buffered in memory (GHSA-f96h-pmfr-66vw).
+- `max_file_size`: bytes of one uploaded file.  Starlette has no such limit,
+  so without a body limit an upload could fill the disk.
+- `max_part_header_count` / `max_part_header_size`: headers of one multipart
+  part.  Stops endless or giant part headers (GHSA-pp6c-gr5w-3c5g).
+- `MAX_BOUNDARY_LENGTH`: a boundary is matched at every byte of the body, so
+  a huge one makes parsing quadratic.
+
+Count and syntax errors are `FormError` (400); size errors `ContentTooLarge`
+(413) -- Starlette answers 400 for an oversized field; 413 says what it is.
+"""
+
+from __future__ import annotations
+
+import codecs
+import tempfile
+from collections.abc import Awaitable, Callable
+from typing import NamedTuple
+from urllib.parse import unquote_to_bytes
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, QuerystringParser, parse_options_header
+
+from ._datastructures import FormData, Headers, UploadFile
+from ._request_errors import ContentTooLarge, FormError
+
+__all__ = ["MAX_BOUNDARY_LENGTH", "FormLimits", "check_form_limits", "parse_form"]
+
+MAX_BOUNDARY_LENGTH = 200
+"""RFC 2046 allows 70 characters; 200 leaves room for unusual clients."""
+
+
+class FormLimits(NamedTuple):
+    """The limits one `request.form(...)` call parses under.
+
+    A NamedTuple: built on every `form()` call, and a frozen dataclass
+    costs several times more to construct.
+    """
+
+    max_files: int | float = 1000
+    max_fields: int | float = 1000
+    max_part_size: int = 1024 * 1024
+    max_file_size: int | None = None
+    max_part_header_count: int = 8
+    max_part_header_size: int = 4096
+    spool_max_size: int = 1024 * 1024
+
+
+def _size(n: int) -> str:
+    # Starlette prints n // 1024 "KB", which reads "0KB" for small limits.
+    if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
+        return f"{n} bytes ({n // (1024 * 1024)} MiB)"
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n} bytes ({n // 1024} KiB)"
+    return f"{n} bytes"
+
+
+def too_many_fields(limit: int | float) -> FormError:
+    return FormError(f"Too many fields. Maximum number of fields is {limit} (max_fields).")
+
+
+def too_many_files(limit: int | float) -> FormError:
+    return FormError(f"Too many files. Maximum number of files is {limit} (max_files).")
+
+
+def part_too_large(name: str, limit: int) -> ContentTooLarge:
+    return ContentTooLarge(
+        f"Form field {name!r} exceeds the maximum part size of {_size(limit)} (max_part_size).",
+        limit=limit,
+    )
+
+
+def file_too_large(filename: str | None, limit: int) -> ContentTooLarge:
+    return ContentTooLarge(
+        f"Uploaded file {filename!r} exceeds the maximum file size of {_size(limit)} "
+        "(max_file_size).",
+        limit=limit,
+    )
+
+
+def check_form_limits(form: FormData, limits: FormLimits) -> None:
+    """Check an already parsed form against (possibly stricter) limits.
+
+    A form is parsed once per request; Starlette silently ignores the limits
+    of every later `form()` call.  Here a later call still gets its limits.
+    """
+    files = fields = 0
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            files += 1
+            limit = limits.max_file_size
+            if limit is not None and value.size is not None and value.size > limit:
+                raise file_too_large(value.filename, limit)
+        else:
+            fields += 1
+            if len(name.encode()) + len(value.encode()) > limits.max_part_size:
+                raise part_too_large(name, limits.max_part_size)
+    if files > limits.max_files:
+        raise too_many_files(limits.max_files)
+    if fields > limits.max_fields:
+        raise too_many_fields(limits.max_fields)
+
+
+NextChunk = Callable[[], Awaitable[bytes | None]]
+
+
+async def parse_form(
+    headers: Headers,
+    next_chunk: NextChunk,
+    limits: FormLimits,
+    created: list[UploadFile],
+) -> FormData:
+    """Parse the body by its Content-Type; other types give an empty form.
+
+    `next_chunk()` returns the next non-empty body chunk, or None at the end.
+
+    Every `UploadFile` made is appended to `created` as soon as it exists, so
+    the caller can close it even when parsing fails half way.
+    """
+    content_type, options = parse_options_header(headers.get("content-type", ""))
+    if content_type == b"multipart/form-data":
+        return await _MultipartReader(options, limits, created).parse(next_chunk)
+    if content_type == b"application/x-www-form-urlencoded":
+        return await _UrlencodedReader(limits).parse(next_chunk)
+    # Starlette-compatible: any other type (or none) is an empty form.
+    return FormData()
+
+
+# Byte values, not b"%": `37 in raw` is much faster than `b"%" in raw`.
+_PERCENT, _PLUS = ord("%"), ord("+")
+
+
+def _decode_urlencoded(raw: bytes) -> str:
+    # Bytes first, then UTF-8: a value sent as raw UTF-8 and one sent
+    # percent-encoded decode the same (Starlette decodes raw bytes as latin-1).
+    if _PERCENT in raw or _PLUS in raw:
+        raw = unquote_to_bytes(raw.replace(b"+", b" "))
+    return raw.decode("utf-8", errors="replace")
+
+
+class _UrlencodedReader:
+    def __init__(self, limits: FormLimits) -> None:
+        self.limits = limits
+        self.max_part_size = limits.max_part_size
+        self.max_fields = limits.max_fields
+        self.items: list[tuple[str, str | UploadFile]] = []
+        # bytes, not bytearray: the parser hands over one slice per chunk, so
+        # concatenation is rare, and `bytes` decodes without a copy.
+        self.name = b""
+        self.value = b""
+        self.fields = 0
+        self.parser = QuerystringParser(
+            {
+                "on_field_name": self.on_field_name,
+                "on_field_data": self.on_field_data,
+                "on_field_end": self.on_field_end,
+            }
+        )
+
+    def _too_large(self) -> ContentTooLarge:
+        name = _decode_urlencoded(self.name[:100])
+        return part_too_large(name, self.max_part_size)
+
+    # Name and value both count toward max_part_size: a 1 GB field NAME is
+    # the same attack as a 1 GB value.
+    def on_field_name(self, data: bytes, start: int, end: int) -> None:
+        self.name += data[start:end]
+        if len(self.name) + len(self.value) > self.max_part_size:
+            raise self._too_large()
+
+    def on_field_data(self, data: bytes, start: int, end: int) -> None:
+        self.value += data[start:end]
+        if len(self.name) + len(self.value) > self.max_part_size:
+            raise self._too_large()
+
+    def on_field_end(self) -> None:
+        # Counted when complete: each field is already capped by
+        # max_part_size, so the count cannot be outrun in between.
+        self.fields += 1
+        if self.fields > self.max_fields:
+            raise too_many_fields(self.max_fields)
+        name, value = self.name, self.value
+        # Fast path (most fields): nothing escaped, a plain UTF-8 decode.
+        if _PERCENT in name or _PLUS in name:
+            name = unquote_to_bytes(name.replace(b"+", b" "))
+        if _PERCENT in value or _PLUS in value:
+            value = unquote_to_bytes(value.replace(b"+", b" "))
+        self.items.append((name.decode("utf-8", "replace"), value.decode("utf-8", "replace")))
+        self.name = self.value = b""
+
+    async def parse(self, next_chunk: NextChunk) -> FormData:
+        try:
+            while (chunk := await next_chunk()) is not None:
+                self.parser.write(chunk)
+            self.parser.finalize()
+        except FormParserError as exc:
+            raise FormError(f"Invalid urlencoded form data: {exc}")
+        return FormData(self.items)
+
+
+class _MultipartReader:
+    """Drives python-multipart's sync callbacks, then does file I/O asynchronously.
+
+    Callbacks only record what to write; after each `parser.write(chunk)` the
+    recorded writes are awaited, so a rollover to disk runs off the loop.
+    Limits are checked inside the callbacks, before the bytes are kept.
+    """
+
+    def __init__(
+        self, options: dict[bytes, bytes], limits: FormLimits, created: list[UploadFile]
+    ) -> None:
+        boundary = options.get(b"boundary")
+        if not boundary:
+            raise FormError("Missing boundary in multipart.")
+        if len(boundary) > MAX_BOUNDARY_LENGTH:
+            raise FormError(
+                f"Multipart boundary is {len(boundary)} bytes long; the maximum is "
+                f"{MAX_BOUNDARY_LENGTH} bytes (RFC 2046 allows 70)."
+            )
+        charset = options.get(b"charset", b"utf-8").decode("latin-1")
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            charset = "latin-1"
+        self.charset = charset
+        self.limits = limits
+        self.created = created
+        self.items: list[tuple[str, str | UploadFile]] = []
+        self.fields = self.files = 0
+        self.ended = False
+        self.seen_bytes = False
+        # Per part:
+        self.header_name = bytearray()
+        self.header_value = bytearray()
+        self.part_headers: list[tuple[bytes, bytes]] = []
+        self.part_size = 0
+        self.part_name = ""
+        self.part_data = bytearray()
+        self.part_file: UploadFile | None = None
+        # Writes recorded by callbacks, awaited after each chunk; None = seek(0).
+        self.pending: list[tuple[UploadFile, bytes | None]] = []
+        try:
+            self.parser = MultipartParser(
+                boundary,
+                {
+                    "on_part_begin": self.on_part_begin,
+                    "on_header_field": self.on_header_field,
+                    "on_header_value": self.on_header_value,
+                    "on_header_end": self.on_header_end,
+                    "on_headers_finished": self.on_headers_finished,
+                    "on_part_data": self.on_part_data,
+                    "on_part_end": self.on_part_end,
+                    "on_end": self.on_end,
+                },
+                # The parser checks header limits byte by byte, before our
+                # callbacks see the data; `_parser_error` renames its errors
+                # after our limit names.
+                max_header_count=limits.max_part_header_count,
+                max_header_size=limits.max_part_header_size,
+            )
+        except FormParserError as exc:
+            raise FormError(f"Invalid multipart data: {exc}")
+
+    def _decode(self, raw: bytes, what: str) -> str:
+        try:
+            return raw.decode(self.charset)
+        except UnicodeDecodeError:
+            raise FormError(f"Multipart {what} is not valid {self.charset}.")
+
+    def on_part_begin(self) -> None:
+        self.part_headers = []
+        self.header_name.clear()
+        self.header_value.clear()
+        self.part_size = 0
+        self.part_data = bytearray()
+        self.part_file = None
+
+    def _check_header_size(self) -> None:
+        size = len(self.header_name) + len(self.header_value)
+        if size > self.limits.max_part_header_size:
+            raise self._header_too_large()
+
+    def _header_too_large(self) -> FormError:
+        return FormError(
+            f"A multipart part header is larger than {self.limits.max_part_header_size} "
+            "bytes (max_part_header_size)."
+        )
+
+    def _too_many_headers(self) -> FormError:
+        return FormError(
+            "A multipart part has more than "
+            f"{self.limits.max_part_header_count} headers (max_part_header_count)."
+        )
+
+    def _parser_error(self, exc: FormParserError) -> FormError:
+        message = str(exc)
+        if message.startswith("Maximum header size exceeded"):
+            return self._header_too_large()
+        if message.startswith("Maximum header count exceeded"):
+            return self._too_many_headers()
+        return FormError(f"Invalid multipart data: {message}")
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_name += data[start:end]
+        self._check_header_size()
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
+        self._check_header_size()
+
+    def on_header_end(self) -> None:
+        if len(self.part_headers) >= self.limits.max_part_header_count:
+            raise self._too_many_headers()
+        self.part_headers.append((bytes(self.header_name).lower(), bytes(self.header_value)))
+        self.header_name.clear()
+        self.header_value.clear()
+
+    def on_headers_finished(self) -> None:
+        disposition = next((v for k, v in self.part_headers if k == b"content-disposition"), b"")
+        _, options = parse_options_header(disposition)
+        raw_name = options.get(b"name")
+        if raw_name is None:
+            raise FormError('The Content-Disposition header field "name" must be provided.')
+        self.part_name = self._decode(raw_name, "field name")
+        raw_filename = options.get(b"filename")
+        if raw_filename is None:
+            self.fields += 1
+            if self.fields > self.limits.max_fields:
+                raise too_many_fields(self.limits.max_fields)
+            return
+        self.files += 1
+        if self.files > self.limits.max_files:
+            raise too_many_files(self.limits.max_files)
+        # Kept exactly as the client sent it: never use it as a path.
+        filename = self._decode(raw_filename, "file name")
+        upload = UploadFile(
+            # Owned by the UploadFile; closed by Request.close() or on error.
+            tempfile.SpooledTemporaryFile(max_size=self.limits.spool_max_size),  # noqa: SIM115
+            size=0,
+            filename=filename,
+            headers=Headers(raw=self.part_headers),
+        )
+        self.created.append(upload)
+        self.part_file = upload
+        self.items.append((self.part_name, upload))
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        self.part_size += end - start
+        if self.part_file is not None:
+            limit = self.limits.max_file_size
+            if limit is not None and self.part_size > limit:
+                raise file_too_large(self.part_file.filename, limit)
+            self.pending.append((self.part_file, data[start:end]))
+            return
+        if self.part_size > self.limits.max_part_size:
+            raise part_too_large(self.part_name, self.limits.max_part_size)
+        self.part_data += data[start:end]
+
+    def on_part_end(self) -> None:
+        if self.part_file is not None:
+            self.pending.append((self.part_file, None))
+        else:
+            self.items.append((self.part_name, self._decode(bytes(self.part_data), "field value")))
+
+    def on_end(self) -> None:
+        self.ended = True
+
+    async def _flush(self) -> None:
+        pending, self.pending = self.pending, []
+        for upload, data in pending:
+            if data is None:
+                await upload.seek(0)
+            else:
+                await upload.write(data)
+
+    async def parse(self, next_chunk: NextChunk) -> FormData:
+        try:
+            while (chunk := await next_chunk()) is not None:
+                self.seen_bytes = True
+                self.parser.write(chunk)
+                await self._flush()
+            self.parser.finalize()
+        except FormParserError as exc:
+            raise self._parser_error(exc)
+        if self.seen_bytes and not self.ended:
+            # Starlette silently drops the unfinished last part.
+            raise FormError("Invalid multipart data: the body ended before the closing boundary.")
+        return FormData(self.items)

@@ -1,0 +1,150 @@
+"""Parsing of `Range` and evaluation of `If-Range` for `FileResponse`.
+
+The `Range` header is attacker-controlled and cheap to send, so every step
+here is bounded: the header is split at most `max_ranges` times, each number
+is capped in length before `int()` sees it, and overlapping ranges are merged
+with one sort.  The worst header costs O(max_ranges log max_ranges), never
+anything proportional to its length or to the file size (the 2025 Starlette
+advisory GHSA-7f5h-v6xp-fcq8 was an O(n^2) parse of exactly this header).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["RangeDecision", "if_range_matches", "parse_range"]
+
+# 19 digits always fit in a signed 64-bit integer.  Longer numbers are
+# treated as "infinitely large" without parsing them: `int()` over thousands
+# of digits is quadratic, and Python refuses over 4300 digits anyway.
+_MAX_DIGITS = 19
+_HUGE = 1 << 63
+
+Outcome = Literal["full", "partial", "bad_request", "unsatisfiable"]
+
+
+@dataclass(frozen=True, slots=True)
+class RangeDecision:
+    """What to answer: the whole file (200), `ranges` (206), 400 or 416.
+
+    `ranges` holds half-open `(start, stop)` byte offsets, sorted, merged and
+    clamped to the file size; it is only meaningful for a "partial" outcome.
+    """
+
+    outcome: Outcome
+    ranges: tuple[tuple[int, int], ...] = ()
+
+
+_FULL = RangeDecision("full")
+_BAD = RangeDecision("bad_request")
+_UNSATISFIABLE = RangeDecision("unsatisfiable")
+
+
+def _parse_number(text: str) -> int | None:
+    """A non-negative decimal (`None` if not one); overlong numbers become huge."""
+    if not text.isascii() or not text.isdigit():
+        return None
+    if len(text) > _MAX_DIGITS:
+        return _HUGE
+    return int(text)
+
+
+def _parse_spec(spec: str, size: int) -> tuple[int, int] | Literal["junk", "empty", "inverted"]:
+    """One `first-last`, `first-` or `-suffix` spec as a half-open range."""
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return "junk"
+    if not first:
+        suffix = _parse_number(last)
+        if suffix is None:
+            return "junk"
+        # `bytes=-0` asks for the last zero bytes: RFC 9110 calls that
+        # unsatisfiable, so it must not turn into a whole-file answer.
+        if suffix == 0:
+            return "empty"
+        # A suffix longer than the file means "the whole file" (clamped).
+        return (max(size - suffix, 0), size)
+    start = _parse_number(first)
+    if start is None:
+        return "junk"
+    if not last:
+        stop = size
+    else:
+        end = _parse_number(last)
+        if end is None:
+            return "junk"
+        if end < start:
+            return "inverted"
+        stop = min(end + 1, size)
+    if start >= size:
+        return "empty"
+    return (start, stop)
+
+
+def _merge(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Sort and merge overlapping or adjacent ranges (one pass after a sort)."""
+    ranges.sort()
+    merged = [ranges[0]]
+    for start, stop in ranges[1:]:
+        last_start, last_stop = merged[-1]
+        if start <= last_stop:
+            merged[-1] = (last_start, max(last_stop, stop))
+        else:
+            merged.append((start, stop))
+    return tuple(merged)
+
+
+def parse_range(header: str, size: int, max_ranges: int = 100) -> RangeDecision:
+    """Decide how to answer `Range: header` for a representation of `size` bytes.
+
+    - a unit other than `bytes` is ignored, as RFC 9110 §14.2 requires (200;
+      Starlette answers 400);
+    - more than `max_ranges` ranges: the header is ignored (200), which RFC
+      9110 allows and which costs no more than serving the file once;
+    - no `=`, or nothing but junk, or a range whose last byte precedes its
+      first: 400, as Starlette does;
+    - only ranges past the end (or `-0`): 416;
+    - otherwise 206 with the valid ranges merged; junk specs among valid ones
+      are skipped, as Starlette does.
+    """
+    unit, equals, specs_text = header.partition("=")
+    if not equals:
+        return _BAD
+    if unit.strip().lower() != "bytes":
+        return _FULL
+    # maxsplit bounds the work: a header with 100,000 commas is split only
+    # `max_ranges` times before we know to ignore it.
+    specs = specs_text.split(",", max_ranges)
+    if len(specs) > max_ranges:
+        return _FULL
+    ranges: list[tuple[int, int]] = []
+    saw_unsatisfiable = False
+    for spec in specs:
+        if not spec.strip():
+            continue  # RFC 9110 list syntax tolerates empty elements
+        parsed = _parse_spec(spec, size)
+        if parsed == "inverted":
+            return _BAD
+        if parsed == "empty":
+            saw_unsatisfiable = True
+        elif parsed != "junk":
+            ranges.append(parsed)
+    if ranges:
+        return RangeDecision("partial", _merge(ranges))
+    return _UNSATISFIABLE if saw_unsatisfiable else _BAD
+
+
+def if_range_matches(if_range: str, etag: str | None, last_modified: str | None) -> bool:
+    """True when `If-Range` lets the ranges apply (the representation is unchanged).
+
+    RFC 9110 §13.1.5 demands a *strong* match: a weak entity tag (`W/"…"`)
+    never matches, and a date matches only if it equals `Last-Modified`
+    exactly.  A mismatch means "send the whole, current file" (200).
+    """
+    value = if_range.strip()
+    if value.startswith('"'):
+        return etag is not None and not etag.startswith("W/") and value == etag
+    if value.startswith("W/"):
+        return False
+    return last_modified is not None and value == last_modified

@@ -1,0 +1,464 @@
+"""`Request`: an HTTP connection with a body.
+
+One body, many readers.  Middleware and endpoint each build their own
+`Request` over the same scope, but the body arrives only once through
+`receive`.  So the per-request body bookkeeping lives IN THE SCOPE, not in the
+`Request` object:
+
+- `scope[BODY_KEY]` (contract key) holds the complete body once a reader has
+  read it all (`body()`, `json()`); every later reader gets those bytes, and
+  `stream()` replays them.
+- `scope[BODY_STATE_KEY]` (private to this package) holds a `_BodyState`:
+  messages that `is_disconnected()` pulled early, whether the stream was
+  consumed without being kept, the disconnect, and the parsed form.  Routing
+  may copy the scope dict for a mount; the state object is shared by
+  reference, so the copies still agree.
+
+Starlette keeps all of this on the `Request`, hence "Stream consumed" errors
+and hangs when a middleware and an endpoint both read the body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Generator
+from types import TracebackType
+from typing import Any, Final
+
+import anyio
+
+from flagstone_contract import BODY_KEY, MAX_BODY_SIZE_KEY, Message, Receive, Scope, Send
+
+from ._connection import HTTPConnection
+from ._datastructures import FormData, UploadFile
+from ._forms import FormLimits, check_form_limits, parse_form
+from ._request_errors import ClientDisconnect, ContentTooLarge, InvalidJSON, StreamConsumed
+
+__all__ = ["BODY_STATE_KEY", "Request", "empty_receive", "empty_send"]
+
+BODY_STATE_KEY: Final = "flagstone.body_state"
+"""Private to flagstone-requests: the shared `_BodyState` of this request."""
+
+_PUSH_HEADERS = ("accept", "accept-encoding", "accept-language", "cache-control", "user-agent")
+_UNSET: Any = object()
+
+
+async def empty_receive() -> Message:
+    """The default `receive` of a `Request` built without one: there is no body to read."""
+    raise RuntimeError(
+        "this Request was built without a receive channel: pass the ASGI receive "
+        "callable, Request(scope, receive), to read the body"
+    )
+
+
+async def empty_send(message: Message) -> None:
+    """The default `send` of a `Request` built without one."""
+    raise RuntimeError(
+        "this Request was built without a send channel: pass the ASGI send "
+        "callable, Request(scope, receive, send), to send push promises or early hints"
+    )
+
+
+class _BodyState:
+    """What every `Request` over one scope must agree on about the body."""
+
+    __slots__ = (
+        "body",
+        "consumed",
+        "disconnected",
+        "error",
+        "form",
+        "more_body",
+        "pending",
+        "pending_bytes",
+        "received",
+    )
+
+    def __init__(self) -> None:
+        # Body chunks received by is_disconnected() and not yet read.
+        self.pending: deque[bytes] = deque()
+        self.pending_bytes = 0
+        # False once the last http.request message (more_body=False) arrived.
+        self.more_body = True
+        # True once a reader started pulling chunks from receive.
+        self.consumed = False
+        # Body bytes read so far, against max_body_size.
+        self.received = 0
+        self.disconnected = False
+        self.body: bytes | None = None
+        self.form: FormData | None = None
+        # Why an earlier read stopped (413 or disconnect), so every later
+        # reader fails the same way instead of with a puzzling "consumed".
+        self.error: ContentTooLarge | ClientDisconnect | None = None
+
+
+class _FormContext:
+    """`request.form()`: await it for the form, or `async with` it to close the files on exit."""
+
+    __slots__ = ("_coro", "_form")
+
+    def __init__(self, coro: Awaitable[FormData]) -> None:
+        self._coro = coro
+        self._form: FormData | None = None
+
+    def __await__(self) -> Generator[Any, None, FormData]:
+        return self._coro.__await__()
+
+    async def __aenter__(self) -> FormData:
+        self._form = await self._coro
+        return self._form
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._form is not None:
+            await self._form.close()
+
+
+class Request(HTTPConnection):
+    """An incoming HTTP request: `HTTPConnection` plus method, body and form.
+
+    `Request(scope, receive, send)`.  Read the body with `stream()`, `body()`,
+    `json()` or `form(...)`; every `Request` over the same scope shares it (see
+    the module docs).  `close()` closes the uploaded files; flagstone's
+    endpoint wrapper calls it when the request ends.
+    """
+
+    # Class-level defaults, as in HTTPConnection: nothing to set per request.
+    _body: bytes | None = None
+    _json: Any = _UNSET
+    _form: FormData | None = None
+    _uploads: tuple[UploadFile, ...] = ()
+
+    def __init__(
+        self, scope: Scope, receive: Receive = empty_receive, send: Send = empty_send
+    ) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Request needs an 'http' scope, got {scope['type']!r}")
+        # HTTPConnection.__init__ would only repeat the type check.
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+
+    @property
+    def method(self) -> str:
+        """The HTTP method, upper-case (`"GET"`, `"POST"`, ...)."""
+        method: str = self.scope["method"]
+        return method
+
+    @property
+    def receive(self) -> Receive:
+        """The ASGI receive callable this request reads from."""
+        return self._receive
+
+    # --- body --------------------------------------------------------------------
+
+    def _body_state(self) -> _BodyState:
+        state: _BodyState | None = self.scope.get(BODY_STATE_KEY)
+        if state is None:
+            state = self.scope[BODY_STATE_KEY] = _BodyState()
+        return state
+
+    def _cached_body(self) -> bytes | None:
+        if self._body is not None:
+            return self._body
+        body: bytes | None = self.scope.get(BODY_KEY)
+        if body is None:
+            state: _BodyState | None = self.scope.get(BODY_STATE_KEY)
+            body = None if state is None else state.body
+        if body is not None:
+            # An outer reader may have cached it under a looser limit than
+            # the one this (inner, e.g. per-route) scope sets.
+            limit: int | None = self.scope.get(MAX_BODY_SIZE_KEY)
+            if limit is not None and len(body) > limit:
+                raise _body_too_large(limit)
+        return body
+
+    def _body_limit(self) -> int | None:
+        limit: int | None = self.scope.get(MAX_BODY_SIZE_KEY)
+        if limit is None:
+            return None
+        # Reject before reading a byte when the client announces too much; the
+        # count below still holds for chunked bodies and lying Content-Length.
+        declared = self.headers.get("content-length")
+        if declared is not None and _declared_length(declared) > limit:
+            raise _body_too_large(limit)
+        return limit
+
+    def _start_reading(self) -> tuple[_BodyState, int | None]:
+        """Claim the body stream of this scope; it can be claimed only once."""
+        state = self._body_state()
+        if state.error is not None:
+            raise _same_error(state.error)
+        if state.consumed:
+            raise StreamConsumed(
+                "the request body was already read as a stream (request.stream() or "
+                "request.form()) without being kept, so it cannot be read again; read "
+                "it with `await request.body()` first, which keeps it for every reader"
+            )
+        limit = self._body_limit()
+        state.consumed = True
+        return state, limit
+
+    async def _next_chunk(self, state: _BodyState, limit: int | None) -> bytes | None:
+        """The next non-empty body chunk, or None once the body is complete.
+
+        A plain coroutine rather than an async generator: the body of most
+        requests is one message, and an async generator per read costs more
+        than the read itself.
+        """
+        try:
+            while True:
+                if state.pending:
+                    chunk: bytes | None = state.pending.popleft()
+                    state.pending_bytes -= len(chunk or b"")
+                elif state.more_body:
+                    if state.disconnected:
+                        raise ClientDisconnect()
+                    chunk = self._record(state, await self._receive())
+                    if chunk is None:
+                        # http.disconnect mid-body: what arrived is incomplete.
+                        raise ClientDisconnect()
+                else:
+                    return None
+                if chunk:
+                    state.received += len(chunk)
+                    if limit is not None and state.received > limit:
+                        raise _body_too_large(limit)
+                    return chunk
+        except (ContentTooLarge, ClientDisconnect) as exc:
+            state.error = exc
+            raise
+
+    @staticmethod
+    def _record(state: _BodyState, message: Message) -> bytes | None:
+        """Apply one received message to `state`; the body bytes, or None on disconnect."""
+        kind = message["type"]
+        if kind == "http.request":
+            if not state.more_body:
+                return b""  # nothing may follow the last chunk; ignore, don't crash
+            state.more_body = bool(message.get("more_body", False))
+            return bytes(message.get("body", b""))
+        if kind == "http.disconnect":
+            state.disconnected = True
+            return None
+        raise RuntimeError(f"unexpected ASGI message {kind!r} while reading an http request body")
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """Yield the body in chunks as it arrives, then a final `b""`.
+
+        After the body was read in full (by any `Request` over this scope) this
+        replays it.  Streaming does NOT keep the body: a later `body()` raises
+        `StreamConsumed`.  Raises `ClientDisconnect` if the client goes away
+        and `ContentTooLarge` past `max_body_size`.
+        """
+        body = self._cached_body()
+        if body is not None:
+            yield body
+            yield b""
+            return
+        state, limit = self._start_reading()
+        while (chunk := await self._next_chunk(state, limit)) is not None:
+            yield chunk
+        yield b""
+
+    async def body(self) -> bytes:
+        """The whole body, read once and kept in the scope for every later reader."""
+        body = self._cached_body()
+        if body is None:
+            state, limit = self._start_reading()
+            parts: list[bytes] = []
+            while (chunk := await self._next_chunk(state, limit)) is not None:
+                parts.append(chunk)
+            body = parts[0] if len(parts) == 1 else b"".join(parts)
+            self.scope[BODY_KEY] = state.body = body
+        self._body = body
+        return body
+
+    async def json(self) -> Any:
+        """The body parsed as JSON; `InvalidJSON` (a 400 and a `ValueError`) if it is not."""
+        if self._json is _UNSET:
+            body = await self.body()
+            try:
+                self._json = json.loads(body)
+            except (ValueError, RecursionError) as exc:
+                # RecursionError: "[[[[..." nested deeper than the stack; a
+                # client error like any other malformed JSON, not a 500.
+                raise InvalidJSON(exc) from None
+        return self._json
+
+    def form(
+        self,
+        *,
+        max_files: int | float = 1000,
+        max_fields: int | float = 1000,
+        max_part_size: int = 1024 * 1024,
+        max_file_size: int | None = None,
+        max_part_header_count: int = 8,
+        max_part_header_size: int = 4096,
+        spool_max_size: int = 1024 * 1024,
+    ) -> _FormContext:
+        """Parse a urlencoded or multipart body into `FormData`.
+
+        `await request.form()`, or `async with request.form() as form:` to
+        close uploaded files on exit.  Other content types give an empty form.
+        Limits (each error names the one it hit):
+
+        - `max_fields` / `max_files`: how many non-file fields / files (400);
+        - `max_part_size`: bytes of one non-file field, name included (413);
+        - `max_file_size`: bytes of one uploaded file, None = no limit (413);
+        - `max_part_header_count` / `max_part_header_size`: headers of one
+          multipart part (400);
+        - the whole body is capped by `scope["flagstone.max_body_size"]` (413).
+
+        The form is parsed once per scope; a later call (by any `Request` over
+        the same scope) checks it against that call's limits too.  Uploads
+        spool to disk past `spool_max_size` bytes, off the event loop.
+        """
+        limits = FormLimits(
+            max_files=max_files,
+            max_fields=max_fields,
+            max_part_size=max_part_size,
+            max_file_size=max_file_size,
+            max_part_header_count=max_part_header_count,
+            max_part_header_size=max_part_header_size,
+            spool_max_size=spool_max_size,
+        )
+        return _FormContext(self._get_form(limits))
+
+    async def _get_form(self, limits: FormLimits) -> FormData:
+        form = self._form
+        if form is None:
+            state = self._body_state()
+            if state.form is None:
+                state.form = self._form = await self._parse_form(limits)
+                return state.form
+            form = self._form = state.form
+        # Parsed earlier, maybe under other limits: this call's limits still hold.
+        check_form_limits(form, limits)
+        return form
+
+    async def _parse_form(self, limits: FormLimits) -> FormData:
+        created: list[UploadFile] = []
+        body = self._cached_body()
+        if body is None:
+            state, limit = self._start_reading()
+
+            async def next_chunk() -> bytes | None:
+                return await self._next_chunk(state, limit)
+
+        else:
+            replay: list[bytes] = [body] if body else []
+
+            async def next_chunk() -> bytes | None:
+                return replay.pop() if replay else None
+
+        try:
+            return await parse_form(self.headers, next_chunk, limits, created)
+        except BaseException:
+            # Half-parsed uploads belong to no form: close them now, on every
+            # path including cancellation (closing does no blocking I/O).
+            for upload in created:
+                upload.file.close()
+            raise
+        finally:
+            if created:
+                self._uploads = (*self._uploads, *created)
+
+    async def close(self) -> None:
+        """Close every uploaded file of this request's form.
+
+        Safe to call more than once, and under cancellation: closing a
+        temporary file only releases a descriptor, so it is done inline.
+        """
+        uploads = list(self._uploads)
+        if self._form is not None:
+            uploads.extend(v for _, v in self._form.multi_items() if isinstance(v, UploadFile))
+        for upload in uploads:
+            upload.file.close()
+
+    async def is_disconnected(self) -> bool:
+        """True if the client has gone away; never blocks, never loses body bytes.
+
+        It polls `receive` without waiting.  A body chunk that arrives instead
+        of a disconnect is kept for the next body reader (Starlette drops it,
+        and the next `body()` hangs).
+        """
+        state = self._body_state()
+        if state.disconnected:
+            return True
+        if state.pending_bytes >= _pending_cap(self.scope):
+            # Backpressure: a loop polling is_disconnected() while the client
+            # uploads a body nobody reads would otherwise buffer all of it
+            # here.  Until the body is read we cannot see past it anyway.
+            return False
+        message: Message | None = None
+        # A pre-cancelled scope makes receive() return only what is ready now.
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            message = await self._receive()
+        if message is not None:
+            chunk = self._record(state, message)
+            if chunk:
+                state.pending.append(chunk)
+                state.pending_bytes += len(chunk)
+        return state.disconnected
+
+    async def send_push_promise(self, path: str) -> None:
+        """Ask an HTTP/2 server to push `path`; a no-op without the `http.response.push` extension."""
+        if "http.response.push" not in (self.scope.get("extensions") or {}):
+            return
+        raw = self.headers.raw
+        headers = [(k, v) for name in _PUSH_HEADERS for k, v in raw if k == name.encode()]
+        await self._send({"type": "http.response.push", "path": path, "headers": headers})
+
+    async def send_early_hints(self, link: str, *links: str) -> None:
+        """Send a 103 Early Hints with `Link` values; a no-op without the extension."""
+        if "http.response.early_hint" not in (self.scope.get("extensions") or {}):
+            return
+        values = [value.encode("latin-1") for value in (link, *links)]
+        await self._send({"type": "http.response.early_hint", "links": values})
+
+
+PENDING_CAP = 1024 * 1024
+"""Most body bytes `is_disconnected()` holds for later readers (or max_body_size + 1)."""
+
+
+def _pending_cap(scope: Scope) -> int:
+    limit: int | None = scope.get(MAX_BODY_SIZE_KEY)
+    # With a body limit, buffer one byte past it so the reader still sees 413.
+    return PENDING_CAP if limit is None else min(PENDING_CAP, limit + 1)
+
+
+def _declared_length(value: str) -> int:
+    """A Content-Length as an int; -1 if it is not a plain decimal number.
+
+    `str.isdigit()` alone accepts "²" or "٣", which `int()` then rejects
+    (a 500), and `int()` refuses more than 4300 digits; both would turn a
+    hostile header into a server error.  Anything malformed is left to the
+    byte count (and to the server, which owns framing).
+    """
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()):
+        return -1
+    if len(value) > 18:
+        return 10**18  # more than any limit; never feed a huge string to int()
+    return int(value)
+
+
+def _same_error(error: ContentTooLarge | ClientDisconnect) -> Exception:
+    # A fresh exception each time: re-raising one object grows its traceback.
+    if isinstance(error, ContentTooLarge):
+        return ContentTooLarge(error.detail, limit=error.limit)
+    return ClientDisconnect()
+
+
+def _body_too_large(limit: int) -> ContentTooLarge:
+    return ContentTooLarge(
+        f"Content Too Large: the request body exceeds the limit of {limit} bytes (max_body_size).",
+        limit=limit,
+    )

@@ -1,0 +1,320 @@
+"""`StreamingResponse` and the disconnect handling shared by every streamed body.
+
+Deliberate differences from Starlette:
+
+- A streaming body's iterator is closed (`aclose()`) as soon as the client
+  disconnects or the task is cancelled, so its `finally` runs at once.
+- Under ASGI spec >= 2.4 Starlette only learns of a disconnect at the next
+  failed send; here `http.disconnect` is also listened for whenever the
+  request body is settled (see `should_watch`), so an idle stream ends at once.
+- A client disconnect ends a streaming response quietly (no `ClientDisconnect`
+  escapes) and `background` still runs, whatever the server's ASGI version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from functools import partial
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from flagstone_contract import BODY_KEY, Message, Receive, Scope, Send
+
+from ._request import BODY_STATE_KEY, Request
+from ._responses import BackgroundCallable, Response, run_background
+
+__all__ = [
+    "StreamingResponse",
+    "close_iterator",
+    "run_until_disconnect",
+    "should_watch",
+]
+
+ContentStream = AsyncIterable[str | bytes | memoryview] | Iterable[str | bytes | memoryview]
+
+
+class _ClientGone(Exception):
+    """`send` failed because the client went away (ASGI spec >= 2.4 raises OSError)."""
+
+
+def spec_at_least_2_4(scope: Scope) -> bool:
+    """Whether the server implements ASGI spec 2.4 (send to a gone client raises OSError)."""
+    spec = scope.get("asgi", {}).get("spec_version", "2.0")
+    try:
+        major, minor = (int(part) for part in spec.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (2, 4)
+
+
+async def run_until_disconnect(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    produce: Callable[[Send], Awaitable[None]],
+    *,
+    watch: bool,
+) -> bool:
+    """Run `produce(send)` until it finishes or the client goes; True if it went.
+
+    Two ways to learn of a disconnect: a send to a gone client raises
+    `OSError` (ASGI spec >= 2.4), and, with `watch`, a watcher task waits for
+    `http.disconnect` from `receive()` and cancels the producer at once.
+    `should_watch` decides: the watcher is skipped only when the producer may
+    still need `receive()` for the request body, which the watcher would take.
+    """
+
+    async def guarded_send(message: Message) -> None:
+        try:
+            await send(message)
+        except OSError as exc:
+            # Only OSErrors from `send` mean "client gone"; one raised by the
+            # body iterator itself is a real error and must propagate.
+            raise _ClientGone from exc
+
+    if not watch:
+        try:
+            await produce(guarded_send)
+        except _ClientGone:
+            return True
+        return False
+
+    disconnected = False
+    error: Exception | None = None
+    async with anyio.create_task_group() as tg:
+
+        async def run_producer() -> None:
+            nonlocal disconnected, error
+            try:
+                await produce(guarded_send)
+            except _ClientGone:
+                disconnected = True
+            except Exception as exc:
+                # Re-raised below, outside the task group, so that callers and
+                # exception handlers see the error itself, not an ExceptionGroup.
+                error = exc
+            tg.cancel_scope.cancel()
+
+        # The producer runs in a child task and the watcher in this one: a
+        # producer that never yields (small bodies, fast clients) then
+        # finishes in one loop iteration, and cancelling a task blocked in
+        # `receive()` costs one more -- half the iterations of the reverse.
+        tg.start_soon(run_producer)
+        while True:
+            message = await receive()
+            _remember(scope, message)
+            if message["type"] == "http.disconnect":
+                break
+        disconnected = True
+        tg.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    return disconnected
+
+
+def body_settled(scope: Scope) -> bool:
+    """True when `receive()` can bring nothing but `http.disconnect` (and maybe one empty chunk).
+
+    That is when the body was read in full by a `Request` (cached, or the
+    shared body state saw the last chunk), or when nobody read it yet and the
+    request declares no body (no Content-Length but 0, no Transfer-Encoding).
+    """
+    if scope.get(BODY_KEY) is not None:
+        return True
+    state = scope.get(BODY_STATE_KEY)
+    if state is not None:
+        return not state.more_body
+    for name, value in scope.get("headers") or ():
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return False
+    return True
+
+
+def should_watch(scope: Scope) -> bool:
+    """Whether a streaming response listens for `http.disconnect` while it sends.
+
+    Before ASGI spec 2.4 always (as Starlette): `receive()` is the only way to
+    learn of a disconnect.  From 2.4 on, also whenever the request body is
+    settled, so that an idle stream (a slow generator, a chat token stream)
+    is closed the moment the client leaves instead of at its next send; a
+    request whose body is still unread is left alone, so a producer that
+    streams the request body into the response keeps every chunk.
+    """
+    return not spec_at_least_2_4(scope) or body_settled(scope)
+
+
+def _remember(scope: Scope, message: Message) -> None:
+    # Whatever the watcher takes from `receive()` goes into the body state that
+    # every `Request` over this scope shares (as `is_disconnected()` does): a
+    # later `request.body()` then sees the end of the body or the disconnect
+    # instead of waiting for a message that the watcher already consumed.
+    if scope.get("type") != "http":
+        return
+    state = Request(scope)._body_state()
+    try:
+        chunk = Request._record(state, message)
+    except RuntimeError:
+        return  # not an http message: nothing a body reader could use
+    if chunk:
+        state.pending.append(chunk)
+
+
+_STOP = object()
+
+
+async def _iterate_in_thread(iterator: Iterable[Any]) -> AsyncIterator[Any]:
+    # One thread hop per chunk so a blocking iterator never blocks the loop.
+    it = iter(iterator)
+    while True:
+        chunk = await anyio.to_thread.run_sync(partial(next, it, _STOP))
+        if chunk is _STOP:
+            return
+        yield chunk
+
+
+async def close_iterator(iterator: Any) -> None:
+    """Close an async or sync iterator so its `finally` blocks run now.
+
+    Shielded: this runs while the task is being cancelled (client gone or
+    server shutting down), and a cancelled `aclose()` would skip the very
+    cleanup it exists for.
+    """
+    with anyio.CancelScope(shield=True):
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+            return
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            await anyio.to_thread.run_sync(close)
+
+
+def _as_async_iterable(content: object, owner: str) -> AsyncIterable[Any]:
+    if isinstance(content, AsyncIterable):
+        return content
+    # A str or bytes is iterable too, but streaming it char by char is a bug.
+    if isinstance(content, Iterable) and not isinstance(content, (str, bytes)):
+        return _iterate_in_thread(content)
+    hint = ""
+    if callable(content):
+        hint = " (did you pass a generator function instead of calling it?)"
+    raise TypeError(
+        f"{owner} content must be an iterable or async iterable of chunks, "
+        f"not {type(content).__name__}{hint}"
+    )
+
+
+class StreamingResponse(Response):
+    """A response whose body comes from an async or sync iterable of chunks.
+
+    Chunks may be `bytes`, `str` (encoded with `charset`) or `memoryview`.  A
+    sync iterable runs in a worker thread, one hop per chunk.  No
+    `content-length` is set.  The iterator is closed (`aclose()`/`close()`)
+    when the body ends, the client disconnects, the task is cancelled or the
+    request is a HEAD, so cleanup in its `finally` runs at once.
+    """
+
+    body_iterator: AsyncIterable[Any]
+
+    def __init__(
+        self,
+        content: ContentStream | AsyncIterable[Any] | Iterable[Any],
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundCallable | None = None,
+    ) -> None:
+        self._source: Any = content
+        self.body_iterator = _as_async_iterable(content, type(self).__name__)
+        self.status_code = status_code
+        if media_type is not None:
+            self.media_type = media_type
+        self.background = background
+        self.init_headers(headers)
+
+    def encode_chunk(self, chunk: Any) -> bytes:
+        """One item of the iterator as body bytes."""
+        if isinstance(chunk, bytes):
+            return chunk
+        if isinstance(chunk, str):
+            return chunk.encode(self.charset)
+        if isinstance(chunk, memoryview):
+            return chunk.tobytes()
+        raise TypeError(
+            f"{type(self).__name__} chunks must be bytes, str or memoryview, "
+            f"not {type(chunk).__name__}"
+        )
+
+    async def close(self) -> None:
+        """Close the body iterator (and the sync source behind a thread wrapper)."""
+        await close_iterator(self.body_iterator)
+        if self._source is not self.body_iterator:
+            await close_iterator(self._source)
+
+    async def stream_body(self, send: Send) -> None:
+        """Send every chunk with `more_body`, then the closing empty chunk."""
+        encode = self.encode_chunk
+        # bytes pass through untouched unless a subclass encodes differently.
+        raw_bytes_ok = type(self).encode_chunk is StreamingResponse.encode_chunk
+        async for chunk in self.body_iterator:
+            body = chunk if raw_bytes_ok and type(chunk) is bytes else encode(chunk)
+            if body:  # an empty chunk carries nothing: skip the message
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def watch_disconnect(self, scope: Scope) -> bool:
+        """Whether a watcher task listens for `http.disconnect` (see `should_watch`)."""
+        return should_watch(scope)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = {
+            "type": "http.response.start",
+            "status": self.status_code,
+            "headers": self.raw_headers,
+        }
+        if scope["type"] == "websocket":
+            await self._send_denial(send)
+        elif scope.get("method") == "HEAD":
+            await self.close()
+            await send(start)
+            await send({"type": "http.response.body", "body": b""})
+        else:
+
+            async def produce(guarded_send: Send) -> None:
+                exhausted = False
+                try:
+                    await guarded_send(start)
+                    await self.stream_body(guarded_send)
+                    exhausted = True
+                finally:
+                    # An exhausted iterator has already run its cleanup; skip
+                    # the (shielded, so not free) close on the common path.
+                    if not exhausted:
+                        await self.close()
+
+            await run_until_disconnect(
+                scope, receive, send, produce, watch=self.watch_disconnect(scope)
+            )
+        if self.background is not None:
+            await run_background(self.background)
+
+    async def _send_denial(self, send: Send) -> None:
+        # A streaming WebSocket denial body: no disconnect to watch for.
+        try:
+            await send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            async for chunk in self.body_iterator:
+                body = self.encode_chunk(chunk)
+                await send(
+                    {"type": "websocket.http.response.body", "body": body, "more_body": True}
+                )
+            await send({"type": "websocket.http.response.body", "body": b"", "more_body": False})
+        finally:
+            await self.close()

@@ -1,0 +1,326 @@
+"""`WebSocket`: one WebSocket connection, with the ASGI state machine enforced.
+
+Two state machines run side by side, as in Starlette: `client_state` follows
+what the server told us (`websocket.connect`, `websocket.disconnect`),
+`application_state` follows what we sent (`accept`, `close`, a denial
+response).  A message that is not allowed in the current state raises
+`RuntimeError` here, at the faulty call, rather than confusing the server.
+
+Deliberate differences from Starlette:
+
+- `receive_text()` on a binary frame (and the reverse) raises `TypeError`
+  saying which frame arrived, not `KeyError('text')`.
+- The close code and reason are kept on `close_code` / `close_reason` once
+  the connection ends, so they are available after `iter_*` returns.
+- `close(reason=...)` longer than the 123 bytes a close frame allows raises
+  `ValueError` here instead of failing in the server.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Literal
+
+from flagstone_contract import Message, Receive, Scope, Send
+
+from ._connection import HTTPConnection
+
+__all__ = [
+    "WebSocket",
+    "WebSocketClose",
+    "WebSocketDisconnect",
+    "WebSocketDisconnected",
+    "WebSocketState",
+]
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_MAX_REASON_BYTES = 123  # RFC 6455 §5.5: control frame payload 125 bytes, minus the code
+
+
+class WebSocketState(enum.Enum):
+    """Where one side of the connection stands."""
+
+    CONNECTING = 0
+    CONNECTED = 1
+    DISCONNECTED = 2
+    RESPONSE = 3
+
+
+class WebSocketDisconnect(Exception):
+    """The connection closed; `code` and `reason` say how (1000, "" by default)."""
+
+    def __init__(self, code: int = 1000, reason: str | None = None) -> None:
+        self.code = code
+        self.reason = reason or ""
+        super().__init__(code, self.reason)
+
+    def __str__(self) -> str:
+        return f"WebSocket closed with code {self.code}" + (
+            f": {self.reason}" if self.reason else ""
+        )
+
+
+class WebSocketDisconnected(RuntimeError):
+    """The WebSocket was used when it cannot be: not accepted yet, or already closed."""
+
+
+def _check_reason(reason: str | None) -> str | None:
+    if reason is not None and len(reason.encode("utf-8")) > _MAX_REASON_BYTES:
+        raise ValueError(
+            f"a WebSocket close reason is at most {_MAX_REASON_BYTES} bytes of UTF-8, "
+            f"got {len(reason.encode('utf-8'))}; shorten it"
+        )
+    return reason
+
+
+class WebSocket(HTTPConnection):
+    """A WebSocket connection: `HTTPConnection` plus accept, receive, send and close."""
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") != "websocket":
+            raise ValueError(f"WebSocket needs a 'websocket' scope, got {scope.get('type')!r}")
+        super().__init__(scope)
+        self._receive = receive
+        self._send = send
+        self.client_state = WebSocketState.CONNECTING
+        self.application_state = WebSocketState.CONNECTING
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+
+    # --- raw messages ----------------------------------------------------------
+
+    async def receive(self) -> Message:
+        """Receive one ASGI message, checking that it is allowed now."""
+        state = self.client_state
+        if state == WebSocketState.DISCONNECTED:
+            raise WebSocketDisconnected(
+                f"cannot receive: the client has already disconnected (code {self.close_code})"
+            )
+        message = await self._receive()
+        kind = message["type"]
+        if state == WebSocketState.CONNECTING:
+            if kind != "websocket.connect":
+                raise RuntimeError(f'expected ASGI message "websocket.connect", but got {kind!r}')
+            self.client_state = WebSocketState.CONNECTED
+        elif kind == "websocket.disconnect":
+            self.client_state = WebSocketState.DISCONNECTED
+            self.close_code = int(message.get("code") or 1005)
+            self.close_reason = message.get("reason") or ""
+        elif kind != "websocket.receive":
+            raise RuntimeError(
+                'expected ASGI message "websocket.receive" or "websocket.disconnect", '
+                f"but got {kind!r}"
+            )
+        return message
+
+    async def send(self, message: Message) -> None:
+        """Send one ASGI message, checking that it is allowed now."""
+        state = self.application_state
+        kind = message["type"]
+        if state == WebSocketState.CONNECTING:
+            if kind == "websocket.accept":
+                self.application_state = WebSocketState.CONNECTED
+            elif kind == "websocket.close":
+                self.application_state = WebSocketState.DISCONNECTED
+                self._closed_by_us(message)
+            elif kind == "websocket.http.response.start":
+                self.application_state = WebSocketState.RESPONSE
+            else:
+                raise RuntimeError(
+                    'expected ASGI message "websocket.accept", "websocket.close" or '
+                    f'"websocket.http.response.start", but got {kind!r}'
+                )
+        elif state == WebSocketState.CONNECTED:
+            if kind == "websocket.close":
+                self.application_state = WebSocketState.DISCONNECTED
+                self._closed_by_us(message)
+            elif kind != "websocket.send":
+                raise RuntimeError(
+                    f'expected ASGI message "websocket.send" or "websocket.close", but got {kind!r}'
+                )
+        elif state == WebSocketState.RESPONSE:
+            if kind != "websocket.http.response.body":
+                raise RuntimeError(
+                    f'expected ASGI message "websocket.http.response.body", but got {kind!r}'
+                )
+            if not message.get("more_body", False):
+                self.application_state = WebSocketState.DISCONNECTED
+        else:
+            raise WebSocketDisconnected(f"cannot send {kind!r}: the WebSocket is already closed")
+        try:
+            await self._send(message)
+        except OSError:
+            # ASGI spec 2.4: a send to a gone client raises OSError.  1006 is
+            # "closed abnormally", the code a browser reports for this.
+            self.application_state = WebSocketState.DISCONNECTED
+            self.close_code = 1006
+            raise WebSocketDisconnect(code=1006) from None
+
+    def _closed_by_us(self, message: Message) -> None:
+        if self.close_code is None:
+            self.close_code = int(message.get("code") or 1000)
+            self.close_reason = message.get("reason") or ""
+
+    # --- handshake ---------------------------------------------------------------
+
+    async def accept(
+        self,
+        subprotocol: str | None = None,
+        headers: Iterable[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        """Accept the connection, optionally choosing `subprotocol` and adding headers."""
+        if subprotocol is not None:
+            offered = self.scope.get("subprotocols")
+            # RFC 6455 §4.1: a client fails the connection when the server
+            # picks a subprotocol it did not offer; say so here instead.
+            if offered is not None and subprotocol not in offered:
+                raise ValueError(
+                    f"subprotocol {subprotocol!r} was not offered by the client "
+                    f"(offered: {list(offered)!r}); pick one of those or None"
+                )
+        if self.client_state == WebSocketState.CONNECTING:
+            # The connect message must be consumed before we may answer it.
+            await self.receive()
+        message: Message = {"type": "websocket.accept", "subprotocol": subprotocol}
+        if headers is not None:
+            message["headers"] = list(headers)
+        await self.send(message)
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close the connection (before `accept()`: reject it, the server answers 403)."""
+        await self.send(
+            {"type": "websocket.close", "code": code, "reason": _check_reason(reason) or ""}
+        )
+
+    async def send_denial_response(self, response: Any) -> None:
+        """Reject the handshake with an HTTP `response` (any flagstone response class).
+
+        Needs the server's `websocket.http.response` extension; without it a
+        `RuntimeError` says so (use `close()` to reject with a plain 403).
+        """
+        extensions = self.scope.get("extensions") or {}
+        if "websocket.http.response" not in extensions:
+            raise RuntimeError(
+                "the server does not support the 'websocket.http.response' extension, "
+                "so a denial response cannot be sent; call close() to reject with 403"
+            )
+        if self.application_state != WebSocketState.CONNECTING:
+            raise RuntimeError(
+                "a denial response can only be sent before the WebSocket is accepted or closed"
+            )
+        await response(self.scope, self.receive, self.send)
+
+    # --- data ----------------------------------------------------------------------
+
+    def _require_connected(self) -> None:
+        if self.application_state != WebSocketState.CONNECTED:
+            raise WebSocketDisconnected(
+                'WebSocket is not connected. Need to call "accept" first.'
+                if self.application_state == WebSocketState.CONNECTING
+                else "WebSocket is not connected: it has already been closed."
+            )
+
+    async def _receive_data(self) -> Message:
+        self._require_connected()
+        message = await self.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(self.close_code or 1005, self.close_reason)
+        return message
+
+    async def receive_text(self) -> str:
+        """Receive a text frame (`TypeError` if a binary frame arrives)."""
+        return _frame_text(await self._receive_data())
+
+    async def receive_bytes(self) -> bytes:
+        """Receive a binary frame (`TypeError` if a text frame arrives)."""
+        return _frame_bytes(await self._receive_data())
+
+    async def receive_json(self, mode: Literal["text", "binary"] = "text") -> Any:
+        """Receive a frame of JSON: a text frame, or UTF-8 in a binary one with `mode="binary"`."""
+        _check_mode(mode)
+        message = await self._receive_data()
+        if mode == "text":
+            return json.loads(_frame_text(message))
+        return json.loads(_frame_bytes(message).decode("utf-8"))
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        """Yield text frames until the client disconnects (then see `close_code`)."""
+        try:
+            while True:
+                yield await self.receive_text()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """Yield binary frames until the client disconnects (then see `close_code`)."""
+        try:
+            while True:
+                yield await self.receive_bytes()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_json(self) -> AsyncIterator[Any]:
+        """Yield JSON text frames until the client disconnects (then see `close_code`)."""
+        try:
+            while True:
+                yield await self.receive_json()
+        except WebSocketDisconnect:
+            pass
+
+    async def send_text(self, data: str) -> None:
+        """Send a text frame."""
+        self._require_connected()
+        await self.send({"type": "websocket.send", "text": data})
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Send a binary frame."""
+        self._require_connected()
+        await self.send({"type": "websocket.send", "bytes": data})
+
+    async def send_json(self, data: Any, mode: Literal["text", "binary"] = "text") -> None:
+        """Send `data` as compact JSON, in a text frame or (`mode="binary"`) a binary one."""
+        _check_mode(mode)
+        self._require_connected()
+        text = _JSON.encode(data)
+        if mode == "text":
+            await self.send({"type": "websocket.send", "text": text})
+        else:
+            await self.send({"type": "websocket.send", "bytes": text.encode("utf-8")})
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("text", "binary"):
+        raise ValueError(f'mode must be "text" or "binary", not {mode!r}')
+
+
+def _frame_text(message: Message) -> str:
+    text = message.get("text")
+    if text is None:
+        size = len(message.get("bytes") or b"")
+        raise TypeError(
+            f"expected a text frame but received a binary frame ({size} bytes); "
+            "use receive_bytes() for binary data"
+        )
+    return str(text)
+
+
+def _frame_bytes(message: Message) -> bytes:
+    data = message.get("bytes")
+    if data is None:
+        raise TypeError(
+            "expected a binary frame but received a text frame; use receive_text() for text"
+        )
+    return bytes(data)
+
+
+class WebSocketClose:
+    """An ASGI app that closes the WebSocket with `code` and `reason`."""
+
+    def __init__(self, code: int = 1000, reason: str | None = None) -> None:
+        self.code = code
+        self.reason = _check_reason(reason) or ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "websocket.close", "code": self.code, "reason": self.reason})

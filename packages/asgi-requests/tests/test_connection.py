@@ -1,0 +1,155 @@
+"""HTTPConnection: the scope-backed properties shared by requests and websockets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from flagstone_requests import URL, Address, HTTPConnection, Request
+
+ScopeFactory = Callable[..., dict[str, Any]]
+
+
+def test_connection_is_a_mapping_over_the_scope(http_scope: ScopeFactory) -> None:
+    scope = http_scope("/p")
+    conn = HTTPConnection(scope)
+    assert conn["path"] == "/p"
+    assert len(conn) == len(scope)
+    assert set(conn) == set(scope)
+    # Identity comparison, not by contents.
+    assert conn != HTTPConnection(scope)
+    assert conn == conn
+    assert len({conn, conn}) == 1
+
+
+def test_websocket_scope_is_accepted_lifespan_is_not(http_scope: ScopeFactory) -> None:
+    assert HTTPConnection(http_scope(type="websocket")).url.path == "/"
+    with pytest.raises(ValueError, match="'lifespan'"):
+        HTTPConnection({"type": "lifespan"})
+    with pytest.raises(ValueError, match="'websocket'"):
+        Request(http_scope(type="websocket"))
+
+
+def test_url_headers_query_params(http_scope: ScopeFactory) -> None:
+    conn = HTTPConnection(
+        http_scope(
+            "/items",
+            headers=[("host", "example.com"), ("x-a", "1")],
+            query_string=b"q=1&q=2",
+        )
+    )
+    assert conn.url == URL("http://example.com/items?q=1&q=2")
+    assert conn.url is conn.url  # cached
+    assert conn.headers["x-a"] == "1"
+    assert conn.headers is conn.headers
+    assert conn.query_params.getlist("q") == ["1", "2"]
+    assert conn.query_params is conn.query_params
+
+
+def test_base_url_uses_app_root_path_then_root_path(http_scope: ScopeFactory) -> None:
+    scope = http_scope("/api/x", root_path="/api", query_string=b"a=1")
+    assert str(HTTPConnection(scope).base_url) == "http://testserver/api/"
+    scope["app_root_path"] = "/outer"
+    assert str(HTTPConnection(scope).base_url) == "http://testserver/outer/"
+    assert str(HTTPConnection(http_scope("/x")).base_url) == "http://testserver/"
+
+
+def test_path_params_client_app(http_scope: ScopeFactory) -> None:
+    app = object()
+    conn = HTTPConnection(http_scope(path_params={"id": 3}, app=app))
+    assert conn.path_params == {"id": 3}
+    assert conn.client == Address("127.0.0.1", 50000)
+    assert conn.app is app
+    assert HTTPConnection(http_scope(client=None)).client is None
+    assert HTTPConnection(http_scope()).path_params == {}
+
+
+def test_cookies_merge_headers_and_are_lenient(http_scope: ScopeFactory) -> None:
+    conn = HTTPConnection(
+        http_scope(
+            headers=[
+                ("cookie", 'a=1; b="quoted \\"x\\" \\101"; flag'),
+                ("cookie", "a=2; empty="),
+            ]
+        )
+    )
+    assert conn.cookies == {"a": "2", "b": 'quoted "x" A', "": "flag", "empty": ""}
+    assert HTTPConnection(http_scope()).cookies == {}
+
+
+def test_session_needs_a_middleware(http_scope: ScopeFactory) -> None:
+    with pytest.raises(AssertionError, match="SessionMiddleware"):
+        HTTPConnection(http_scope()).session  # noqa: B018
+
+    class TrackingSession(dict[str, Any]):
+        accessed = False
+
+        def mark_accessed(self) -> None:
+            self.accessed = True
+
+    session = TrackingSession(user="x")
+    conn = HTTPConnection(http_scope(session=session))
+    assert conn.session["user"] == "x"
+    assert session.accessed
+
+
+def test_auth_and_user(http_scope: ScopeFactory) -> None:
+    conn = HTTPConnection(http_scope(auth="creds", user="alice"))
+    assert conn.auth == "creds"
+    assert conn.user == "alice"
+    with pytest.raises(AssertionError, match="authentication middleware"):
+        HTTPConnection(http_scope()).auth  # noqa: B018
+    with pytest.raises(AssertionError, match="authentication middleware"):
+        HTTPConnection(http_scope()).user  # noqa: B018
+
+
+def test_state_is_backed_by_scope_state(http_scope: ScopeFactory) -> None:
+    scope = http_scope(state={"db": "pool"})
+    conn = HTTPConnection(scope)
+    assert conn.state.db == "pool"
+    conn.state.extra = 1
+    assert scope["state"]["extra"] == 1
+    fresh = http_scope()
+    HTTPConnection(fresh).state.x = 1
+    assert fresh["state"] == {"x": 1}
+
+
+class FakeURLPath(str):
+    def make_absolute_url(self, base_url: str | URL) -> URL:
+        base = URL(str(base_url))
+        return base.replace(path=base.path.rstrip("/") + str(self))
+
+
+class FakeRouter:
+    def url_path_for(self, name: str, /, **params: Any) -> FakeURLPath:
+        return FakeURLPath(f"/{name}/{params['id']}")
+
+
+def test_url_for_prefers_scope_router_then_app(http_scope: ScopeFactory) -> None:
+    conn = HTTPConnection(http_scope(router=FakeRouter(), root_path="/api"))
+    assert str(conn.url_for("user", id=3)) == "http://testserver/api/user/3"
+    assert isinstance(conn.url_for("user", id=3), URL)
+    via_app = HTTPConnection(http_scope(app=FakeRouter()))
+    assert str(via_app.url_for("item", id=1)) == "http://testserver/item/1"
+
+
+def test_url_for_without_router_says_what_to_install(http_scope: ScopeFactory) -> None:
+    with pytest.raises(RuntimeError, match="url_for\\('home'\\) needs a router"):
+        HTTPConnection(http_scope()).url_for("home")
+    with pytest.raises(RuntimeError, match="needs a router"):
+        HTTPConnection(http_scope(app=object())).url_for("home")
+
+
+def test_url_for_accepts_a_plain_string_result(http_scope: ScopeFactory) -> None:
+    class StrPath(str):
+        def make_absolute_url(self, base_url: str | URL) -> str:
+            return str(base_url) + self.lstrip("/")
+
+    class Router:
+        def url_path_for(self, name: str, /, **params: Any) -> StrPath:
+            return StrPath("/" + name)
+
+    url = HTTPConnection(http_scope(router=Router())).url_for("x")
+    assert url == URL("http://testserver/x")

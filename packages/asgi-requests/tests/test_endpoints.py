@@ -1,0 +1,335 @@
+"""request_response, websocket_session, HTTPEndpoint and WebSocketEndpoint."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from flagstone_contract import HTTPException
+from flagstone_requests import (
+    ExceptionMiddleware,
+    HTTPEndpoint,
+    JSONResponse,
+    PlainTextResponse,
+    Request,
+    WebSocket,
+    WebSocketEndpoint,
+    request_response,
+    websocket_session,
+)
+
+pytestmark = pytest.mark.anyio
+
+CONNECT = {"type": "websocket.connect"}
+
+
+# --- request_response --------------------------------------------------------------
+
+
+async def test_async_handler(http_scope, run_asgi, sent_response) -> None:
+    async def hello(request: Request) -> Any:
+        return PlainTextResponse(f"hello {request.method}")
+
+    resp = sent_response((await run_asgi(request_response(hello), http_scope())).sent)
+    assert resp.body == b"hello GET"
+
+
+async def test_sync_handler_runs_in_thread(http_scope, run_asgi, sent_response) -> None:
+    main = threading.get_ident()
+
+    def hello(request: Request) -> Any:
+        return JSONResponse({"in_thread": threading.get_ident() != main})
+
+    resp = sent_response((await run_asgi(request_response(hello), http_scope())).sent)
+    assert resp.body == b'{"in_thread":true}'
+
+
+async def test_handler_returning_none_is_a_clear_error(http_scope, run_asgi) -> None:
+    async def forgot(request: Request) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="forgot returned None, not a response"):
+        await run_asgi(request_response(forgot), http_scope())
+
+
+async def test_handlers_apply_at_endpoint_level(http_scope, run_asgi, sent_response) -> None:
+    """With ExceptionMiddleware outside, the endpoint wrapper renders errors itself,
+    so a route middleware between them sees a response, not an exception."""
+    seen_by_route_middleware: list[str] = []
+
+    async def endpoint(request: Request) -> Any:
+        raise HTTPException(418, "teapot")
+
+    inner = request_response(endpoint)
+
+    async def route_middleware(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await inner(scope, receive, send)
+            seen_by_route_middleware.append("response")
+        except HTTPException:
+            seen_by_route_middleware.append("exception")
+            raise
+
+    resp = sent_response((await run_asgi(ExceptionMiddleware(route_middleware), http_scope())).sent)
+    assert (resp.status, resp.body) == (418, b"teapot")
+    assert seen_by_route_middleware == ["response"]
+
+
+async def test_without_middleware_exceptions_propagate(http_scope, run_asgi) -> None:
+    async def endpoint(request: Request) -> Any:
+        raise HTTPException(418)
+
+    with pytest.raises(HTTPException):
+        await run_asgi(request_response(endpoint), http_scope())
+
+
+async def test_upload_files_closed_after_request(http_scope, run_asgi) -> None:
+    kept: list[Any] = []
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\nhello\r\n--B--\r\n"
+    )
+
+    async def endpoint(request: Request) -> Any:
+        form = await request.form()
+        kept.append(form["f"])
+        return PlainTextResponse("ok")
+
+    scope = http_scope(method="POST", headers=[("content-type", "multipart/form-data; boundary=B")])
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    await run_asgi(request_response(endpoint), scope, messages=messages)
+    assert kept[0].file.closed
+
+
+def test_websocket_session_refuses_sync() -> None:
+    def handler(ws: WebSocket) -> None:
+        pass
+
+    with pytest.raises(TypeError, match="async function"):
+        websocket_session(handler)  # type: ignore[arg-type]
+
+
+async def test_websocket_session(ws_scope, run_asgi) -> None:
+    async def echo(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text((await ws.receive_text()).upper())
+        await ws.close()
+
+    messages = [CONNECT, {"type": "websocket.receive", "text": "hi"}]
+    chan = await run_asgi(websocket_session(echo), ws_scope(), messages=messages)
+    assert [m["type"] for m in chan.sent] == [
+        "websocket.accept",
+        "websocket.send",
+        "websocket.close",
+    ]
+    assert chan.sent[1]["text"] == "HI"
+
+
+async def test_websocket_session_uses_handlers(ws_scope, run_asgi) -> None:
+    async def fails(ws: WebSocket) -> None:
+        await ws.accept()
+        raise HTTPException(400, "bad")
+
+    app = ExceptionMiddleware(websocket_session(fails))
+    chan = await run_asgi(app, ws_scope(), messages=[CONNECT])
+    assert chan.sent[-1] == {"type": "websocket.close", "code": 1008, "reason": "bad"}
+
+
+# --- HTTPEndpoint --------------------------------------------------------------------
+
+
+class Items(HTTPEndpoint):
+    async def get(self, request: Request) -> Any:
+        return PlainTextResponse("list")
+
+    def post(self, request: Request) -> Any:  # sync: runs in a thread
+        return PlainTextResponse("created", status_code=201)
+
+    async def secret(self, request: Request) -> Any:  # not a verb: never dispatched
+        return PlainTextResponse("leaked")
+
+
+async def test_endpoint_dispatch(http_scope, run_asgi, sent_response) -> None:
+    resp = sent_response((await run_asgi(Items, http_scope())).sent)
+    assert resp.body == b"list"
+    resp = sent_response((await run_asgi(Items, http_scope(method="POST"))).sent)
+    assert (resp.status, resp.body) == (201, b"created")
+
+
+async def test_head_uses_get_without_body(http_scope, run_asgi, sent_response) -> None:
+    resp = sent_response((await run_asgi(Items, http_scope(method="HEAD"))).sent)
+    assert (resp.status, resp.body) == (200, b"")
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        pytest.param("DELETE", id="standard-verb-without-handler"),
+        pytest.param("SECRET", id="method-named-like-an-attribute"),
+        pytest.param("DISPATCH", id="method-named-dispatch"),
+        pytest.param("__INIT__", id="dunder-method"),
+        pytest.param("METHOD_NOT_ALLOWED", id="method-named-like-the-405-helper"),
+        pytest.param("get", id="lower-case-verb"),
+    ],
+)
+async def test_non_dispatchable_methods_get_405(
+    method: str, http_scope, run_asgi, sent_response
+) -> None:
+    resp = sent_response((await run_asgi(Items, http_scope(method=method))).sent)
+    assert resp.status == 405
+    assert resp.header("allow") == "GET, HEAD, POST"
+    assert resp.body == b"Method Not Allowed"
+
+
+async def test_405_is_raised_inside_exception_middleware(
+    http_scope, run_asgi, sent_response
+) -> None:
+    async def handle_405(request: Request, exc: HTTPException) -> Any:
+        return JSONResponse({"allow": exc.headers["Allow"]}, status_code=405)
+
+    app = ExceptionMiddleware(Items, handlers={405: handle_405})
+    resp = sent_response((await run_asgi(app, http_scope(method="PUT"))).sent)
+    assert resp.body == b'{"allow":"GET, HEAD, POST"}'
+
+
+async def test_query_verb_is_dispatched(http_scope, run_asgi, sent_response) -> None:
+    class Search(HTTPEndpoint):
+        async def query(self, request: Request) -> Any:
+            return PlainTextResponse("found")
+
+    resp = sent_response((await run_asgi(Search, http_scope(method="QUERY"))).sent)
+    assert resp.body == b"found"
+
+
+# --- WebSocketEndpoint --------------------------------------------------------------
+
+
+def recorder_endpoint(encoding: Any, log: list[Any]) -> type[WebSocketEndpoint]:
+    class Echo(WebSocketEndpoint):
+        async def on_receive(self, websocket: WebSocket, data: Any) -> None:
+            log.append(data)
+            if encoding == "bytes":
+                await websocket.send_bytes(data)
+            elif encoding == "json":
+                await websocket.send_json(data)
+            else:
+                await websocket.send_text(str(data))
+
+        async def on_disconnect(self, websocket: WebSocket, close_code: int) -> None:
+            log.append(("closed", close_code))
+
+    Echo.encoding = encoding
+    return Echo
+
+
+@pytest.mark.parametrize(
+    ("encoding", "frame", "decoded"),
+    [
+        ("text", {"text": "hi"}, "hi"),
+        ("bytes", {"bytes": b"\x01"}, b"\x01"),
+        ("json", {"text": '{"a":1}'}, {"a": 1}),
+        ("json", {"bytes": b"[1]"}, [1]),
+    ],
+)
+async def test_websocket_endpoint_decodes(encoding, frame, decoded, ws_scope, run_asgi) -> None:
+    log: list[Any] = []
+    messages = [
+        CONNECT,
+        {"type": "websocket.receive", **frame},
+        {"type": "websocket.disconnect", "code": 1001},
+    ]
+    chan = await run_asgi(recorder_endpoint(encoding, log), ws_scope(), messages=messages)
+    assert log == [decoded, ("closed", 1001)]
+    assert chan.sent[0]["type"] == "websocket.accept"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "frame"),
+    [
+        ("text", {"bytes": b"x"}),
+        ("bytes", {"text": "x"}),
+        ("json", {"text": "{not json"}),
+    ],
+)
+async def test_websocket_endpoint_wrong_frame_closes_1003(
+    encoding, frame, ws_scope, channel
+) -> None:
+    log: list[Any] = []
+    chan = channel([CONNECT, {"type": "websocket.receive", **frame}], then="block")
+    with pytest.raises(RuntimeError, match=r"expected|malformed JSON"):
+        await recorder_endpoint(encoding, log)(ws_scope(), chan.receive, chan.send)
+    assert chan.sent[-1] == {"type": "websocket.close", "code": 1003, "reason": ""}
+    assert log == [("closed", 1011)]
+
+
+async def test_websocket_endpoint_handler_error_closes_1011(ws_scope, channel) -> None:
+    class Broken(WebSocketEndpoint):
+        encoding = "text"
+
+        async def on_receive(self, websocket: WebSocket, data: Any) -> None:
+            raise ValueError("bug")
+
+    chan = channel([CONNECT, {"type": "websocket.receive", "text": "x"}], then="block")
+    with pytest.raises(ValueError):
+        await Broken(ws_scope(), chan.receive, chan.send)
+    assert chan.sent[-1]["type"] == "websocket.close"
+    assert chan.sent[-1]["code"] == 1011
+
+
+async def test_explicit_head_handler_wins(http_scope, run_asgi, sent_response) -> None:
+    class WithHead(HTTPEndpoint):
+        async def get(self, request: Request) -> Any:
+            return PlainTextResponse("get body")
+
+        async def head(self, request: Request) -> Any:
+            return PlainTextResponse("", headers={"x-from": "head"})
+
+    resp = sent_response((await run_asgi(WithHead, http_scope(method="HEAD"))).sent)
+    assert resp.header("x-from") == "head"
+
+
+async def test_upload_files_closed_when_handler_fails(http_scope, run_asgi) -> None:
+    kept: list[Any] = []
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\nhello\r\n--B--\r\n"
+    )
+
+    async def endpoint(request: Request) -> Any:
+        form = await request.form()
+        kept.append(form["f"])
+        raise ValueError("handler bug")
+
+    scope = http_scope(method="POST", headers=[("content-type", "multipart/form-data; boundary=B")])
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    with pytest.raises(ValueError, match="handler bug"):
+        await run_asgi(request_response(endpoint), scope, messages=messages)
+    assert kept[0].file.closed
+
+
+async def test_websocket_endpoint_can_reject_in_on_connect(ws_scope, channel) -> None:
+    log: list[Any] = []
+
+    class Private(WebSocketEndpoint):
+        async def on_connect(self, websocket: WebSocket) -> None:
+            await websocket.close(code=1008)
+
+        async def on_disconnect(self, websocket: WebSocket, close_code: int) -> None:
+            log.append(close_code)
+
+    chan = channel([CONNECT, {"type": "websocket.disconnect", "code": 1008}], then="block")
+    await Private(ws_scope(), chan.receive, chan.send)
+    assert chan.sent == [{"type": "websocket.close", "code": 1008, "reason": ""}]
+    assert log == [1008]
+
+
+def test_endpoint_scope_type_is_checked(http_scope, ws_scope) -> None:
+    async def noop(*_: Any) -> Any:
+        return None
+
+    with pytest.raises(ValueError, match="'http' scope"):
+        Items(ws_scope(), noop, noop)
+    with pytest.raises(ValueError, match="'websocket' scope"):
+        WebSocketEndpoint(http_scope(), noop, noop)

@@ -1,0 +1,365 @@
+"""ExceptionMiddleware and ServerErrorMiddleware, for HTTP and WebSocket."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from flagstone_contract import EXCEPTION_HANDLERS_KEY, HTTPException, WebSocketException
+from flagstone_requests import (
+    ExceptionMiddleware,
+    JSONResponse,
+    PlainTextResponse,
+    Request,
+    ServerErrorMiddleware,
+    WebSocket,
+)
+
+pytestmark = pytest.mark.anyio
+
+CONNECT = {"type": "websocket.connect"}
+
+
+def raising(exc: BaseException) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise exc
+
+    return app
+
+
+# --- ExceptionMiddleware, HTTP ---------------------------------------------------
+
+
+async def test_http_exception_default_rendering(http_scope, run_asgi, sent_response) -> None:
+    app = ExceptionMiddleware(
+        raising(HTTPException(401, "who?", headers={"WWW-Authenticate": "Basic"}))
+    )
+    resp = sent_response((await run_asgi(app, http_scope())).sent)
+    assert resp.status == 401
+    assert resp.body == b"who?"
+    assert resp.header("www-authenticate") == "Basic"
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_http_exception_without_body(status, http_scope, run_asgi, sent_response) -> None:
+    resp = sent_response(
+        (await run_asgi(ExceptionMiddleware(raising(HTTPException(status))), http_scope())).sent
+    )
+    assert resp.status == status
+    assert resp.body == b""
+
+
+async def test_publishes_handler_tables(http_scope, run_asgi) -> None:
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope.get(EXCEPTION_HANDLERS_KEY))
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    middleware = ExceptionMiddleware(app)
+    await run_asgi(middleware, http_scope())
+    by_class, by_status = seen[0]
+    assert HTTPException in by_class
+    assert WebSocketException in by_class
+    assert by_status == {}
+
+
+async def test_status_handler_wins_over_class_handler(http_scope, run_asgi, sent_response) -> None:
+    async def by_status(request: Request, exc: HTTPException) -> Any:
+        return JSONResponse({"missing": request.url.path}, status_code=404)
+
+    app = ExceptionMiddleware(raising(HTTPException(404)), handlers={404: by_status})
+    resp = sent_response((await run_asgi(app, http_scope("/x"))).sent)
+    assert resp.body == b'{"missing":"/x"}'
+
+
+async def test_class_handler_by_mro(http_scope, run_asgi, sent_response) -> None:
+    class AppError(Exception):
+        pass
+
+    class NotYours(AppError):
+        pass
+
+    async def handle(request: Request, exc: Exception) -> Any:
+        return PlainTextResponse(f"handled {type(exc).__name__}", status_code=403)
+
+    app = ExceptionMiddleware(raising(NotYours()))
+    app.add_exception_handler(AppError, handle)
+    resp = sent_response((await run_asgi(app, http_scope())).sent)
+    assert (resp.status, resp.body) == (403, b"handled NotYours")
+
+
+async def test_sync_handler_runs_in_thread(http_scope, run_asgi, sent_response) -> None:
+    main = threading.get_ident()
+    threads: list[int] = []
+
+    def handle(request: Request, exc: Exception) -> Any:
+        threads.append(threading.get_ident())
+        return PlainTextResponse("sync", status_code=418)
+
+    app = ExceptionMiddleware(raising(ValueError()), handlers={ValueError: handle})
+    resp = sent_response((await run_asgi(app, http_scope())).sent)
+    assert resp.status == 418
+    assert threads[0] != main
+
+
+async def test_handler_may_return_none(http_scope, run_asgi) -> None:
+    async def handle(request: Request, exc: Exception) -> None:
+        return None
+
+    app = ExceptionMiddleware(raising(ValueError()), handlers={ValueError: handle})
+    assert (await run_asgi(app, http_scope())).sent == []
+
+
+async def test_unhandled_exception_propagates(http_scope, run_asgi) -> None:
+    with pytest.raises(KeyError):
+        await run_asgi(ExceptionMiddleware(raising(KeyError("k"))), http_scope())
+
+
+async def test_handled_error_after_start_reraises_original(http_scope, run_asgi) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise HTTPException(409, "late")
+
+    with pytest.raises(HTTPException) as info:
+        await run_asgi(ExceptionMiddleware(app), http_scope())
+    assert info.value.status_code == 409
+    assert any("response had already started" in note for note in info.value.__notes__)
+
+
+def test_bad_handler_key() -> None:
+    with pytest.raises(TypeError, match="exception class or an int"):
+        ExceptionMiddleware(raising(ValueError())).add_exception_handler("404", print)  # type: ignore[arg-type]
+
+
+async def test_lifespan_passes_through(run_asgi) -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
+    await run_asgi(ExceptionMiddleware(app), scope, messages=[])
+    assert seen == ["lifespan"]
+    assert EXCEPTION_HANDLERS_KEY not in scope
+
+
+# --- ExceptionMiddleware, WebSocket ----------------------------------------------
+
+
+async def test_websocket_exception_closes_with_its_code(ws_scope, run_asgi) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        ws = WebSocket(scope, receive, send)
+        await ws.accept()
+        raise WebSocketException(4008, "policy")
+
+    chan = await run_asgi(ExceptionMiddleware(app), ws_scope(), messages=[CONNECT])
+    assert chan.sent == [
+        {"type": "websocket.accept", "subprotocol": None},
+        {"type": "websocket.close", "code": 4008, "reason": "policy"},
+    ]
+
+
+@pytest.mark.parametrize(("status", "code"), [(403, 1008), (503, 1011)])
+async def test_http_exception_after_accept_closes_socket(status, code, ws_scope, run_asgi) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        ws = WebSocket(scope, receive, send)
+        await ws.accept()
+        raise HTTPException(status, "nope")
+
+    scope = ws_scope(extensions={"websocket.http.response": {}})
+    chan = await run_asgi(ExceptionMiddleware(app), scope, messages=[CONNECT])
+    # Never a denial response after accept: that would be an invalid sequence.
+    assert [m["type"] for m in chan.sent] == ["websocket.accept", "websocket.close"]
+    assert (chan.sent[1]["code"], chan.sent[1]["reason"]) == (code, "nope")
+
+
+async def test_http_exception_before_accept_is_denial(ws_scope, run_asgi) -> None:
+    scope = ws_scope(extensions={"websocket.http.response": {}})
+    chan = await run_asgi(
+        ExceptionMiddleware(raising(HTTPException(404))), scope, messages=[CONNECT]
+    )
+    assert chan.sent[0]["type"] == "websocket.http.response.start"
+    assert chan.sent[0]["status"] == 404
+    assert chan.sent[1]["body"] == b"Not Found"
+
+
+async def test_http_exception_before_accept_without_extension_closes(ws_scope, run_asgi) -> None:
+    chan = await run_asgi(
+        ExceptionMiddleware(raising(HTTPException(404))), ws_scope(), messages=[CONNECT]
+    )
+    assert chan.sent == [{"type": "websocket.close", "code": 1008, "reason": "Not Found"}]
+
+
+async def test_websocket_error_after_close_reraises(ws_scope, run_asgi) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        ws = WebSocket(scope, receive, send)
+        await ws.accept()
+        await ws.close()
+        raise WebSocketException(4000)
+
+    with pytest.raises(WebSocketException) as info:
+        await run_asgi(ExceptionMiddleware(app), ws_scope(), messages=[CONNECT])
+    assert any("already closed" in note for note in info.value.__notes__)
+
+
+# --- ServerErrorMiddleware -----------------------------------------------------------
+
+
+async def test_server_error_plain_500_and_reraise(http_scope, run_asgi, sent_response) -> None:
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    with pytest.raises(ZeroDivisionError):
+        await ServerErrorMiddleware(raising(ZeroDivisionError()))(http_scope(), receive, send)
+    resp = sent_response(sent)
+    assert (resp.status, resp.body) == (500, b"Internal Server Error")
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type", "marker"),
+    [
+        ("text/html,*/*", "text/html; charset=utf-8", b"<h1>500 Server Error"),
+        ("application/json", "text/plain; charset=utf-8", b"Traceback (most recent call last)"),
+    ],
+)
+async def test_debug_page(accept, content_type, marker, http_scope, sent_response) -> None:
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    app = ServerErrorMiddleware(raising(ValueError("<script>x</script>")), debug=True)
+    with pytest.raises(ValueError):
+        await app(http_scope(headers=[("accept", accept)]), receive, send)
+    resp = sent_response(sent)
+    assert resp.status == 500
+    assert resp.header("content-type") == content_type
+    assert marker in resp.body
+    if "html" in content_type:
+        assert b"<script>x</script>" not in resp.body
+        assert b"&lt;script&gt;" in resp.body
+
+
+async def test_custom_500_handler(http_scope, sent_response) -> None:
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    def handler(request: Request, exc: Exception) -> Any:
+        return JSONResponse({"error": type(exc).__name__}, status_code=500)
+
+    with pytest.raises(KeyError):
+        await ServerErrorMiddleware(raising(KeyError()), handler=handler)(
+            http_scope(), receive, send
+        )
+    assert sent_response(sent).body == b'{"error":"KeyError"}'
+
+
+async def test_server_error_after_start_sends_nothing_more(http_scope) -> None:
+    sent: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise RuntimeError("mid-body")
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    with pytest.raises(RuntimeError, match="mid-body"):
+        await ServerErrorMiddleware(app)(http_scope(), receive, send)
+    assert len(sent) == 1
+
+
+async def test_failing_500_send_keeps_original_error(http_scope) -> None:
+    async def send(message: Any) -> None:
+        raise OSError("client gone")
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    with pytest.raises(ZeroDivisionError) as info:
+        await ServerErrorMiddleware(raising(ZeroDivisionError()))(http_scope(), receive, send)
+    assert any("sending the 500 response failed" in note for note in info.value.__notes__)
+
+
+async def test_websocket_error_after_accept_closes_1011(ws_scope) -> None:
+    sent: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        ws = WebSocket(scope, receive, send)
+        await ws.accept()
+        raise ValueError("bug")
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return CONNECT
+
+    with pytest.raises(ValueError):
+        await ServerErrorMiddleware(app)(ws_scope(), receive, send)
+    assert sent[-1]["type"] == "websocket.close"
+    assert sent[-1]["code"] == 1011
+
+
+@pytest.mark.parametrize(
+    ("extensions", "first_type"),
+    [({"websocket.http.response": {}}, "websocket.http.response.start"), ({}, "websocket.close")],
+)
+async def test_websocket_error_before_accept(extensions, first_type, ws_scope) -> None:
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return CONNECT
+
+    with pytest.raises(ValueError):
+        await ServerErrorMiddleware(raising(ValueError()))(
+            ws_scope(extensions=extensions), receive, send
+        )
+    assert sent[0]["type"] == first_type
+    if first_type == "websocket.http.response.start":
+        assert sent[0]["status"] == 500
+
+
+async def test_server_error_middleware_passes_lifespan_through(run_asgi) -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    await run_asgi(ServerErrorMiddleware(app), {"type": "lifespan"}, messages=[])
+    assert seen == ["lifespan"]
+
+
+async def test_handler_sees_websocket_for_websocket_scope(ws_scope, run_asgi) -> None:
+    seen: list[str] = []
+
+    async def handler(conn: Any, exc: Exception) -> None:
+        seen.append(type(conn).__name__)
+        await conn.close(4001)
+
+    app = ExceptionMiddleware(raising(LookupError()), handlers={LookupError: handler})
+    chan = await run_asgi(app, ws_scope(), messages=[CONNECT])
+    assert seen == ["WebSocket"]
+    assert chan.sent == [{"type": "websocket.close", "code": 4001, "reason": ""}]

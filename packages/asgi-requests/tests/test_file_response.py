@@ -1,0 +1,225 @@
+"""FileResponse: whole files, HEAD, pathsend, conditional GET and failures."""
+
+from __future__ import annotations
+
+import os
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from flagstone_requests import FileResponse
+
+pytestmark = pytest.mark.anyio
+
+CONTENT = b"0123456789" * 10_000  # 100,000 bytes: several chunks
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> Path:
+    path = tmp_path / "report.txt"
+    path.write_bytes(CONTENT)
+    return path
+
+
+async def test_sends_whole_file_in_chunks(data_file, http_scope, run_asgi, sent_response) -> None:
+    resp = sent_response((await run_asgi(FileResponse(data_file), http_scope())).sent)
+    assert resp.status == 200
+    assert resp.body == CONTENT
+    assert resp.header("content-length") == str(len(CONTENT))
+    assert resp.header("content-type") == "text/plain; charset=utf-8"
+    assert resp.header("accept-ranges") == "bytes"
+    assert resp.header("etag").startswith('"')
+    assert resp.header("last-modified").endswith("GMT")
+    assert len(resp.body_messages) == 2  # 64 KiB + the rest
+    assert resp.body_messages[-1]["more_body"] is False
+
+
+async def test_head_sends_no_body(data_file, http_scope, run_asgi, sent_response) -> None:
+    resp = sent_response((await run_asgi(FileResponse(data_file), http_scope(method="HEAD"))).sent)
+    assert resp.body == b""
+    assert resp.header("content-length") == str(len(CONTENT))
+
+
+async def test_pathsend_when_server_offers_it(data_file, http_scope, run_asgi) -> None:
+    scope = http_scope(extensions={"http.response.pathsend": {}})
+    chan = await run_asgi(FileResponse(data_file), scope)
+    assert [m["type"] for m in chan.sent] == ["http.response.start", "http.response.pathsend"]
+    assert chan.sent[1]["path"] == str(data_file.absolute())
+
+
+async def test_no_pathsend_for_head(data_file, http_scope, run_asgi) -> None:
+    scope = http_scope(method="HEAD", extensions={"http.response.pathsend": {}})
+    chan = await run_asgi(FileResponse(data_file), scope)
+    assert chan.sent[1] == {"type": "http.response.body", "body": b""}
+
+
+async def test_missing_file_fails_before_anything_is_sent(tmp_path, http_scope, run_asgi) -> None:
+    missing = tmp_path / "nope.txt"
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    with pytest.raises(RuntimeError, match=r"nope\.txt does not exist"):
+        await FileResponse(missing)(http_scope(), receive, send)
+    assert sent == []
+
+
+async def test_directory_is_not_a_file(tmp_path, http_scope, run_asgi) -> None:
+    with pytest.raises(RuntimeError, match="is not a file"):
+        await run_asgi(FileResponse(tmp_path), http_scope())
+
+
+def test_content_disposition_plain_and_extended(data_file) -> None:
+    plain = FileResponse(data_file, filename="report.txt")
+    assert plain.headers["content-disposition"] == 'attachment; filename="report.txt"'
+    fancy = FileResponse(data_file, filename='naïve "q".txt', content_disposition_type="inline")
+    assert fancy.headers["content-disposition"] == (
+        "inline; filename*=utf-8''na%C3%AFve%20%22q%22.txt"
+    )
+
+
+def test_media_type_guessed_from_filename(data_file) -> None:
+    assert FileResponse(data_file, filename="x.json").media_type == "application/json"
+    assert FileResponse(Path("/no/such.unknownext")).media_type == "application/octet-stream"
+
+
+def test_stat_result_sets_headers_up_front(data_file) -> None:
+    response = FileResponse(data_file, stat_result=os.stat(data_file))
+    assert response.headers["content-length"] == str(len(CONTENT))
+    assert "etag" in response.headers
+    assert "last-modified" in response.headers
+
+
+async def test_etag_is_stable(data_file, http_scope, run_asgi, sent_response) -> None:
+    first = sent_response((await run_asgi(FileResponse(data_file), http_scope())).sent)
+    given = FileResponse(data_file, stat_result=os.stat(data_file))
+    assert first.header("etag") == given.headers["etag"]
+
+
+# --- conditional GET -----------------------------------------------------------------
+
+
+async def _etag_and_date(data_file, http_scope, run_asgi, sent_response) -> tuple[str, str]:
+    resp = sent_response((await run_asgi(FileResponse(data_file), http_scope())).sent)
+    return resp.header("etag"), resp.header("last-modified")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_if_none_match_gives_304(
+    method, data_file, http_scope, run_asgi, sent_response
+) -> None:
+    etag, _ = await _etag_and_date(data_file, http_scope, run_asgi, sent_response)
+    scope = http_scope(method=method, headers=[("if-none-match", f'"zzz", W/{etag}')])
+    resp = sent_response((await run_asgi(FileResponse(data_file), scope)).sent)
+    assert resp.status == 304
+    assert resp.body == b""
+    assert resp.header("etag") == etag
+    assert resp.header("content-length") is None
+
+
+async def test_if_none_match_star(data_file, http_scope, run_asgi, sent_response) -> None:
+    scope = http_scope(headers=[("if-none-match", "*")])
+    assert sent_response((await run_asgi(FileResponse(data_file), scope)).sent).status == 304
+
+
+async def test_if_none_match_other_tag_sends_file(
+    data_file, http_scope, run_asgi, sent_response
+) -> None:
+    scope = http_scope(headers=[("if-none-match", '"other"')])
+    resp = sent_response((await run_asgi(FileResponse(data_file), scope)).sent)
+    assert resp.status == 200
+    assert resp.body == CONTENT
+
+
+async def test_if_modified_since(data_file, http_scope, run_asgi, sent_response) -> None:
+    _, last_modified = await _etag_and_date(data_file, http_scope, run_asgi, sent_response)
+    scope = http_scope(headers=[("if-modified-since", last_modified)])
+    assert sent_response((await run_asgi(FileResponse(data_file), scope)).sent).status == 304
+    older = formatdate(os.stat(data_file).st_mtime - 3600, usegmt=True)
+    scope = http_scope(headers=[("if-modified-since", older)])
+    assert sent_response((await run_asgi(FileResponse(data_file), scope)).sent).status == 200
+
+
+async def test_if_none_match_wins_over_if_modified_since(
+    data_file, http_scope, run_asgi, sent_response
+) -> None:
+    _, last_modified = await _etag_and_date(data_file, http_scope, run_asgi, sent_response)
+    scope = http_scope(headers=[("if-none-match", '"other"'), ("if-modified-since", last_modified)])
+    assert sent_response((await run_asgi(FileResponse(data_file), scope)).sent).status == 200
+
+
+@pytest.mark.parametrize("value", ["garbage", "", "Mon, 99 Foo 2020"])
+async def test_bad_if_modified_since_is_ignored(
+    value, data_file, http_scope, run_asgi, sent_response
+) -> None:
+    scope = http_scope(headers=[("if-modified-since", value)])
+    assert sent_response((await run_asgi(FileResponse(data_file), scope)).sent).status == 200
+
+
+async def test_no_304_for_post_or_non_200(data_file, http_scope, run_asgi, sent_response) -> None:
+    scope = http_scope(method="POST", headers=[("if-none-match", "*")])
+    assert sent_response((await run_asgi(FileResponse(data_file), scope)).sent).status == 200
+    scope = http_scope(headers=[("if-none-match", "*")])
+    resp = sent_response((await run_asgi(FileResponse(data_file, status_code=404), scope)).sent)
+    assert resp.status == 404
+
+
+# --- disconnects and background ----------------------------------------------------------
+
+
+async def test_disconnect_stops_file_transfer(data_file, http_scope) -> None:
+    sent: list[Any] = []
+    first_chunk = anyio.Event()
+
+    async def receive() -> Any:
+        await first_chunk.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            first_chunk.set()
+            await anyio.sleep_forever()  # a slow client: the disconnect must win
+
+    response = FileResponse(data_file)
+    response.chunk_size = 1000
+    with anyio.fail_after(5):
+        await response(http_scope(), receive, send)
+    assert len([m for m in sent if m["type"] == "http.response.body"]) == 1
+
+
+async def test_background_runs_after_file(data_file, http_scope, run_asgi) -> None:
+    ran: list[str] = []
+
+    async def task() -> None:
+        ran.append("done")
+
+    await run_asgi(FileResponse(data_file, background=task), http_scope())
+    assert ran == ["done"]
+
+
+async def test_file_as_websocket_denial(data_file, ws_scope, run_asgi) -> None:
+    chan = await run_asgi(FileResponse(data_file, status_code=403), ws_scope(), messages=[])
+    assert chan.sent[0]["type"] == "websocket.http.response.start"
+    assert b"".join(m.get("body", b"") for m in chan.sent[1:]) == CONTENT
+
+
+async def test_file_response_with_stat_result_sends_that_many_bytes(
+    tmp_path, http_scope, run_asgi, sent_response
+) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"abcdef")
+    stat_result = os.stat(path)
+    path.write_bytes(b"abcdefghij")  # grew after the stat: headers say 6 bytes
+    resp = sent_response(
+        (await run_asgi(FileResponse(path, stat_result=stat_result), http_scope())).sent
+    )
+    assert resp.header("content-length") == "6"
+    assert resp.body == b"abcdef"

@@ -1,0 +1,552 @@
+"""request.form(): urlencoded and multipart, caching, limits, temporary files."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import pytest
+
+from flagstone_contract import Receive, Scope, Send
+from flagstone_requests import (
+    ContentTooLarge,
+    FormData,
+    FormError,
+    Request,
+    StreamConsumed,
+    UploadFile,
+)
+
+pytestmark = pytest.mark.anyio
+
+ScopeFactory = Callable[..., dict[str, Any]]
+ChannelFactory = Callable[..., Any]
+
+BOUNDARY = "fl4gst0ne"
+
+
+def multipart(
+    *parts: tuple[str, str | bytes, str | None, dict[str, str]], boundary: str = BOUNDARY
+) -> bytes:
+    """Encode parts given as (name, value, filename, extra headers)."""
+    out = b""
+    for name, value, filename, extra in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        lines = [f"Content-Disposition: {disposition}"]
+        lines += [f"{k}: {v}" for k, v in extra.items()]
+        data = value.encode() if isinstance(value, str) else value
+        out += (
+            f"--{boundary}\r\n".encode()
+            + "\r\n".join(lines).encode()
+            + b"\r\n\r\n"
+            + data
+            + b"\r\n"
+        )
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def field(name: str, value: str | bytes) -> tuple[str, str | bytes, str | None, dict[str, str]]:
+    return (name, value, None, {})
+
+
+def upload(
+    name: str, data: bytes, filename: str = "f.txt", content_type: str = "text/plain"
+) -> tuple[str, str | bytes, str | None, dict[str, str]]:
+    return (name, data, filename, {"Content-Type": content_type})
+
+
+def multipart_request(
+    http_scope: ScopeFactory,
+    body_channel: ChannelFactory,
+    body: bytes,
+    *,
+    chunk: int = 0,
+    content_type: str | None = None,
+    **scope_extra: Any,
+) -> Request:
+    ctype = content_type or f"multipart/form-data; boundary={BOUNDARY}"
+    chunks = [body[i : i + chunk] for i in range(0, len(body), chunk)] if chunk else [body]
+    scope = http_scope(method="POST", headers=[("content-type", ctype)], **scope_extra)
+    return Request(scope, body_channel(*chunks, then="block").receive)
+
+
+def urlencoded_request(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, *chunks: bytes
+) -> Request:
+    scope = http_scope(
+        method="POST", headers=[("content-type", "application/x-www-form-urlencoded")]
+    )
+    return Request(scope, body_channel(*chunks, then="block").receive)
+
+
+# --- urlencoded ------------------------------------------------------------------------
+
+
+async def test_urlencoded_fields(http_scope: ScopeFactory, body_channel: ChannelFactory) -> None:
+    request = urlencoded_request(
+        http_scope, body_channel, b"a=1&b=hello+world&a=2&c=", b"%C3%A9&d=\xc3\xa9"
+    )
+    with anyio.fail_after(5):
+        form = await request.form()
+    assert form.getlist("a") == ["1", "2"]
+    assert form["b"] == "hello world"
+    assert form["c"] == "é"
+    # Raw UTF-8 decodes the same as percent-encoded UTF-8 (not latin-1 mojibake).
+    assert form["d"] == "é"
+
+
+async def test_urlencoded_semicolon_is_data(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    # GHSA-5rvq-cxj2-64vf / GHSA-6jv3-5f52-599m: only "&" separates fields.
+    form = await urlencoded_request(http_scope, body_channel, b"a=1;b=2").form()
+    assert form.multi_items() == [("a", "1;b=2")]
+
+
+async def test_urlencoded_empty_body(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    assert await urlencoded_request(http_scope, body_channel, b"").form() == FormData()
+
+
+@pytest.mark.parametrize(
+    ("body", "limits", "error", "message"),
+    [
+        pytest.param(
+            b"a=1&b=2&c=3",
+            {"max_fields": 2},
+            FormError,
+            "Maximum number of fields is 2 (max_fields)",
+            id="too_many_fields",
+        ),
+        pytest.param(
+            b"a=" + b"x" * 20,
+            {"max_part_size": 10},
+            ContentTooLarge,
+            "maximum part size of 10 bytes (max_part_size)",
+            id="value_too_large",
+        ),
+        pytest.param(
+            b"x" * 20 + b"=1",
+            {"max_part_size": 10},
+            ContentTooLarge,
+            "maximum part size of 10 bytes",
+            id="name_too_large",
+        ),
+    ],
+)
+async def test_urlencoded_limits(
+    http_scope: ScopeFactory,
+    body_channel: ChannelFactory,
+    body: bytes,
+    limits: dict[str, int],
+    error: type[Exception],
+    message: str,
+) -> None:
+    # GHSA-82w8-qh3p-5jfq: the limits hold for urlencoded bodies too.
+    request = urlencoded_request(http_scope, body_channel, body)
+    with pytest.raises(error, match=message.replace("(", "\\(").replace(")", "\\)")):
+        await request.form(**limits)
+
+
+# --- multipart ---------------------------------------------------------------------------
+
+
+async def test_multipart_fields_and_files(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    body = multipart(
+        field("name", "Ada"),
+        upload("doc", b"file-content\r\nline2", filename="notes.txt"),
+        field("name", "Lovelace"),
+        upload("doc", b"", filename="empty.bin", content_type="application/octet-stream"),
+    )
+    request = multipart_request(http_scope, body_channel, body, chunk=7)
+    with anyio.fail_after(5):
+        form = await request.form()
+    assert form.getlist("name") == ["Ada", "Lovelace"]
+    first, second = form.getlist("doc")
+    assert isinstance(first, UploadFile)
+    assert isinstance(second, UploadFile)
+    assert first.filename == "notes.txt"
+    assert first.content_type == "text/plain"
+    assert first.headers["content-disposition"].startswith("form-data")
+    assert first.size == len(b"file-content\r\nline2")
+    assert await first.read() == b"file-content\r\nline2"
+    assert second.size == 0
+    assert second.content_type == "application/octet-stream"
+    await request.close()
+    assert first.file.closed
+    assert second.file.closed
+
+
+async def test_multipart_charset_from_content_type(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    body = multipart(field("v", "é".encode("latin-1")))
+    request = multipart_request(
+        http_scope,
+        body_channel,
+        body,
+        content_type=f"multipart/form-data; charset=latin-1; boundary={BOUNDARY}",
+    )
+    assert (await request.form())["v"] == "é"
+    unknown = multipart_request(
+        http_scope,
+        body_channel,
+        body,
+        content_type=f"multipart/form-data; charset=nope; boundary={BOUNDARY}",
+    )
+    assert (await unknown.form())["v"] == "é"
+
+
+async def test_multipart_invalid_utf8_value_is_a_400(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    request = multipart_request(http_scope, body_channel, multipart(field("v", b"\xff\xfe")))
+    with pytest.raises(FormError, match="not valid utf-8"):
+        await request.form()
+
+
+async def test_filename_is_kept_as_sent_and_never_used_as_a_path(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    body = multipart(upload("f", b"x", filename="../../etc/cron.d/evil"))
+    form = await multipart_request(http_scope, body_channel, body).form()
+    file = form["f"]
+    assert isinstance(file, UploadFile)
+    assert file.filename == "../../etc/cron.d/evil"
+    assert await file.read() == b"x"
+    await form.close()
+
+
+async def test_other_content_types_give_an_empty_form(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    scope = http_scope(method="POST", headers=[("content-type", "application/json")])
+    assert await Request(scope, body_channel(b"{}").receive).form() == FormData()
+    assert await Request(http_scope(), body_channel(b"a=1").receive).form() == FormData()
+
+
+async def test_async_with_closes_files(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    request = multipart_request(http_scope, body_channel, multipart(upload("f", b"data")))
+    async with request.form() as form:
+        file = form["f"]
+        assert isinstance(file, UploadFile)
+        assert not file.file.closed
+    assert file.file.closed
+
+
+async def test_request_close_closes_files_the_handler_never_closed(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    request = multipart_request(
+        http_scope, body_channel, multipart(upload("a", b"1"), upload("b", b"2"))
+    )
+    form = await request.form()
+    files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+    assert len(files) == 2
+    await request.close()
+    await request.close()  # idempotent
+    assert all(f.file.closed for f in files)
+
+
+async def test_form_is_parsed_once_and_shared_across_requests(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    scope = http_scope(
+        method="POST", headers=[("content-type", f"multipart/form-data; boundary={BOUNDARY}")]
+    )
+    ch = body_channel(multipart(field("a", "1"), upload("f", b"x")), then="block")
+    middleware_request = Request(scope, ch.receive)
+    endpoint_request = Request(scope, ch.receive)
+    with anyio.fail_after(5):
+        first = await middleware_request.form()
+        assert await middleware_request.form() is first
+        assert await endpoint_request.form() is first
+    await endpoint_request.close()
+    file = first["f"]
+    assert isinstance(file, UploadFile)
+    assert file.file.closed
+
+
+async def test_later_form_call_still_gets_its_limits(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    # Starlette silently ignores the limits of every call after the first.
+    request = multipart_request(
+        http_scope, body_channel, multipart(field("a", "1"), field("b", "22"), upload("f", b"xyz"))
+    )
+    await request.form()
+    with pytest.raises(FormError, match="max_fields"):
+        await request.form(max_fields=1)
+    with pytest.raises(FormError, match="max_files"):
+        await request.form(max_files=0)
+    with pytest.raises(ContentTooLarge, match="max_part_size"):
+        await request.form(max_part_size=2)
+    with pytest.raises(ContentTooLarge, match="max_file_size"):
+        await request.form(max_file_size=2)
+    await request.close()
+
+
+async def test_form_after_body_parses_the_cached_body(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    request = urlencoded_request(http_scope, body_channel, b"a=1")
+    assert await request.body() == b"a=1"
+    assert (await request.form())["a"] == "1"
+
+
+async def test_body_after_form_explains_the_stream_was_consumed(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    request = urlencoded_request(http_scope, body_channel, b"a=1")
+    await request.form()
+    with anyio.fail_after(5), pytest.raises(StreamConsumed, match=r"request\.form\(\)"):
+        await request.body()
+
+
+def boundary_ct(boundary: str) -> str:
+    return f"multipart/form-data; boundary={boundary}"
+
+
+MULTIPART_ERRORS = [
+    pytest.param(
+        multipart(field("a", "1"), field("b", "2"), field("c", "3")),
+        {"max_fields": 2},
+        None,
+        FormError,
+        "Maximum number of fields is 2 (max_fields)",
+        id="too_many_fields",
+    ),
+    pytest.param(
+        multipart(upload("a", b"1"), upload("b", b"2")),
+        {"max_files": 1},
+        None,
+        FormError,
+        "Maximum number of files is 1 (max_files)",
+        id="too_many_files",
+    ),
+    pytest.param(
+        multipart(field("a", "x" * 100)),
+        {"max_part_size": 50},
+        None,
+        ContentTooLarge,
+        "Form field 'a' exceeds the maximum part size of 50 bytes (max_part_size)",
+        id="field_too_large",
+    ),
+    pytest.param(
+        multipart(upload("a", b"x" * 100, filename="big.bin")),
+        {"max_file_size": 50},
+        None,
+        ContentTooLarge,
+        "Uploaded file 'big.bin' exceeds the maximum file size of 50 bytes (max_file_size)",
+        id="file_too_large",
+    ),
+    pytest.param(
+        multipart(("a", "1", None, {f"X-H{i}": "v" for i in range(5)})),
+        {"max_part_header_count": 4},
+        None,
+        FormError,
+        "more than 4 headers (max_part_header_count)",
+        id="too_many_part_headers",
+    ),
+    pytest.param(
+        multipart(("a", "1", None, {"X-Big": "v" * 200})),
+        {"max_part_header_size": 100},
+        None,
+        FormError,
+        "larger than 100 bytes (max_part_header_size)",
+        id="part_header_too_large",
+    ),
+    pytest.param(
+        b"--" + b"b" * 300 + b"\r\n",
+        {},
+        boundary_ct("b" * 300),
+        FormError,
+        "boundary is 300 bytes long; the maximum is 200 bytes",
+        id="boundary_too_long",
+    ),
+    pytest.param(
+        b"",
+        {},
+        "multipart/form-data",
+        FormError,
+        "Missing boundary in multipart.",
+        id="missing_boundary",
+    ),
+    pytest.param(
+        multipart(("a", "1", None, {})).replace(b'name="a"', b'nom="a"'),
+        {},
+        None,
+        FormError,
+        'Content-Disposition header field "name" must be provided',
+        id="missing_name",
+    ),
+    pytest.param(
+        multipart(field("a", "1"))[:-10],
+        {},
+        None,
+        FormError,
+        "ended before the closing boundary",
+        id="truncated_body",
+    ),
+    pytest.param(
+        b"--" + BOUNDARY.encode() + b"\r\nbroken header line\r\n\r\n",
+        {},
+        None,
+        FormError,
+        "Invalid multipart data",
+        id="malformed_header",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "limits", "content_type", "error", "message"), MULTIPART_ERRORS)
+async def test_multipart_limits_and_errors_name_the_limit(
+    http_scope: ScopeFactory,
+    body_channel: ChannelFactory,
+    body: bytes,
+    limits: dict[str, int],
+    content_type: str | None,
+    error: type[Exception],
+    message: str,
+) -> None:
+    request = multipart_request(http_scope, body_channel, body, chunk=16, content_type=content_type)
+    with anyio.fail_after(5), pytest.raises(error) as info:
+        await request.form(**limits)
+    assert message in str(info.value)
+    assert getattr(info.value, "status_code", None) in (400, 413)
+
+
+class RecordingSpool(tempfile.SpooledTemporaryFile[bytes]):
+    """Records every instance and the thread each write ran on."""
+
+    instances: list[RecordingSpool] = []
+    loop_thread = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writes: list[bool] = []  # True = ran on the event loop thread
+        RecordingSpool.instances.append(self)
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.writes.append(threading.get_ident() == RecordingSpool.loop_thread)
+        return super().write(data)
+
+
+@pytest.fixture
+def recording_spool(monkeypatch: pytest.MonkeyPatch) -> type[RecordingSpool]:
+    RecordingSpool.instances = []
+    RecordingSpool.loop_thread = threading.get_ident()
+    monkeypatch.setattr("flagstone_requests._forms.tempfile.SpooledTemporaryFile", RecordingSpool)
+    return RecordingSpool
+
+
+async def test_upload_past_the_spool_limit_is_written_off_the_event_loop(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, recording_spool: type[RecordingSpool]
+) -> None:
+    # GHSA-2c2j-9gv5-cj73: the rollover write (and every write after it) hits the
+    # disk, so it must run in a worker thread, never on the loop.
+    data = bytes(range(256)) * 64  # 16 KiB
+    body = multipart(upload("f", data))
+    request = multipart_request(http_scope, body_channel, body, chunk=1024)
+    form = await request.form(spool_max_size=4096)
+    (spool,) = recording_spool.instances
+    assert getattr(spool, "_rolled", False)
+    first_on_disk = spool.writes.index(False)
+    assert all(spool.writes[:first_on_disk])  # small writes stay inline while in memory
+    assert not any(spool.writes[first_on_disk:])  # the rollover and everything after: thread
+    file = form["f"]
+    assert isinstance(file, UploadFile)
+    assert await file.read() == data
+    await request.close()
+    assert spool.closed
+
+
+async def test_files_made_before_an_error_are_closed(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, recording_spool: type[RecordingSpool]
+) -> None:
+    body = multipart(upload("a", b"1"), upload("b", b"2"), upload("c", b"3"))
+    request = multipart_request(http_scope, body_channel, body)
+    with pytest.raises(FormError, match="max_files"):
+        await request.form(max_files=2)
+    assert len(recording_spool.instances) == 2
+    assert all(spool.closed for spool in recording_spool.instances)
+
+
+async def test_files_are_closed_when_the_parse_is_cancelled(
+    http_scope: ScopeFactory, channel: Any, recording_spool: type[RecordingSpool]
+) -> None:
+    # Half the body arrives, then the client stalls and the server cancels the app.
+    full = multipart(upload("a", b"1" * 100))
+    scope = http_scope(
+        method="POST", headers=[("content-type", f"multipart/form-data; boundary={BOUNDARY}")]
+    )
+    ch = channel([{"type": "http.request", "body": full[:130], "more_body": True}])
+    waiting = anyio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if not ch.messages:
+            waiting.set()
+        result: dict[str, Any] = await ch.receive()  # blocks forever once drained
+        return result
+
+    ch.then = "block"
+    request = Request(scope, receive)
+
+    async def parse() -> None:
+        await request.form()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(parse)
+            await waiting.wait()
+            tg.cancel_scope.cancel()
+    assert len(recording_spool.instances) == 1
+    assert recording_spool.instances[0].closed
+
+
+async def test_a_real_client_upload_through_httpx() -> None:
+    import httpx
+
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        try:
+            form = await request.form()
+            upload = form["doc"]
+            assert isinstance(upload, UploadFile)
+            seen.update(
+                title=form["title"],
+                filename=upload.filename,
+                content_type=upload.content_type,
+                data=await upload.read(),
+            )
+            seen["file"] = upload
+        finally:
+            await request.close()
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.post(
+            "/upload",
+            data={"title": "Grüße"},
+            files={"doc": ("report.csv", b"a,b\r\n1,2\r\n", "text/csv")},
+        )
+    assert response.status_code == 204
+    assert seen["title"] == "Grüße"
+    assert seen["filename"] == "report.csv"
+    assert seen["content_type"] == "text/csv"
+    assert seen["data"] == b"a,b\r\n1,2\r\n"
+    assert seen["file"].file.closed

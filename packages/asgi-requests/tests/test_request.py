@@ -1,0 +1,334 @@
+"""Request: method, body, stream, json, disconnects, limits, push and early hints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import pytest
+
+from flagstone_contract import BODY_KEY, MAX_BODY_SIZE_KEY, HTTPException
+from flagstone_requests import (
+    ClientDisconnect,
+    ContentTooLarge,
+    InvalidJSON,
+    Request,
+    StreamConsumed,
+)
+
+pytestmark = pytest.mark.anyio
+
+ScopeFactory = Callable[..., dict[str, Any]]
+ChannelFactory = Callable[..., Any]
+
+
+async def collect(request: Request) -> list[bytes]:
+    return [chunk async for chunk in request.stream()]
+
+
+async def test_method_and_receive(http_scope: ScopeFactory, body_channel: ChannelFactory) -> None:
+    ch = body_channel(b"x")
+    request = Request(http_scope(method="POST"), ch.receive)
+    assert request.method == "POST"
+    assert request.receive == ch.receive
+
+
+async def test_body_reads_every_chunk_and_caches_it_in_the_scope(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    scope = http_scope(method="POST")
+    ch = body_channel(b"hello ", b"", b"world", then="block")
+    request = Request(scope, ch.receive)
+    with anyio.fail_after(5):
+        assert await request.body() == b"hello world"
+        assert await request.body() == b"hello world"
+    assert scope[BODY_KEY] == b"hello world"
+    assert ch.receive_calls == 3
+
+
+async def test_second_request_over_same_scope_reads_the_same_body(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    # The middleware/endpoint pattern behind "Stream consumed" and hangs.
+    scope = http_scope(method="POST")
+    ch = body_channel(b'{"a": ', b"1}", then="block")
+    middleware_request = Request(scope, ch.receive)
+    with anyio.fail_after(5):
+        assert await middleware_request.body() == b'{"a": 1}'
+        endpoint_request = Request(scope, ch.receive)
+        assert await endpoint_request.json() == {"a": 1}
+        assert await collect(endpoint_request) == [b'{"a": 1}', b""]
+    assert ch.receive_calls == 2
+
+
+async def test_body_cached_through_a_copied_scope_is_seen_by_the_original(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    # Routing may hand a mounted app a copy of the scope dict.
+    outer = http_scope(method="POST")
+    ch = body_channel(b"data", then="block")
+    Request(outer, ch.receive)._body_state()  # middleware touched it first
+    inner = dict(outer)
+    with anyio.fail_after(5):
+        assert await Request(inner, ch.receive).body() == b"data"
+        assert await Request(outer, ch.receive).body() == b"data"
+
+
+async def test_stream_yields_chunks_then_empty(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    request = Request(http_scope(), body_channel(b"a", b"b").receive)
+    assert await collect(request) == [b"a", b"b", b""]
+
+
+async def test_stream_after_body_replays_it(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    request = Request(http_scope(), body_channel(b"a", b"b").receive)
+    await request.body()
+    assert await collect(request) == [b"ab", b""]
+    assert await collect(request) == [b"ab", b""]
+
+
+async def test_reading_after_an_uncached_stream_raises_a_clear_error(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    scope = http_scope()
+    ch = body_channel(b"a", then="block")
+    await collect(Request(scope, ch.receive))
+    with anyio.fail_after(5), pytest.raises(StreamConsumed, match=r"await request\.body\(\)"):
+        await Request(scope, ch.receive).body()
+    with pytest.raises(RuntimeError, match="already read as a stream"):
+        await collect(Request(scope, ch.receive))
+
+
+async def test_disconnect_mid_body_raises_client_disconnect(
+    http_scope: ScopeFactory, channel: Any
+) -> None:
+    ch = channel(
+        [{"type": "http.request", "body": b"a", "more_body": True}, {"type": "http.disconnect"}]
+    )
+    request = Request(http_scope(), ch.receive)
+    with pytest.raises(ClientDisconnect):
+        await request.body()
+    assert await request.is_disconnected()
+
+
+async def test_unexpected_message_is_reported(http_scope: ScopeFactory, channel: Any) -> None:
+    ch = channel([{"type": "websocket.connect"}])
+    with pytest.raises(RuntimeError, match=r"unexpected ASGI message 'websocket\.connect'"):
+        await Request(http_scope(), ch.receive).body()
+
+
+async def test_request_without_receive_says_so(http_scope: ScopeFactory) -> None:
+    with pytest.raises(RuntimeError, match="without a receive channel"):
+        await Request(http_scope()).body()
+
+
+async def test_json_parses_and_caches(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    request = Request(http_scope(), body_channel(b'{"k": [1, 2]}').receive)
+    first = await request.json()
+    assert first == {"k": [1, 2]}
+    assert await request.json() is first
+
+
+BAD_JSON = {
+    "truncated": b'{"a": ',
+    "empty_body": b"",
+    "not_utf8": b"\xff\xfe\xfa",
+    "trailing_garbage": b"{} x",
+    "deeply_nested": b"[" * 200_000,
+}
+
+
+@pytest.mark.parametrize("body", BAD_JSON.values(), ids=BAD_JSON.keys())
+async def test_invalid_json_is_a_400_and_a_value_error(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, body: bytes
+) -> None:
+    request = Request(http_scope(), body_channel(body).receive)
+    with pytest.raises(InvalidJSON) as info:
+        await request.json()
+    exc = info.value
+    assert isinstance(exc, HTTPException)
+    assert isinstance(exc, ValueError)
+    assert isinstance(exc, json.JSONDecodeError)
+    assert exc.status_code == 400
+    assert exc.detail.startswith("Invalid JSON in request body: ")
+    assert str(exc).startswith("400: Invalid JSON")
+
+
+async def test_is_disconnected_false_when_nothing_is_ready(
+    http_scope: ScopeFactory, channel: Any
+) -> None:
+    ch = channel([], then="block")
+    with anyio.fail_after(5):
+        assert not await Request(http_scope(), ch.receive).is_disconnected()
+
+
+async def test_is_disconnected_keeps_body_bytes_it_receives(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    # Starlette's version swallows this chunk and the next body() hangs.
+    ch = body_channel(b"first ", b"second", then="block")
+    request = Request(http_scope(), ch.receive)
+    with anyio.fail_after(5):
+        assert not await request.is_disconnected()
+        assert not await request.is_disconnected()
+        assert await request.body() == b"first second"
+
+
+async def test_is_disconnected_on_one_request_keeps_bytes_for_another(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    scope = http_scope()
+    ch = body_channel(b"only", then="block")
+    with anyio.fail_after(5):
+        assert not await Request(scope, ch.receive).is_disconnected()
+        assert await Request(scope, ch.receive).body() == b"only"
+
+
+async def test_is_disconnected_true_after_disconnect(
+    http_scope: ScopeFactory, channel: Any
+) -> None:
+    ch = channel([{"type": "http.disconnect"}])
+    request = Request(http_scope(), ch.receive)
+    assert await request.is_disconnected()
+    assert await request.is_disconnected()
+    assert ch.receive_calls == 1
+    with pytest.raises(ClientDisconnect):
+        await request.body()
+
+
+async def test_max_body_size_rejects_declared_length_before_reading(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    scope = http_scope(headers=[("content-length", "11")], **{MAX_BODY_SIZE_KEY: 10})
+    ch = body_channel(b"x" * 11)
+    with pytest.raises(ContentTooLarge) as info:
+        await Request(scope, ch.receive).body()
+    assert ch.receive_calls == 0
+    assert info.value.status_code == 413
+    assert info.value.limit == 10
+    assert "10 bytes (max_body_size)" in info.value.detail
+
+
+async def test_max_body_size_counts_streamed_bytes(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    # No (or a lying) Content-Length: the count still holds.
+    scope = http_scope(headers=[("content-length", "3")], **{MAX_BODY_SIZE_KEY: 10})
+    ch = body_channel(b"x" * 6, b"x" * 6, b"x" * 6)
+    request = Request(scope, ch.receive)
+    with pytest.raises(ContentTooLarge, match="limit of 10 bytes"):
+        await request.body()
+    assert ch.receive_calls == 2  # stopped at the first chunk past the limit
+
+
+async def test_body_at_the_limit_is_fine_and_none_means_unlimited(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    scope = http_scope(**{MAX_BODY_SIZE_KEY: 10})
+    assert await Request(scope, body_channel(b"x" * 10).receive).body() == b"x" * 10
+    scope = http_scope(**{MAX_BODY_SIZE_KEY: None})
+    assert len(await Request(scope, body_channel(b"x" * 100_000).receive).body()) == 100_000
+
+
+async def test_send_push_promise_copies_cache_relevant_headers(
+    http_scope: ScopeFactory, channel: Any
+) -> None:
+    ch = channel([])
+    scope = http_scope(
+        headers=[("accept", "text/html"), ("cookie", "secret"), ("user-agent", "ua")],
+        extensions={"http.response.push": {}},
+    )
+    await Request(scope, ch.receive, ch.send).send_push_promise("/style.css")
+    assert ch.sent == [
+        {
+            "type": "http.response.push",
+            "path": "/style.css",
+            "headers": [(b"accept", b"text/html"), (b"user-agent", b"ua")],
+        }
+    ]
+
+
+async def test_send_early_hints(http_scope: ScopeFactory, channel: Any) -> None:
+    ch = channel([])
+    scope = http_scope(extensions={"http.response.early_hint": {}})
+    request = Request(scope, ch.receive, ch.send)
+    await request.send_early_hints("</a.css>; rel=preload", "</b.js>; rel=preload")
+    assert ch.sent == [
+        {
+            "type": "http.response.early_hint",
+            "links": [b"</a.css>; rel=preload", b"</b.js>; rel=preload"],
+        }
+    ]
+
+
+async def test_push_and_hints_are_no_ops_without_the_extension(
+    http_scope: ScopeFactory, channel: Any
+) -> None:
+    ch = channel([])
+    request = Request(http_scope(), ch.receive, ch.send)
+    await request.send_push_promise("/x")
+    await request.send_early_hints("</x>")
+    assert ch.sent == []
+    # Without a send channel they stay silent no-ops too.
+    await Request(http_scope()).send_early_hints("</x>")
+
+
+async def test_send_without_channel_explains(http_scope: ScopeFactory) -> None:
+    scope = http_scope(extensions={"http.response.early_hint": {}})
+    with pytest.raises(RuntimeError, match="without a send channel"):
+        await Request(scope).send_early_hints("</x>")
+
+
+async def test_a_failed_read_fails_the_same_way_for_every_later_reader(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, channel: Any
+) -> None:
+    scope = http_scope(**{MAX_BODY_SIZE_KEY: 4})
+    ch = body_channel(b"x" * 3, b"x" * 3, then="block")
+    with pytest.raises(ContentTooLarge):
+        await Request(scope, ch.receive).body()
+    with anyio.fail_after(5), pytest.raises(ContentTooLarge, match="limit of 4 bytes"):
+        await Request(scope, ch.receive).json()
+
+    scope = http_scope()
+    ch = channel([{"type": "http.disconnect"}], then="block")
+    with pytest.raises(ClientDisconnect):
+        await Request(scope, ch.receive).body()
+    with anyio.fail_after(5), pytest.raises(ClientDisconnect):
+        await collect(Request(scope, ch.receive))
+
+
+async def test_inner_limit_applies_to_a_body_an_outer_reader_cached(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    # Middleware reads under the app-wide limit; the route sets a tighter one.
+    outer = http_scope(**{MAX_BODY_SIZE_KEY: 100})
+    ch = body_channel(b"x" * 50, then="block")
+    assert len(await Request(outer, ch.receive).body()) == 50
+    inner = {**outer, MAX_BODY_SIZE_KEY: 10}
+    with pytest.raises(ContentTooLarge, match="limit of 10 bytes"):
+        await Request(inner, ch.receive).body()
+    with pytest.raises(ContentTooLarge, match="limit of 10 bytes"):
+        await collect(Request(inner, ch.receive))
+
+
+async def test_is_disconnected_polling_buffers_a_bounded_amount(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    # An SSE-style `while not await request.is_disconnected()` loop while the
+    # client uploads a body nobody reads: the kept bytes must stay bounded.
+    chunk = b"x" * 64 * 1024
+    ch = body_channel(*([chunk] * 64), then="block")  # 4 MiB
+    request = Request(http_scope(), ch.receive)
+    with anyio.fail_after(5):
+        for _ in range(200):
+            assert not await request.is_disconnected()
+    assert ch.receive_calls == 16  # 1 MiB kept, then it stops pulling
+    with anyio.fail_after(5):
+        assert len(await request.body()) == 64 * len(chunk)

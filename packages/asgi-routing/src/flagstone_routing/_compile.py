@@ -1,0 +1,154 @@
+"""Path templates: `compile_path` and the segment shape the router indexes.
+
+A template such as `/users/{user_id:int}/files/{rest:path}` compiles, as in
+Starlette, to an anchored regex with one named group per placeholder, a
+format string for reversal (`/users/{user_id}/files/{rest}`) and the
+convertor of each placeholder.  The regex stays the authority on what
+matches; `segment_shape` only describes the template coarsely (literal
+segment, one-segment placeholder, or "anything from here on") so the
+router's index can rule routes *out* without ever ruling a match out that
+the regex would accept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flagstone_contract import Scope
+
+from ._convertors import (
+    Convertor,
+    FloatConvertor,
+    IntegerConvertor,
+    StringConvertor,
+    UUIDConvertor,
+    resolve_convertors,
+)
+
+__all__ = [
+    "LITERAL",
+    "ONE",
+    "REST",
+    "Segment",
+    "compile_path",
+    "get_route_path",
+    "segment_shape",
+]
+
+PARAM_RE = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}")
+
+LITERAL = 0
+ONE = 1
+REST = 2
+Segment = tuple[int, str]
+"""`(LITERAL, text)`, `(ONE, "")` for a placeholder segment, `(REST, "")` for a slash-spanning one."""
+
+_BUILTIN_SLASH_FREE: frozenset[type[Convertor[Any]]] = frozenset(
+    {StringConvertor, IntegerConvertor, FloatConvertor, UUIDConvertor}
+)
+# Regex fragments through which a custom convertor might match "/".  Used only
+# when the convertor does not declare `matches_slash` itself: a false "may
+# match" costs a little speed, a false "cannot" would make a route unreachable.
+_SLASH_HINTS = ("/", ".", "\\W", "\\S", "\\D", "\\s", "[^", "\\x", "\\u", "\\0", "\\N")
+
+
+def compile_path(
+    path: str, convertors: Mapping[str, Convertor[Any]] | None = None
+) -> tuple[re.Pattern[str], str, dict[str, Convertor[Any]]]:
+    """Compile a path (or host) template into `(regex, format, {name: convertor})`.
+
+    A template not starting with `/` is a host pattern: a trailing `:port`
+    is dropped and it matches case-insensitively.  Unknown convertor types
+    and duplicate parameter names raise `ValueError`.
+    """
+    available = resolve_convertors(convertors)
+    is_host = not path.startswith("/")
+    regex = "^"
+    path_format = ""
+    duplicates: set[str] = set()
+    param_convertors: dict[str, Convertor[Any]] = {}
+    index = 0
+    for match in PARAM_RE.finditer(path):
+        name, type_suffix = match.groups("str")
+        type_name = type_suffix.lstrip(":")
+        convertor = available.get(type_name)
+        if convertor is None:
+            known = ", ".join(sorted(available))
+            raise ValueError(
+                f"unknown path convertor {type_name!r} in {path!r}; known: {known}. "
+                f"Register it first: register_url_convertor({type_name!r}, MyConvertor())"
+            )
+        regex += re.escape(path[index : match.start()])
+        regex += f"(?P<{name}>{convertor.regex})"
+        path_format += path[index : match.start()] + "{" + name + "}"
+        if name in param_convertors:
+            duplicates.add(name)
+        param_convertors[name] = convertor
+        index = match.end()
+    if duplicates:
+        names = ", ".join(sorted(duplicates))
+        raise ValueError(f"duplicated param name {names} at path {path}")
+    tail = path[index:]
+    if is_host:
+        # The port is not part of what a Host pattern matches: "Host" headers
+        # carry it only sometimes, and the router strips it before matching.
+        # (An IPv6 literal "[::1]" keeps its colons: only a trailing ":digits" goes.)
+        tail = re.sub(r":[0-9]+$", "", tail)
+        regex += re.escape(tail) + "$"
+        return re.compile(regex, re.IGNORECASE), path_format + tail, param_convertors
+    regex += re.escape(tail) + "$"
+    return re.compile(regex), path_format + tail, param_convertors
+
+
+def _may_match_slash(convertor: Convertor[Any]) -> bool:
+    for klass in type(convertor).__mro__:
+        if klass is Convertor:
+            break
+        if "matches_slash" in vars(klass):
+            return bool(vars(klass)["matches_slash"])
+    if type(convertor) in _BUILTIN_SLASH_FREE:
+        return False
+    return any(hint in convertor.regex for hint in _SLASH_HINTS)
+
+
+def segment_shape(path: str, convertors: Mapping[str, Convertor[Any]]) -> list[Segment]:
+    """Describe a path template segment by segment for the router's index.
+
+    `path.split("/")` is the unit, the same split the router applies to a
+    request path, so a literal segment compares with `==`.  A segment with
+    a placeholder that cannot match `/` is `ONE` (any one segment); the
+    first placeholder that can match `/` makes the rest of the template
+    `REST` (the route may match any path below this point).
+    """
+    shape: list[Segment] = []
+    for part in path.split("/"):
+        params = list(PARAM_RE.finditer(part))
+        if not params:
+            shape.append((LITERAL, part))
+            continue
+        for match in params:
+            name = match.group(1)
+            convertor = convertors.get(name)
+            if convertor is None or _may_match_slash(convertor):
+                shape.append((REST, ""))
+                return shape
+        shape.append((ONE, ""))
+    return shape
+
+
+def get_route_path(scope: Scope) -> str:
+    """The path routing matches: `scope["path"]` minus `root_path`, at a segment boundary.
+
+    ASGI (and Starlette since 0.35) keeps the full path in `path`; a Mount
+    adds its prefix to `root_path`.  When `root_path` is not a prefix of
+    `path` (a server that strips it itself) the path is used unchanged.
+    """
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if not root_path:
+        return path
+    if path.startswith(root_path) and (len(path) == len(root_path) or path[len(root_path)] == "/"):
+        return path[len(root_path) :]
+    return path

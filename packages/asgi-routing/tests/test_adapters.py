@@ -1,0 +1,129 @@
+"""Function endpoints: adapted by flagstone-requests by default, or by your own adapter."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+import pytest
+from routing_helpers import call, call_websocket, run_lifespan, text_app
+
+from flagstone_contract import ASGIApp, Receive, Scope, Send
+from flagstone_routing import EndpointAdapter, Mount, Route, Router, WebSocketRoute
+
+pytestmark = pytest.mark.anyio
+
+
+class MyRequest:
+    """A framework author's own request type."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.path_params = scope["path_params"]
+
+
+def my_http_adapter(func: Any) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        text = await func(MyRequest(scope))
+        await text_app(text)(scope, receive, send)
+
+    return app
+
+
+def my_ws_adapter(func: Any) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": await func(MyRequest(scope))})
+
+    return app
+
+
+MY_ADAPTER = EndpointAdapter(http=my_http_adapter, websocket=my_ws_adapter)
+
+
+async def hello(request: MyRequest) -> str:
+    return f"hello {request.path_params.get('name', 'world')}"
+
+
+@pytest.fixture
+def no_flagstone_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The package is absent in the isolated environment and present in the
+    # dev environment; None in sys.modules makes the import fail in both.
+    monkeypatch.setitem(sys.modules, "flagstone_requests", None)
+
+
+async def test_route_adapter() -> None:
+    router = Router([Route("/hi/{name}", hello, adapter=my_http_adapter)])
+    assert (await call(router, "/hi/ada")).text == "hello ada"
+
+
+async def test_router_endpoint_adapter_reaches_routes_and_mounted_routers() -> None:
+    router = Router(
+        [
+            Route("/hi", hello),
+            Mount("/nested", routes=[Mount("/deeper", routes=[Route("/hi/{name}", hello)])]),
+            WebSocketRoute("/ws", hello),
+        ],
+        endpoint_adapter=MY_ADAPTER,
+    )
+    assert (await call(router, "/hi")).text == "hello world"
+    assert (await call(router, "/nested/deeper/hi/bob")).text == "hello bob"
+    assert (await call_websocket(router, "/ws"))[1] == {
+        "type": "websocket.send",
+        "text": "hello world",
+    }
+
+
+async def test_route_adapter_beats_router_adapter() -> None:
+    def shouting(func: Any) -> ASGIApp:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await text_app((await func(MyRequest(scope))).upper())(scope, receive, send)
+
+        return app
+
+    router = Router([Route("/hi", hello, adapter=shouting)], endpoint_adapter=MY_ADAPTER)
+    assert (await call(router, "/hi")).text == "HELLO WORLD"
+
+
+async def test_function_endpoints_default_to_get() -> None:
+    router = Router([Route("/hi", hello)], endpoint_adapter=MY_ADAPTER)
+    response = await call(router, "/hi", "POST")
+    assert (response.status, response.headers["allow"]) == (405, "GET, HEAD")
+
+
+async def test_partial_and_bound_methods_are_functions() -> None:
+    class Handlers:
+        async def hi(self, request: MyRequest) -> str:
+            return "method"
+
+    async def greet(greeting: str, request: MyRequest) -> str:
+        return greeting
+
+    router = Router(
+        [Route("/m", Handlers().hi), Route("/p", functools.partial(greet, "partial"))],
+        endpoint_adapter=MY_ADAPTER,
+    )
+    assert (await call(router, "/m")).text == "method"
+    assert (await call(router, "/p")).text == "partial"
+
+
+@pytest.mark.usefixtures("no_flagstone_requests")
+async def test_missing_flagstone_requests_says_what_to_install() -> None:
+    router = Router([Route("/hi", hello)])
+    with pytest.raises(ImportError, match=r'pip install "flagstone-routing\[requests\]"') as info:
+        await call(router, "/hi")
+    assert "Route('/hi', hello)" in str(info.value)
+
+
+@pytest.mark.usefixtures("no_flagstone_requests")
+async def test_missing_flagstone_requests_fails_startup_not_a_request() -> None:
+    result = await run_lifespan(Router([Mount("/api", routes=[Route("/hi", hello)])]))
+    assert [m["type"] for m in result.messages] == ["lifespan.startup.failed"]
+    assert 'pip install "flagstone-routing[requests]"' in result.messages[0]["message"]
+
+
+@pytest.mark.usefixtures("no_flagstone_requests")
+async def test_raw_asgi_endpoints_need_nothing_else() -> None:
+    router = Router([Route("/", text_app("raw"))])
+    assert (await call(router, "/")).text == "raw"

@@ -1,0 +1,391 @@
+"""`SessionMiddleware`: a signed session at `scope["session"]` for any ASGI app."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Final, Literal
+
+from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
+
+from ._codec import (
+    BROWSER_COOKIE_LIMIT,
+    ID_PATTERN,
+    ID_SALT,
+    PayloadSigner,
+    cookie_values,
+    normalize_keys,
+    serialize,
+    unchanged,
+)
+from ._errors import CookieTooLargeError, SessionReadOnlyError
+from ._session import Session
+from ._stores import SessionStore
+
+__all__ = ["SessionMiddleware"]
+
+DEFAULT_MAX_AGE: Final = 14 * 24 * 3600  # two weeks, as Starlette
+
+# RFC 6265 cookie-name is an RFC 7230 token.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Attribute values end at ";" and must not carry control characters: a path
+# or domain taken from configuration must not be able to inject attributes
+# (or, with CR/LF, whole headers) into every Set-Cookie we send.
+_PATH = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")
+_DOMAIN = re.compile(r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
+
+_VARY_COOKIE: Final = b"Cookie"
+
+
+class _State:
+    """What one connection's session needs between loading and saving."""
+
+    __slots__ = ("baseline", "session", "session_id", "stale")
+
+    def __init__(
+        self,
+        session: Session,
+        baseline: str | None = None,
+        stale: bool = False,
+        session_id: str | None = None,
+    ) -> None:
+        self.session = session
+        # The serialized session as loaded (None: the browser has no usable
+        # session), compared at save time to detect any change, nested ones too.
+        self.baseline = baseline
+        # The browser holds a cookie of ours that means nothing (bad signature,
+        # expired, garbage, or an id whose record is gone): clear it unless we
+        # write a new one.
+        self.stale = stale
+        self.session_id = session_id
+
+
+class SessionMiddleware:
+    """Put a signed session at `scope["session"]` for http and websocket connections.
+
+    Starlette-compatible arguments and cookie format (existing Starlette
+    session cookies stay valid), plus:
+
+    - `secret_key` may be a list of keys, oldest first: cookies signed with
+      any of them are accepted; every write signs with the newest (the last).
+    - Changes are found by comparing the serialized session with the loaded
+      one, so nested edits (`session["cart"].append(x)`) are saved.
+    - `sliding_expiry=True` re-issues the cookie (and refreshes the store TTL)
+      on every response that accessed a non-empty session, so it expires
+      `max_age` seconds after the last *use*; the default (False) counts from
+      the last *write*, as Starlette 1.x.
+    - Bad cookies (tampered, expired, old key removed, oversize, undecodable)
+      give an empty session and the response clears them: never a 500.
+    - A cookie session whose Set-Cookie header would exceed 4096 bytes raises
+      `CookieTooLargeError` when the response starts (the app's `send` raises,
+      so the server answers 500) instead of a cookie the browser drops.
+    - `store=` keeps the data server side (`MemoryStore`, `RedisStore`, any
+      `SessionStore`); the cookie then carries only a signed random id, and
+      `session.regenerate()` / `session.clear()` replace / delete the record.
+
+    WebSocket: the session is loaded from the handshake's cookie.  Changes made
+    before `websocket.accept` are saved and their Set-Cookie rides on the accept
+    message's `headers` (or on a denial response).  After accept no cookie can
+    be sent, so a cookie session (or a store session the browser has no id for)
+    becomes read-only: writes raise `SessionReadOnlyError`, and nested changes
+    are reported by the same error when the app returns.  A store session whose
+    id the browser holds is saved again when the app returns.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        secret_key: str | bytes | list[str] | list[bytes] | tuple[str | bytes, ...],
+        session_cookie: str = "session",
+        max_age: int | timedelta | None = DEFAULT_MAX_AGE,
+        path: str = "/",
+        same_site: Literal["lax", "strict", "none"] = "lax",
+        https_only: bool = False,
+        domain: str | None = None,
+        partitioned: bool = False,
+        *,
+        sliding_expiry: bool = False,
+        store: SessionStore | None = None,
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.sliding_expiry = sliding_expiry
+        self.max_age = _seconds(max_age)
+        # Different salts: an id cookie is never accepted as a data cookie and
+        # the other way round, even under the same key.
+        salt = None if store is None else ID_SALT
+        self._signer = PayloadSigner(normalize_keys(secret_key), self.max_age, salt)
+        if not _TOKEN.fullmatch(session_cookie):
+            raise ValueError(f"session_cookie {session_cookie!r} is not a valid cookie name")
+        self.session_cookie = session_cookie
+        self._cookie_name = session_cookie.encode("ascii")
+        attributes = _cookie_attributes(path, same_site, https_only, domain, partitioned)
+        age = "" if self.max_age is None else f"; Max-Age={self.max_age}"
+        self._set_prefix = self._cookie_name + b"="
+        self._set_suffix = f"{age}{attributes}".encode("ascii")
+        # Max-Age=0 for current browsers, the 1970 Expires for old ones.
+        self._clear_header = (
+            b"set-cookie",
+            self._cookie_name
+            + f"=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT{attributes}".encode("ascii"),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    # -- connection flows ----------------------------------------------------
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = await self._load(scope)
+        scope["session"] = state.session
+        started = False
+
+        async def send_with_session(message: Message) -> None:
+            nonlocal started
+            # The session is saved as the response starts: the cookie can
+            # only travel with the response headers.
+            if message["type"] == "http.response.start":
+                message = await self._with_session_headers(scope, message, state, vary=True)
+                self._cookie_sent(state, "with the response headers")
+                started = True
+            await send(message)
+
+        await self.app(scope, receive, send_with_session)
+        if started:
+            await self._save_late_changes(scope, state, "after the response started")
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = await self._load(scope)
+        scope["session"] = state.session
+        handshake_done = False
+
+        async def send_with_session(message: Message) -> None:
+            nonlocal handshake_done
+            kind = message["type"]
+            if not handshake_done and kind in ("websocket.accept", "websocket.http.response.start"):
+                # ASGI lets both carry headers: the only moment a websocket
+                # can set a cookie.  Vary only matters to HTTP caches.
+                message = await self._with_session_headers(
+                    scope, message, state, vary=kind != "websocket.accept"
+                )
+                self._cookie_sent(state, "with the websocket handshake (websocket.accept)")
+                handshake_done = True
+            await send(message)
+
+        await self.app(scope, receive, send_with_session)
+        moment = "after websocket.accept" if handshake_done else "without a handshake response"
+        await self._save_late_changes(scope, state, moment)
+
+    def _cookie_sent(self, state: _State, moment: str) -> None:
+        session = state.session
+        # From here on the flags mean "touched since the save", so the check
+        # when the app returns costs nothing for the usual untouched case.
+        session.accessed = session.modified = False
+        if self.store is None or state.session_id is None:
+            # Deliberate difference from Starlette, which drops such writes
+            # silently (and ignores websocket sessions entirely): fail loudly.
+            session._read_only = (
+                f"the session can no longer be saved: its cookie already went out {moment}. "
+                "Change the session before that, or use a server-side store (store=...) "
+                "so that an existing session can be saved later."
+            )
+
+    async def _save_late_changes(self, scope: Scope, state: _State, moment: str) -> None:
+        """After the app returned: save what it changed once the cookie was sent, or fail."""
+        _adopt_replacement(scope, state)
+        session = state.session
+        if not session.accessed:
+            return
+        if self.store is not None and state.session_id is not None:
+            # A store session whose id the browser already holds: the record
+            # can still be updated; only a *new* id could not be delivered.
+            if session._regenerate:
+                raise SessionReadOnlyError(
+                    f"session.regenerate() was called {moment}, so the new id cannot reach "
+                    "the browser; regenerate before the response (or websocket.accept)"
+                )
+            await self._commit(state)
+            return
+        payload = serialize(session) if dict.__len__(session) else None
+        if payload == state.baseline or (
+            payload is not None and unchanged(payload, state.baseline, session)
+        ):
+            return
+        raise SessionReadOnlyError(
+            f"the session was changed {moment} and that change is lost: the session cookie "
+            "can only be set with the response headers (for a websocket, on "
+            "websocket.accept). Change the session earlier, or use a server-side store "
+            "(store=...)."
+        )
+
+    # -- load and save -------------------------------------------------------
+    async def _load(self, scope: Scope) -> _State:
+        candidates = cookie_values(scope["headers"], self._cookie_name)
+        if not candidates:
+            return _State(Session())
+        if self.store is None:
+            for candidate in candidates:
+                loaded = self._signer.unsign_payload(candidate)
+                if loaded is not None:
+                    return _State(Session(loaded[0]), baseline=loaded[1])
+            return _State(Session(), stale=True)
+        for candidate in candidates:
+            value = self._signer.unsign(candidate)
+            if value is not None and ID_PATTERN.fullmatch(value.decode("latin-1")):
+                session_id = value.decode("ascii")
+                data = await self.store.load(session_id)
+                if data is None:
+                    # Expired or deleted server side.  Never adopt the id for
+                    # new data: a fresh id is issued at the next write.
+                    return _State(Session(), stale=True)
+                return _State(Session(data), baseline=serialize(data), session_id=session_id)
+        return _State(Session(), stale=True)
+
+    async def _with_session_headers(
+        self, scope: Scope, message: Message, state: _State, vary: bool
+    ) -> Message:
+        _adopt_replacement(scope, state)
+        set_cookie = await self._commit(state)
+        if set_cookie is None and not (vary and state.session.accessed):
+            return message
+        # Copy rather than mutate: the app may reuse its message objects.
+        headers = list(message.get("headers", ()))
+        if vary and state.session.accessed:
+            _add_vary_cookie(headers)
+        if set_cookie is not None:
+            headers.append(set_cookie)
+        return {**message, "headers": headers}
+
+    async def _commit(self, state: _State) -> tuple[bytes, bytes] | None:
+        """Save the session if it changed; return the Set-Cookie header to send, if any."""
+        session = state.session
+        if not session.accessed:
+            # Untouched (nested edits need a read first, which sets accessed).
+            if state.stale:
+                state.stale = False
+                return self._clear_header
+            return None
+        payload = serialize(session) if dict.__len__(session) else None
+        if payload is None:
+            return await self._commit_empty(state)
+        if (
+            not session._regenerate
+            and not self.sliding_expiry
+            and unchanged(payload, state.baseline, session)
+        ):
+            return None
+        if self.store is None:
+            header = self._set_cookie(self._signer.sign_payload(payload))
+        else:
+            header = self._set_cookie(await self._save_to_store(state, session))
+        state.baseline, state.stale = payload, False
+        session._regenerate = False
+        return header
+
+    async def _commit_empty(self, state: _State) -> tuple[bytes, bytes] | None:
+        had_cookie = state.stale or state.baseline is not None
+        if self.store is not None and state.session_id is not None:
+            # Logout: the record goes too, so a copied cookie is worthless.
+            await self.store.delete(state.session_id)
+            state.session_id = None
+        state.baseline, state.stale = None, False
+        state.session._regenerate = False
+        return self._clear_header if had_cookie else None
+
+    async def _save_to_store(self, state: _State, session: Session) -> bytes:
+        assert self.store is not None
+        old_id = state.session_id
+        if old_id is None or session._regenerate:
+            if old_id is not None:
+                # Delete first: if the save below fails, the old (possibly
+                # attacker-planted) id must already be dead.
+                await self.store.delete(old_id)
+            state.session_id = secrets.token_urlsafe(32)
+        assert state.session_id is not None
+        await self.store.save(state.session_id, dict.copy(session), self.max_age)
+        return self._signer.sign(state.session_id.encode("ascii"))
+
+    def _set_cookie(self, value: bytes) -> tuple[bytes, bytes]:
+        header = self._set_prefix + value + self._set_suffix
+        if len(header) > BROWSER_COOKIE_LIMIT:
+            raise CookieTooLargeError(
+                f"the session cookie would be {len(header)} bytes, over the {BROWSER_COOKIE_LIMIT}"
+                "-byte limit browsers apply to a whole Set-Cookie header; the browser would "
+                "silently drop it and the session would be lost. Keep less in the session, or "
+                "keep it server side: SessionMiddleware(app, secret_key, store=RedisStore(url))."
+            )
+        return (b"set-cookie", header)
+
+
+def _adopt_replacement(scope: Scope, state: _State) -> None:
+    """Support apps that assign `scope["session"] = {...}` (Starlette saves whatever is there)."""
+    current = scope.get("session")
+    if current is state.session:
+        return
+    if current is None:
+        current = {}
+    if not isinstance(current, Mapping):
+        raise TypeError(
+            f'scope["session"] was replaced by a {type(current).__name__}; assign a mapping '
+            "(or better, mutate the Session in place)"
+        )
+    replacement = Session(current)
+    replacement.accessed = replacement.modified = True
+    replacement._regenerate = state.session._regenerate
+    state.session = scope["session"] = replacement
+
+
+def _seconds(max_age: int | timedelta | None) -> int | None:
+    if max_age is None:
+        return None
+    seconds = int(max_age.total_seconds()) if isinstance(max_age, timedelta) else max_age
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        raise ValueError(
+            f"max_age must be a number of seconds >= 0, a timedelta or None, got {max_age!r}"
+        )
+    return seconds
+
+
+def _cookie_attributes(
+    path: str, same_site: str, https_only: bool, domain: str | None, partitioned: bool
+) -> str:
+    if not _PATH.fullmatch(path):
+        raise ValueError(f"path {path!r} must start with '/' and contain no ';', space or control")
+    same_site = same_site.lower()
+    if same_site not in ("lax", "strict", "none"):
+        raise ValueError(f"same_site must be 'lax', 'strict' or 'none', got {same_site!r}")
+    # Deliberate difference from Starlette: browsers reject SameSite=None and
+    # Partitioned cookies without Secure, so the session would silently never
+    # stick.  Fail at startup instead.
+    if (same_site == "none" or partitioned) and not https_only:
+        what = "same_site='none'" if same_site == "none" else "partitioned=True"
+        raise ValueError(
+            f"{what} needs https_only=True: browsers drop such cookies unless they are Secure"
+        )
+    attributes = f"; Path={path}; HttpOnly; SameSite={same_site}"
+    if https_only:
+        attributes += "; Secure"
+    if domain is not None:
+        if not _DOMAIN.fullmatch(domain):
+            raise ValueError(f"domain {domain!r} is not a valid cookie domain")
+        attributes += f"; Domain={domain}"
+    if partitioned:
+        attributes += "; Partitioned"
+    return attributes
+
+
+def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
+    for index, (name, value) in enumerate(headers):
+        if name.lower() == b"vary":
+            tokens = {token.strip().lower() for token in value.split(b",")}
+            if b"cookie" not in tokens and b"*" not in tokens:
+                headers[index] = (name, value + b", " + _VARY_COOKIE)
+            return
+    headers.append((b"vary", _VARY_COOKIE))

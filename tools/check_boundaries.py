@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workspace import CONTRACT, META, ROOT, Package, packages  # noqa: E402
+from _workspace import CONTRACT, META, ROOT, Package, packages
 
 LAZY_ALLOWED = {("flagstone_routing", "flagstone_requests")}
 
@@ -105,7 +105,9 @@ def check_file(path: Path, owner: Package, names: set[str]) -> list[Violation]:
                 reason = f"{owner.import_name} may import {top} only lazily, inside a function"
                 found.append(Violation(path, imp.line, imp.module, reason))
         elif top == META:
-            found.append(Violation(path, imp.line, imp.module, "only users import the meta package"))
+            found.append(
+                Violation(path, imp.line, imp.module, "only users import the meta package")
+            )
         else:
             reason = f"concern package {owner.import_name} must not import {top}"
             found.append(Violation(path, imp.line, imp.module, reason))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workspace import ROOT, Package, packages  # noqa: E402
+from _workspace import ROOT, Package, packages
 
 PROBE = """
 import importlib.util, sys

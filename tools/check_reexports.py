@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workspace import META, packages  # noqa: E402
+from _workspace import META, packages
 
 
 def problems() -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workspace import ROOT, packages  # noqa: E402
+from _workspace import ROOT, packages
 
 
 def main() -> int:

@@ -16,11 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workspace import ROOT, packages  # noqa: E402
+from _workspace import ROOT, packages
 
 
 def sh(*cmd: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, check=False
+    )
 
 
 def main() -> int:
@@ -28,7 +30,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         dist = Path(tmp) / "dist"
         for pkg in pkgs:
-            built = sh(sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", dist, pkg.folder)
+            built = sh(
+                sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", dist, pkg.folder
+            )
             if built.returncode != 0:
                 print(f"FAIL build {pkg.dist}:\n{built.stdout[-2000:]}{built.stderr[-2000:]}")
                 return 1

@@ -1,0 +1,262 @@
+"""What each benchmark scenario sends and what every toolkit must answer.
+
+The three app modules (`apps_raw`, `apps_starlette`, `apps_flagstone`) build
+one ASGI app per scenario from the definitions here, so the request bytes,
+the payloads and the expected answers are written down exactly once.  The
+runners (`bench_inprocess`, `bench_http`) turn a `Scenario` into ASGI scopes
+and messages or into bytes on a socket.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlencode
+
+from flagstone_contract import ASGIApp, Receive, Scope, Send
+
+__all__ = [
+    "BACKGROUND_RUNS",
+    "BOUNDARY",
+    "FORM_FIELDS",
+    "JSON_PAYLOAD",
+    "MICRO_SCENARIO",
+    "ROUTE_COUNTS",
+    "SCENARIOS",
+    "SECRET_KEY",
+    "STREAM_CHUNK",
+    "STREAM_CHUNKS",
+    "UPLOAD_BYTES",
+    "WS_MESSAGES",
+    "BackgroundCounter",
+    "HttpRequest",
+    "PassThrough",
+    "Scenario",
+    "expected_route_body",
+    "json_body",
+    "route_path",
+    "scenario_names",
+]
+
+# --- payloads shared by every toolkit -------------------------------------------
+
+JSON_PAYLOAD: dict[str, object] = {
+    "id": 12345,
+    "name": "flagstone",
+    "active": True,
+    "score": 98.5,
+    "tags": ["asgi", "toolkit", "benchmark"],
+    "owner": {"id": 7, "login": "lead", "roles": ["admin", "dev"]},
+    "items": [{"sku": f"item-{i}", "qty": i} for i in range(10)],
+}
+
+FORM_FIELDS: dict[str, str] = {f"field{i}": f"value {i} & more" for i in range(10)}
+
+BOUNDARY = "----flagstone-bench-boundary-7MA4YWxkTrZu0gW"
+UPLOAD_BYTES = 1024 * 1024  # the 1 MiB file of the multipart scenario
+STREAM_CHUNK = b"s" * (64 * 1024)
+STREAM_CHUNKS = 16  # 16 x 64 KiB = 1 MiB streamed
+SECRET_KEY = "bench-secret-key-not-for-production"
+ROUTE_COUNTS = (10, 100, 1000)
+WS_MESSAGES = tuple(f"message {i}" for i in range(100))
+
+
+def route_path(index: int) -> str:
+    """The path template of route `index` in the routes-N scenarios."""
+    # Every route has a path parameter: a framework cannot answer it from a
+    # static-path dict, so this is the case where a linear scan costs most.
+    return f"/api/v1/resource{index}/{{item_id:int}}"
+
+
+def expected_route_body(index: int, item_id: int) -> str:
+    """What route `index` answers in the routes-N scenarios."""
+    return f"resource {index} item {item_id}"
+
+
+def _multipart_body() -> bytes:
+    head = (
+        f"--{BOUNDARY}\r\n"
+        'Content-Disposition: form-data; name="description"\r\n\r\n'
+        "a one mebibyte upload\r\n"
+        f"--{BOUNDARY}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="upload.bin"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    # Not a repeated single byte: a parser that searches for the boundary
+    # must look at realistic data, not a run it can skip.
+    data = (bytes(range(256)) * (UPLOAD_BYTES // 256))[:UPLOAD_BYTES]
+    return head + data + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+# --- shared helpers the apps use ------------------------------------------------------
+
+
+class BackgroundCounter:
+    """Counts background-task runs, so the warm-up check can see the task ran."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    async def bump(self) -> None:
+        """The background task of the `background` scenario (async: no thread hop)."""
+        self.value += 1
+
+
+BACKGROUND_RUNS = BackgroundCounter()
+
+
+class PassThrough:
+    """A pure ASGI middleware that does nothing: the `middleware-5` scenario's layer.
+
+    The same class is used by all three toolkits, so the scenario measures
+    each toolkit's middleware-stack overhead, not five different middlewares.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Forward the connection unchanged."""
+        await self.app(scope, receive, send)
+
+
+# --- scenario definitions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One request, as method, target, extra headers and body."""
+
+    method: str = "GET"
+    path: str = "/"
+    query: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A benchmark scenario: one request and how to judge its answer."""
+
+    name: str
+    description: str
+    request: HttpRequest = field(default_factory=HttpRequest)
+    kind: Literal["http", "websocket", "micro"] = "http"
+    # Header values that must be equal across toolkits ...
+    compare_headers: tuple[str, ...] = ("content-type",)
+    # ... and headers that must merely be present (their values legitimately
+    # differ, e.g. a signed cookie carries a timestamp).
+    require_headers: tuple[str, ...] = ()
+    # A heavy request gets fewer repetitions per batch: requests // weight.
+    weight: int = 1
+    # The session scenario needs a cookie from a first, cookie-less request.
+    needs_session_cookie: bool = False
+    # Compare response bodies as JSON values rather than bytes (key order and
+    # whitespace are not what this benchmark is about).
+    json_body: bool = False
+    ws_messages: tuple[str, ...] = ()
+    routes: int = 0
+
+    @property
+    def unit(self) -> str:
+        """What one counted operation is."""
+        return {"http": "req/s", "websocket": "conn/s", "micro": "ops/s"}[self.kind]
+
+
+def _scenarios() -> Iterator[Scenario]:
+    yield Scenario("hello", "GET / answering a short plain-text body")
+    yield Scenario(
+        "json",
+        "GET /json answering a ~500-byte JSON document",
+        HttpRequest(path="/json"),
+        json_body=True,
+    )
+    yield Scenario(
+        "params",
+        "GET /users/{user_id:int}?q=...&page=... echoing both as JSON",
+        HttpRequest(path="/users/42", query="q=flag+stone&page=3"),
+        json_body=True,
+    )
+    for count in ROUTE_COUNTS:
+        yield Scenario(
+            f"routes-{count}",
+            f"{count} parametrized routes, the last one hit",
+            HttpRequest(path=f"/api/v1/resource{count - 1}/7"),
+            routes=count,
+            # A linear-scan router pays ~1 us per route: keep routes-1000
+            # from dominating the run time of a default run.
+            weight=4 if count >= 1000 else 1,
+        )
+    yield Scenario(
+        "form",
+        "POST an urlencoded form of 10 fields, echoed as JSON",
+        HttpRequest(
+            method="POST",
+            path="/form",
+            headers=(("content-type", "application/x-www-form-urlencoded"),),
+            body=urlencode(FORM_FIELDS).encode(),
+        ),
+        json_body=True,
+    )
+    yield Scenario(
+        "multipart",
+        "POST a 1 MiB file + 1 field as multipart/form-data",
+        HttpRequest(
+            method="POST",
+            path="/upload",
+            headers=(("content-type", f"multipart/form-data; boundary={BOUNDARY}"),),
+            body=_multipart_body(),
+        ),
+        weight=20,
+    )
+    yield Scenario(
+        "session",
+        "read and write a signed cookie session (count += 1)",
+        HttpRequest(path="/session"),
+        require_headers=("set-cookie",),
+        needs_session_cookie=True,
+    )
+    yield Scenario(
+        "background",
+        "plain-text response + one background task run after it",
+        HttpRequest(path="/background"),
+    )
+    yield Scenario(
+        "streaming",
+        "1 MiB streaming response in 64 KiB chunks",
+        HttpRequest(path="/stream"),
+        weight=10,
+    )
+    yield Scenario(
+        "websocket",
+        "websocket echo of 100 text messages (one op = one connection)",
+        HttpRequest(path="/ws"),
+        kind="websocket",
+        compare_headers=(),
+        weight=20,
+        ws_messages=WS_MESSAGES,
+    )
+    yield Scenario("middleware-5", "GET / behind 5 pass-through ASGI middlewares")
+
+
+SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in _scenarios()}
+
+MICRO_SCENARIO = Scenario(
+    "request-micro",
+    "build a Request and read a header, a query param and a path param",
+    HttpRequest(path="/users/42", query="q=flag+stone&page=3"),
+    kind="micro",
+    compare_headers=(),
+)
+
+
+def scenario_names() -> list[str]:
+    """Every scenario name, the request micro-benchmark last."""
+    return [*SCENARIOS, MICRO_SCENARIO.name]
+
+
+def json_body(payload: object) -> bytes:
+    """JSON bytes the way the raw apps write them (compact, like Starlette's default)."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,264 @@
+"""The flagstone demo: a small but real application that uses every package.
+
+- form login that stores the user in the session (`regenerate()` on login:
+  the session-fixation defence), logout that clears it;
+- a file upload with limits (one file, 1 MiB, answered 413/400 past them);
+- a WebSocket chat room, and a server-sent-events feed of new messages;
+- an audit-log line written by a background task for every message (a
+  response's `background=` for the JSON API, app-owned tasks for chat);
+- a JSON API; `url_for` for every link in the HTML.
+
+Configuration (environment): `FLAGSTONE_DEMO_SECRET` (session key; a random
+one per process by default, so set it when running several workers),
+`FLAGSTONE_DEMO_REDIS_URL` (keep sessions in Redis instead of a cookie),
+`FLAGSTONE_DEMO_AUDIT_LOG` (audit log path; a temporary file by default).
+Serve it with `python -m hatch run demo:serve`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from flagstone import (
+    App,
+    AppTasks,
+    AppTasksMiddleware,
+    BackgroundTask,
+    EventSourceResponse,
+    HTMLResponse,
+    HTTPException,
+    JSONResponse,
+    MemoryStore,
+    Middleware,
+    RedirectResponse,
+    RedisStore,
+    Request,
+    Route,
+    ServerSentEvent,
+    Session,
+    SessionMiddleware,
+    SessionStore,
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketRoute,
+)
+
+from . import _pages
+from ._hub import Hub
+
+PASSWORD = "flagstone"
+MAX_UPLOAD = 1024 * 1024
+MAX_MESSAGE = 500
+USERNAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+hub = Hub()
+uploads: list[dict[str, object]] = []
+audit_tasks = AppTasks(max_concurrency=32, when_full="wait", shutdown_timeout=5.0)
+chat_members: set[WebSocket] = set()
+
+
+def audit_log_path() -> Path:
+    """Where audit lines go: `FLAGSTONE_DEMO_AUDIT_LOG` or a file in the temp dir."""
+    configured = os.environ.get("FLAGSTONE_DEMO_AUDIT_LOG")
+    return Path(configured) if configured else Path(tempfile.gettempdir()) / "flagstone-audit.log"
+
+
+async def write_audit(event: str, user: str, detail: str) -> None:
+    """Append one JSON line to the audit log, off the event loop."""
+    line = json.dumps({"at": time.time(), "event": event, "user": user, "detail": detail})
+    path = anyio.Path(audit_log_path())
+    async with await path.open("a", encoding="utf-8") as log:
+        await log.write(line + "\n")
+
+
+def current_user(request: Request | WebSocket) -> str | None:
+    user = request.session.get("user")
+    return user if isinstance(user, str) else None
+
+
+def require_user(request: Request) -> str:
+    user = current_user(request)
+    if user is None:
+        raise HTTPException(401, "log in first")
+    return user
+
+
+async def home(request: Request) -> HTMLResponse:
+    user = current_user(request)
+    if user is None:
+        return login_page(request)
+    body = _pages.HOME.format(
+        user=escape(user),
+        logout_url=request.url_for("logout"),
+        upload_url=request.url_for("upload"),
+        messages_url=request.url_for("api_messages"),
+        me_url=request.url_for("api_me"),
+        events_url=request.url_for("events"),
+        chat_path=request.url_for("chat").path,
+        max_upload=MAX_UPLOAD,
+        uploads=_pages.upload_items(uploads),
+    )
+    return HTMLResponse(_pages.page(body))
+
+
+def login_page(request: Request, error: str = "", status_code: int = 200) -> HTMLResponse:
+    message = f'<p class="error">{escape(error)}</p>' if error else ""
+    body = _pages.LOGIN.format(login_url=request.url_for("login"), error=message)
+    return HTMLResponse(_pages.page(body), status_code=status_code)
+
+
+async def login(request: Request) -> HTMLResponse | RedirectResponse:
+    async with request.form(max_fields=10, max_files=0) as form:
+        username = str(form.get("username", ""))
+        password = str(form.get("password", ""))
+    if not USERNAME.fullmatch(username) or not secrets.compare_digest(password, PASSWORD):
+        return login_page(request, "Unknown user name or wrong password.", status_code=400)
+    # A new session id at the moment privilege changes: a session id planted
+    # before login (fixation) is worthless afterwards.
+    session = request.session
+    if isinstance(session, Session):
+        session.regenerate()
+    session["user"] = username
+    task = BackgroundTask(write_audit, "login", username, "")
+    return RedirectResponse(request.url_for("home"), status_code=303, background=task)
+
+
+async def logout(request: Request) -> RedirectResponse:
+    user = current_user(request)
+    request.session.clear()
+    task = BackgroundTask(write_audit, "logout", user or "", "")
+    return RedirectResponse(request.url_for("home"), status_code=303, background=task)
+
+
+async def upload(request: Request) -> RedirectResponse:
+    user = require_user(request)
+    async with request.form(max_files=1, max_fields=5, max_part_size=MAX_UPLOAD) as form:
+        file = form.get("file")
+        if file is None or isinstance(file, str):
+            raise HTTPException(400, 'send one file in the "file" field')
+        digest = hashlib.sha256()
+        size = 0
+        while chunk := await file.read(64 * 1024):
+            size += len(chunk)
+            if size > MAX_UPLOAD:
+                raise HTTPException(413, f"the file is larger than {MAX_UPLOAD} bytes")
+            digest.update(chunk)
+        record = {
+            "filename": file.filename or "unnamed",
+            "size": size,
+            "sha256": digest.hexdigest(),
+        }
+    uploads.append(record)
+    del uploads[:-20]
+    task = BackgroundTask(write_audit, "upload", user, str(record["filename"]))
+    return RedirectResponse(request.url_for("home"), status_code=303, background=task)
+
+
+async def api_me(request: Request) -> JSONResponse:
+    return JSONResponse({"user": current_user(request)})
+
+
+async def api_messages(request: Request) -> JSONResponse:
+    if request.method == "GET":
+        return JSONResponse({"messages": list(hub.history)})
+    user = require_user(request)
+    payload = await request.json()
+    text = payload.get("text") if isinstance(payload, dict) else None
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE:
+        raise HTTPException(422, f'send {{"text": "..."}} with 1 to {MAX_MESSAGE} characters')
+    message = await post_message(user, text)
+    task = BackgroundTask(write_audit, "message", user, text)
+    return JSONResponse(message, status_code=201, background=task)
+
+
+async def post_message(user: str, text: str) -> dict[str, Any]:
+    """Publish to the feed and to every chat member."""
+    message = hub.publish(user, text)
+    data = json.dumps(message)
+    for member in list(chat_members):
+        try:
+            await member.send_text(data)
+        except Exception:
+            chat_members.discard(member)
+    return message
+
+
+async def events(request: Request) -> EventSourceResponse:
+    require_user(request)
+    stream = hub.subscribe()
+
+    async def feed() -> AsyncIterator[ServerSentEvent]:
+        with stream:
+            async for message in stream:
+                yield ServerSentEvent(data=message, id=str(message["id"]))
+
+    return EventSourceResponse(feed(), ping_interval=10.0)
+
+
+async def chat(websocket: WebSocket) -> None:
+    user = current_user(websocket)
+    if user is None:
+        await websocket.close(code=1008, reason="log in first")
+        return
+    await websocket.accept()
+    chat_members.add(websocket)
+    try:
+        while True:
+            text = await websocket.receive_text()
+            text = text.strip()[:MAX_MESSAGE]
+            if text:
+                await post_message(user, text)
+                # The request is a long-lived socket: audit writes go to the
+                # app-owned task group instead of waiting for a response.
+                await audit_tasks.spawn(write_audit, "chat", user, text)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        chat_members.discard(websocket)
+
+
+def session_store() -> SessionStore:
+    url = os.environ.get("FLAGSTONE_DEMO_REDIS_URL")
+    return RedisStore(url) if url else MemoryStore()
+
+
+@asynccontextmanager
+async def lifespan(app: App) -> AsyncIterator[None]:
+    audit_log_path().touch()
+    yield
+
+
+def create_app() -> App:
+    """Build the demo app (a function, so tests get fresh configuration)."""
+    secret = os.environ.get("FLAGSTONE_DEMO_SECRET") or secrets.token_urlsafe(32)
+    routes = [
+        Route("/", home, name="home"),
+        Route("/login", login, methods=["POST"], name="login"),
+        Route("/logout", logout, methods=["POST"], name="logout"),
+        Route("/upload", upload, methods=["POST"], name="upload", max_body_size=2 * MAX_UPLOAD),
+        Route("/api/me", api_me, name="api_me"),
+        Route("/api/messages", api_messages, methods=["GET", "POST"], name="api_messages"),
+        Route("/events", events, name="events"),
+        WebSocketRoute("/ws/chat", chat, name="chat"),
+    ]
+    middleware = [
+        Middleware(AppTasksMiddleware, audit_tasks),
+        Middleware(SessionMiddleware, secret_key=secret, store=session_store()),
+    ]
+    return App(routes=routes, middleware=middleware, lifespan=lifespan, max_body_size=64 * 1024)
+
+
+app = create_app()

@@ -1,0 +1,153 @@
+"""`App`: Starlette's application class, built from flagstone's pieces.
+
+The stack, built once on the first call (or rebuilt by `add_middleware`
+before the first call):
+
+    ServerErrorMiddleware (outer)   catches what user middleware itself raises
+      -> user middleware            first listed is outermost
+        -> ServerErrorMiddleware (inner)  renders the 500 *inside* user middleware
+          -> ExceptionMiddleware    HTTPException, WebSocketException, handlers
+            -> Router
+
+Deliberate difference from Starlette: Starlette renders the 500 only in the
+outermost middleware, so a 500 never passes through user middleware and
+loses the headers it adds (CORS, security headers, request ids).  Here an
+inner error middleware sends the 500 through the user middleware's `send`
+wrappers and re-raises; the outer one sees the response already started,
+sends nothing and re-raises too, so the server still logs the original
+exception once, with its own type and traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from flagstone_contract import (
+    MAX_BODY_SIZE_KEY,
+    ASGIApp,
+    Middleware,
+    Receive,
+    Scope,
+    Send,
+    wrap_middleware,
+)
+from flagstone_requests import ExceptionMiddleware, ServerErrorMiddleware, State
+from flagstone_routing import BaseRoute, Router, URLPath
+
+__all__ = ["App"]
+
+ExceptionHandler = Callable[..., Any]
+ExceptionHandlers = Mapping[Any, ExceptionHandler]
+
+
+class App:
+    """An ASGI application: routing, error handling and middleware in one object.
+
+    Starlette-compatible (`Starlette(debug, routes, middleware,
+    exception_handlers, lifespan, *, max_body_size)`); `scope["app"]` is set
+    to the App for every connection.  `max_body_size` bounds every request
+    body (413 past it) unless a router, mount or route sets its own limit.
+    """
+
+    def __init__(
+        self,
+        debug: bool = False,
+        routes: Sequence[BaseRoute] | None = None,
+        middleware: Sequence[Middleware] | None = None,
+        exception_handlers: ExceptionHandlers | None = None,
+        lifespan: Any = None,
+        *,
+        max_body_size: int | None = None,
+    ) -> None:
+        if max_body_size is not None and max_body_size < 0:
+            raise ValueError(f"max_body_size must be None or >= 0, not {max_body_size!r}")
+        self.debug = debug
+        self.state = State()
+        self.router = Router(routes, lifespan=lifespan)
+        self.exception_handlers: dict[Any, ExceptionHandler] = dict(exception_handlers or {})
+        self.user_middleware: list[Middleware] = list(middleware or [])
+        self.max_body_size = max_body_size
+        self.middleware_stack: ASGIApp | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Build the stack described in the module docstring."""
+        error_handler = None
+        handlers: dict[Any, ExceptionHandler] = {}
+        for key, handler in self.exception_handlers.items():
+            if key in (500, Exception):
+                error_handler = handler
+            else:
+                handlers[key] = handler
+        app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug)
+        app = ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
+        app = wrap_middleware(app, self.user_middleware)
+        return ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        if self.max_body_size is not None and scope["type"] == "http":
+            # The outermost default; routers, mounts and routes may override it.
+            scope.setdefault(MAX_BODY_SIZE_KEY, self.max_body_size)
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        await self.middleware_stack(scope, receive, send)
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The router's routes (a live list)."""
+        return self.router.routes
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """Reverse a route name into a path; see `Router.url_path_for`."""
+        return self.router.url_path_for(name, **path_params)
+
+    def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
+        """Mount an ASGI app under `path`."""
+        self.router.mount(path, app=app, name=name)
+
+    def host(self, host: str, app: ASGIApp, name: str | None = None) -> None:
+        """Route requests for `host` to `app`."""
+        self.router.host(host, app=app, name=name)
+
+    def add_route(
+        self,
+        path: str,
+        route: Callable[..., Any],
+        methods: list[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        """Add an HTTP route for `route` (a function endpoint or ASGI app)."""
+        self.router.add_route(
+            path, route, methods=methods, name=name, include_in_schema=include_in_schema
+        )
+
+    def add_websocket_route(
+        self, path: str, route: Callable[..., Any], name: str | None = None
+    ) -> None:
+        """Add a WebSocket route."""
+        self.router.add_websocket_route(path, route, name=name)
+
+    def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        """Add a middleware as the new outermost user middleware (Starlette's order).
+
+        Raises RuntimeError once the app has started: the stack is built once.
+        """
+        if self.middleware_stack is not None:
+            raise RuntimeError(
+                "Cannot add middleware after the application has started: "
+                "declare it in App(middleware=[...]) or call add_middleware() before serving."
+            )
+        self.user_middleware.insert(0, Middleware(middleware_class, *args, **kwargs))
+
+    def add_exception_handler(
+        self, exc_class_or_status_code: int | type[BaseException], handler: ExceptionHandler
+    ) -> None:
+        """Register a handler for an exception class or an HTTP status code."""
+        if self.middleware_stack is not None:
+            raise RuntimeError(
+                "Cannot add exception handlers after the application has started: "
+                "pass App(exception_handlers={...}) or add them before serving."
+            )
+        self.exception_handlers[exc_class_or_status_code] = handler

@@ -73,3 +73,15 @@ def test_no_accidental_outgoing_exports() -> None:
         if getattr(getattr(flagstone_requests, name), "__module__", None) in OUTGOING_MODULES
     }
     assert exported == EXPECTED_OUTGOING
+
+
+def test_all_is_exactly_both_sides() -> None:
+    """The exact pin: an accidental export or removal on either side fails here."""
+    incoming = {
+        "URL", "Address", "ClientDisconnect", "CommaSeparatedStrings", "ContentTooLarge",
+        "FormData", "FormError", "HTTPConnection", "Headers", "ImmutableMultiDict",
+        "InvalidJSON", "MultiDict", "MutableHeaders", "QueryParams", "Request", "Secret",
+        "State", "StreamConsumed", "UploadFile",
+    }  # fmt: skip
+    assert set(flagstone_requests.__all__) == incoming | EXPECTED_OUTGOING
+    assert len(flagstone_requests.__all__) == len(incoming | EXPECTED_OUTGOING)

@@ -1,0 +1,31 @@
+"""The README's snippets run, and its two commands are the ones CI and hatch know."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+README = (ROOT / "README.md").read_text()
+SNIPPETS = re.findall(r"<!-- snippet -->\n```python\n(.*?)```", README, flags=re.S)
+
+
+def test_the_readme_has_the_three_snippets() -> None:
+    assert len(SNIPPETS) == 3
+
+
+@pytest.mark.parametrize("code", SNIPPETS, ids=["one-piece", "compose", "whole-toolkit"])
+def test_snippet_runs(code: str) -> None:
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme_snippet"})
+
+
+def test_the_two_commands_name_existing_hatch_scripts() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["envs"]
+    for marker, env, script in [("demo-command", "demo", "serve"), ("test-command", "test", "all")]:
+        command = re.search(rf"<!-- {marker} -->\n```\n(.*?)\n```", README).group(1)  # type: ignore[union-attr]
+        assert f"hatch run {env}:{script}" in command
+        assert command.startswith("python -m pip install")
+        assert script in config[env]["scripts"]

@@ -81,6 +81,11 @@ class App:
                 handlers[key] = handler
         app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug)
         app = ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
+        if not self.user_middleware:
+            # Nothing between the two error layers: the outer one could only
+            # ever see what the inner one already answered.  Every layer wraps
+            # `send` for every message (a WebSocket's too), so skip it.
+            return app
         app = wrap_middleware(app, self.user_middleware)
         return ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
 

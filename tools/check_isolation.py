@@ -10,6 +10,8 @@ Run: `python tools/check_isolation.py [name ...]`; exit status 1 on a failure.
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 import subprocess
 import sys
 import time
@@ -41,9 +43,23 @@ def allowed_imports(pkg: Package, all_pkgs: list[Package]) -> set[str]:
     return declared | {pkg.import_name}
 
 
+def hatch_command() -> list[str]:
+    """How to call hatch from here: this interpreter's, else the one on PATH.
+
+    Inside a hatch environment (`hatch run tools:isolation`) hatch itself is
+    not importable, but the hatch that started us is on PATH.
+    """
+    if importlib.util.find_spec("hatch") is not None:
+        return [sys.executable, "-m", "hatch"]
+    found = shutil.which("hatch")
+    if found is None:
+        raise SystemExit("check_isolation needs hatch: python -m pip install 'hatch>=1.18.2'")
+    return [found]
+
+
 def run(pkg: Package, all_pkgs: list[Package]) -> tuple[bool, str]:
     env = f"iso-{pkg.short}"
-    hatch = [sys.executable, "-m", "hatch"]
+    hatch = hatch_command()
     allowed = ",".join(sorted(allowed_imports(pkg, all_pkgs)))
     names = ",".join(p.import_name for p in all_pkgs)
     probe = subprocess.run(

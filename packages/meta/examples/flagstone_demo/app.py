@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 
 from flagstone import (
     App,
@@ -41,7 +42,6 @@ from flagstone import (
     HTMLResponse,
     HTTPException,
     JSONResponse,
-    MemoryStore,
     Middleware,
     RedirectResponse,
     RedisStore,
@@ -79,9 +79,17 @@ def audit_log_path() -> Path:
 async def write_audit(event: str, user: str, detail: str) -> None:
     """Append one JSON line to the audit log, off the event loop."""
     line = json.dumps({"at": time.time(), "event": event, "user": user, "detail": detail})
-    path = anyio.Path(audit_log_path())
-    async with await path.open("a", encoding="utf-8") as log:
-        await log.write(line + "\n")
+    # Open, write and close in ONE worker-thread call.  With anyio's async
+    # file (a thread hop per open, write and close) each pending line held an
+    # open file while it queued for the next hop; under load (tools/load) the
+    # background writes fell behind and the server held thousands of open
+    # descriptors and grew without bound.
+    await anyio.to_thread.run_sync(append_line, audit_log_path(), line)
+
+
+def append_line(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as log:
+        log.write(line + "\n")
 
 
 def current_user(request: Request | WebSocket) -> str | None:
@@ -171,6 +179,11 @@ async def api_me(request: Request) -> JSONResponse:
     return JSONResponse({"user": current_user(request)})
 
 
+async def api_pid(request: Request) -> JSONResponse:
+    """Which worker process answered (shows a multi-worker server spreading load)."""
+    return JSONResponse({"pid": os.getpid(), "user": current_user(request)})
+
+
 async def api_messages(request: Request) -> JSONResponse:
     if request.method == "GET":
         return JSONResponse({"messages": list(hub.history)})
@@ -211,6 +224,10 @@ async def events(request: Request) -> EventSourceResponse:
 async def chat(websocket: WebSocket) -> None:
     user = current_user(websocket)
     if user is None:
+        # Accept, then close: a close before accept is a bare HTTP 403 that
+        # drops the code and reason, and a browser sees only "1006 failed".
+        # Closing an open socket tells the client why (1008 policy violation).
+        await websocket.accept()
         await websocket.close(code=1008, reason="log in first")
         return
     await websocket.accept()
@@ -230,9 +247,12 @@ async def chat(websocket: WebSocket) -> None:
         chat_members.discard(websocket)
 
 
-def session_store() -> SessionStore:
+def session_store() -> SessionStore | None:
+    # No Redis: the session lives in the signed cookie itself (store=None),
+    # so any worker holding FLAGSTONE_DEMO_SECRET can read it.  A MemoryStore
+    # here would tie each session to the one process that created it.
     url = os.environ.get("FLAGSTONE_DEMO_REDIS_URL")
-    return RedisStore(url) if url else MemoryStore()
+    return RedisStore(url) if url else None
 
 
 @asynccontextmanager
@@ -250,6 +270,7 @@ def create_app() -> App:
         Route("/logout", logout, methods=["POST"], name="logout"),
         Route("/upload", upload, methods=["POST"], name="upload", max_body_size=2 * MAX_UPLOAD),
         Route("/api/me", api_me, name="api_me"),
+        Route("/api/pid", api_pid, name="api_pid"),
         Route("/api/messages", api_messages, methods=["GET", "POST"], name="api_messages"),
         Route("/events", events, name="events"),
         WebSocketRoute("/ws/chat", chat, name="chat"),

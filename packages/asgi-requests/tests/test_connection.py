@@ -116,6 +116,19 @@ def test_state_is_backed_by_scope_state(http_scope: ScopeFactory) -> None:
     assert fresh["state"] == {"x": 1}
 
 
+def test_missing_lifespan_state_names_the_server_cause(http_scope: ScopeFactory) -> None:
+    # Regression: daphne runs no lifespan and sends no scope["state"]; the
+    # bare AttributeError did not say why a lifespan value was missing.
+    scope = http_scope()
+    scope.pop("state", None)
+    with pytest.raises(AttributeError, match=r"has no attribute 'db' \(the server sent no"):
+        HTTPConnection(scope).state.db  # noqa: B018
+    with pytest.raises(AttributeError) as plain:
+        HTTPConnection(http_scope(state={})).state.db  # noqa: B018
+    assert str(plain.value) == "'State' object has no attribute 'db'"
+    assert "_missing_hint" not in scope["state"]
+
+
 class FakeURLPath(str):
     def make_absolute_url(self, base_url: str | URL) -> URL:
         base = URL(str(base_url))

@@ -224,6 +224,30 @@ async def test_server_error_plain_500_and_reraise(http_scope, run_asgi, sent_res
 
 
 @pytest.mark.parametrize(
+    ("http_version", "connection"), [("1.1", ["close"]), ("1.0", ["close"]), ("2", [])]
+)
+async def test_server_error_500_closes_http1_connection(
+    http_version, connection, http_scope, sent_response
+) -> None:
+    # Regression: the error is re-raised after the 500 and uvicorn then drops
+    # the connection; a keep-alive client reusing it got a reset.
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    app = ServerErrorMiddleware(raising(ZeroDivisionError()))
+    with pytest.raises(ZeroDivisionError):
+        await app(http_scope(http_version=http_version), receive, send)
+    resp = sent_response(sent)
+    assert resp.status == 500
+    assert resp.headers_named("connection") == connection
+
+
+@pytest.mark.parametrize(
     ("accept", "content_type", "marker"),
     [
         ("text/html,*/*", "text/html; charset=utf-8", b"<h1>500 Server Error"),

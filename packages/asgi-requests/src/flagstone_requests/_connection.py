@@ -218,7 +218,17 @@ class HTTPConnection(Mapping[str, Any]):
     def state(self) -> State:
         """Per-request state backed by `scope["state"]` (lifespan state copy)."""
         if self._state is None:
+            server_gave_state = "state" in self.scope
             self._state = State(self.scope.setdefault("state", {}))
+            if not server_gave_state:
+                # Servers without the lifespan protocol (daphne) send no
+                # `state`: say so when a lifespan value is looked up.
+                self._state._missing_hint = (
+                    ' (the server sent no scope["state"]: it does not run the ASGI '
+                    "lifespan protocol, or runs it without state support, so values "
+                    "a lifespan yields never reach requests; serve the app with "
+                    "uvicorn, hypercorn or granian, or set them at import time)"
+                )
         return self._state
 
     def url_for(self, name: str, /, **path_params: Any) -> URL:

@@ -105,18 +105,26 @@ class State:
     """
 
     _state: dict[str, Any]
+    _missing_hint: str
 
     def __init__(self, state: dict[str, Any] | None = None) -> None:
         super().__setattr__("_state", {} if state is None else state)
+        super().__setattr__("_missing_hint", "")
 
     def __setattr__(self, key: str, value: Any) -> None:
+        if key == "_missing_hint":
+            super().__setattr__(key, value)
+            return
         self._state[key] = value
 
     def __getattr__(self, key: str) -> Any:
         try:
             return self._state[key]
         except KeyError:
-            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{key}'")
+            hint = self.__dict__.get("_missing_hint", "")
+            raise AttributeError(
+                f"'{type(self).__name__}' object has no attribute '{key}'{hint}"
+            ) from None
 
     def __delattr__(self, key: str) -> None:
         try:

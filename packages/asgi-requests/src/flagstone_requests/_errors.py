@@ -69,6 +69,29 @@ def _frames_html(exc: BaseException, context: int = 3) -> str:
     return "\n".join(parts)
 
 
+def _closing_connection(scope: Scope, send: Send) -> Send:
+    """Add `connection: close` to the 500 on HTTP/1.x.
+
+    The exception is re-raised after the 500, and servers may drop the
+    connection then (uvicorn does): a client that reused it for its next
+    request would see a reset instead of a response.  Saying so in the
+    response makes every server close cleanly and every client open a fresh
+    connection.  HTTP/2 and 3 forbid the header, so it is left off there.
+    """
+    if scope.get("http_version", "1.1") not in ("1.0", "1.1"):
+        return send
+
+    async def closing_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if all(name.lower() != b"connection" for name, _ in headers):
+                headers.append((b"connection", b"close"))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return closing_send
+
+
 def debug_page(exc: BaseException, *, as_html: bool) -> str:
     """The traceback of `exc` as an HTML page or as plain text."""
     text = "".join(traceback.format_exception(exc))
@@ -156,7 +179,7 @@ class ServerErrorMiddleware:
         else:
             response = PlainTextResponse("Internal Server Error", status_code=500)
         if response is not None:
-            await response(scope, receive, send)
+            await response(scope, receive, _closing_connection(scope, send))
 
     async def _close_websocket(self, scope: Scope, send: Send, accepted: bool) -> None:
         if accepted:

@@ -63,6 +63,10 @@ def _parse_spec(spec: str, size: int) -> tuple[int, int] | Literal["junk", "empt
         # unsatisfiable, so it must not turn into a whole-file answer.
         if suffix == 0:
             return "empty"
+        # An empty file has no last bytes to give: (0, 0) would be a 206
+        # with `Content-Range: bytes 0--1/0`.  Found by tools/fuzz.
+        if size == 0:
+            return "empty"
         # A suffix longer than the file means "the whole file" (clamped).
         return (max(size - suffix, 0), size)
     start = _parse_number(first)

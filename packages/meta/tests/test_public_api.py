@@ -43,3 +43,16 @@ def test_the_names_the_readme_promises() -> None:
 
     assert inspect.isclass(App)
     assert App.__doc__
+
+
+def test_importing_flagstone_leaves_the_test_client_unloaded() -> None:
+    """A production worker never pays for httpx: the test client loads on first use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, flagstone; before = 'httpx' in sys.modules; "
+        "flagstone.TestClient; print(before, 'httpx' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

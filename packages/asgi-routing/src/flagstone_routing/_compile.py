@@ -99,7 +99,10 @@ def compile_path(
         regex += re.escape(tail) + "$"
         return re.compile(regex, re.IGNORECASE), path_format + tail, param_convertors
     regex += re.escape(tail) + "$"
-    return re.compile(regex), path_format + tail, param_convertors
+    # DOTALL: a path may hold a newline (a client sends %0A) and `{p:path}`'s
+    # ".*" must take it.  The routes match with `fullmatch`, so "$" cannot
+    # match before a trailing newline ("/int/5\n" is not "/int/5").
+    return re.compile(regex, re.DOTALL), path_format + tail, param_convertors
 
 
 def _may_match_slash(convertor: Convertor[Any]) -> bool:

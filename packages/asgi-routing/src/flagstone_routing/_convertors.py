@@ -20,6 +20,7 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -126,7 +127,11 @@ class FloatConvertor(Convertor[float]):
         value = float(value)
         if math.isnan(value) or math.isinf(value) or value < 0:
             raise ValueError(f"a float path parameter must be finite and >= 0: {value}")
-        return f"{value:0.20f}".rstrip("0").rstrip(".")
+        # The shortest decimal that reads back as the same float, written
+        # without an exponent (the regex has none).  Starlette's "%0.20f"
+        # keeps only 20 decimals: 3.17e-10 came back as 3.1717692966e-10.
+        text = format(Decimal(repr(value)), "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 class UUIDConvertor(Convertor[uuid.UUID]):

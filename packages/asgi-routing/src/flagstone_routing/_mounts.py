@@ -134,7 +134,7 @@ class Mount(BaseRoute):
 
     def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         """`matches` with the route path already computed."""
-        found = self.path_regex.match(route_path)
+        found = self.path_regex.fullmatch(route_path)
         if found is None:
             return Match.NONE, {}
         params = convert_params(found, self.param_convertors)

@@ -288,7 +288,7 @@ class Route(_EndpointRoute):
 
     def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         """`matches` with the route path already computed (the router's fast path)."""
-        found = self.path_regex.match(route_path)
+        found = self.path_regex.fullmatch(route_path)
         if found is None:
             return _NO_MATCH
         params = convert_params(found, self._converting)
@@ -369,7 +369,7 @@ class WebSocketRoute(_EndpointRoute):
 
     def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         """`matches` with the route path already computed."""
-        found = self.path_regex.match(route_path)
+        found = self.path_regex.fullmatch(route_path)
         if found is None:
             return _NO_MATCH
         params = convert_params(found, self._converting)

@@ -199,6 +199,27 @@ class _EndpointRoute(BaseRoute):
     param_convertors: dict[str, Convertor[Any]]
     _app: ASGIApp | None
 
+    def _setup(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        name: str | None,
+        middleware: Sequence[Middleware] | None,
+        adapter: HandlerAdapter | None,
+        convertors: Mapping[str, Convertor[Any]] | None,
+    ) -> None:
+        """Compile the path and wrap the endpoint: ASGI apps now, functions when adapted."""
+        self.path = path
+        self.endpoint = endpoint
+        self.name = get_name(endpoint) if name is None else name
+        self._middleware = middleware
+        self._compile(path, convertors)
+        self._app = None
+        if not is_function_endpoint(endpoint):
+            self._app = wrap_middleware(endpoint, middleware)
+        elif adapter is not None:
+            self._adapt(adapter, middleware)
+
     def _compile(self, path: str, convertors: Mapping[str, Convertor[Any]] | None) -> None:
         if not path.startswith("/"):
             raise ValueError(f"routed paths must start with '/', got {path!r}")
@@ -216,6 +237,21 @@ class _EndpointRoute(BaseRoute):
 
     def _adapt(self, adapter: HandlerAdapter, middleware: Sequence[Middleware] | None) -> None:
         self._app = wrap_middleware(adapter(self.endpoint), middleware)
+
+    def _child_scope(self, scope: Scope, route_path: str) -> Scope | None:
+        """The scope changes of a path match (params merged with outer ones), else None."""
+        found = self.path_regex.fullmatch(route_path)
+        if found is None:
+            return None
+        params = convert_params(found, self._converting)
+        if params is None:
+            return None
+        outer = scope.get("path_params")
+        return {
+            "endpoint": self.endpoint,
+            "route": self,
+            "path_params": {**outer, **params} if outer else params,
+        }
 
     @property
     def app(self) -> ASGIApp:
@@ -258,15 +294,9 @@ class Route(_EndpointRoute):
         adapter: HandlerAdapter | None = None,
         convertors: Mapping[str, Convertor[Any]] | None = None,
     ) -> None:
-        self.path = path
-        self.endpoint = endpoint
-        self.name = get_name(endpoint) if name is None else name
         self.include_in_schema = include_in_schema
         self.max_body_size = max_body_size
-        self._middleware = middleware
-        self._compile(path, convertors)
-        is_function = is_function_endpoint(endpoint)
-        if methods is None and is_function:
+        if methods is None and is_function_endpoint(endpoint):
             methods = ["GET"]
         self.methods: set[str] | None = None
         if methods is not None:
@@ -274,11 +304,7 @@ class Route(_EndpointRoute):
             if "GET" in self.methods:
                 self.methods.add("HEAD")
         self._allow = allow_header(self.methods) if self.methods is not None else ""
-        self._app = None
-        if not is_function:
-            self._app = wrap_middleware(endpoint, middleware)
-        elif adapter is not None:
-            self._adapt(adapter, middleware)
+        self._setup(path, endpoint, name, middleware, adapter, convertors)
 
     def bind_adapter(self, adapter: EndpointAdapter | None) -> None:
         """Adapt a function endpoint with the router's adapter, unless already adapted."""
@@ -288,18 +314,9 @@ class Route(_EndpointRoute):
 
     def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         """`matches` with the route path already computed (the router's fast path)."""
-        found = self.path_regex.fullmatch(route_path)
-        if found is None:
+        child = self._child_scope(scope, route_path)
+        if child is None:
             return _NO_MATCH
-        params = convert_params(found, self._converting)
-        if params is None:
-            return _NO_MATCH
-        outer = scope.get("path_params")
-        child = {
-            "endpoint": self.endpoint,
-            "route": self,
-            "path_params": {**outer, **params} if outer else params,
-        }
         if self.methods is not None and scope["method"] not in self.methods:
             return _PARTIAL, child
         return _FULL, child
@@ -350,16 +367,7 @@ class WebSocketRoute(_EndpointRoute):
         adapter: HandlerAdapter | None = None,
         convertors: Mapping[str, Convertor[Any]] | None = None,
     ) -> None:
-        self.path = path
-        self.endpoint = endpoint
-        self.name = get_name(endpoint) if name is None else name
-        self._middleware = middleware
-        self._compile(path, convertors)
-        self._app = None
-        if not is_function_endpoint(endpoint):
-            self._app = wrap_middleware(endpoint, middleware)
-        elif adapter is not None:
-            self._adapt(adapter, middleware)
+        self._setup(path, endpoint, name, middleware, adapter, convertors)
 
     def bind_adapter(self, adapter: EndpointAdapter | None) -> None:
         """Adapt a function endpoint with the router's adapter, unless already adapted."""
@@ -369,18 +377,8 @@ class WebSocketRoute(_EndpointRoute):
 
     def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         """`matches` with the route path already computed."""
-        found = self.path_regex.fullmatch(route_path)
-        if found is None:
-            return _NO_MATCH
-        params = convert_params(found, self._converting)
-        if params is None:
-            return _NO_MATCH
-        outer = scope.get("path_params")
-        return _FULL, {
-            "endpoint": self.endpoint,
-            "route": self,
-            "path_params": {**outer, **params} if outer else params,
-        }
+        child = self._child_scope(scope, route_path)
+        return _NO_MATCH if child is None else (_FULL, child)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """FULL or NONE, for websocket scopes only."""

@@ -15,7 +15,7 @@ EXPECTED = {
     "SCOPE_KEYS", "Scope", "ScopeKey", "Send", "WebSocketAcceptEvent", "WebSocketCloseEvent",
     "WebSocketConnectEvent", "WebSocketDisconnectEvent", "WebSocketException",
     "WebSocketReceiveEvent", "WebSocketResponseBodyEvent", "WebSocketResponseStartEvent",
-    "WebSocketScope", "WebSocketSendEvent", "status", "wrap_middleware",
+    "WebSocketScope", "WebSocketSendEvent", "http", "status", "wrap_middleware",
 }  # fmt: skip
 
 
@@ -35,3 +35,15 @@ def test_no_runtime_dependency() -> None:
     from importlib.metadata import requires
 
     assert requires("flagstone-contract") in (None, [])
+
+
+def test_http_module_all_is_pinned() -> None:
+    from flagstone_contract import http
+
+    assert sorted(http.__all__) == [
+        "HostPort", "MalformedContentLength", "build_set_cookie", "is_async_callable",
+        "is_header_value", "is_token", "is_valid_host", "parse_content_length",
+        "safe_location_path", "split_host",
+    ]  # fmt: skip
+    for name in http.__all__:
+        assert getattr(http, name).__doc__, f"http.{name} has no docstring"

@@ -7,7 +7,7 @@ writes for another to read.  It has no runtime dependency, so a framework
 author can build on it without pulling in any other flagstone package.
 """
 
-from . import status
+from . import http, status
 from ._exceptions import HTTPException, WebSocketException
 from ._middleware import Middleware, MiddlewareFactory, wrap_middleware
 from ._scope_keys import (
@@ -96,6 +96,7 @@ __all__ = [
     "WebSocketResponseStartEvent",
     "WebSocketScope",
     "WebSocketSendEvent",
+    "http",
     "status",
     "wrap_middleware",
 ]

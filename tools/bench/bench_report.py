@@ -16,6 +16,7 @@ from bench_scenarios import Scenario
 from flagstone_contract import ASGIApp, Scope
 
 __all__ = [
+    "RESULTS_PATH",
     "TOOLKIT_NAMES",
     "Cell",
     "Row",
@@ -24,7 +25,10 @@ __all__ = [
     "machine_info",
     "NOISY_SPREAD",
     "render_table",
+    "write_results_section",
 ]
+
+RESULTS_PATH = Path(__file__).resolve().parent / "RESULTS.md"
 
 TOOLKIT_NAMES = ("raw", "starlette", "flagstone")
 # Rounds further apart than this (relative to their median) are flagged.
@@ -121,14 +125,24 @@ class _Footnotes:
         ]
 
 
-def render_table(title: str, rows: Sequence[Row], toolkits: Sequence[str], markdown: bool) -> str:
-    """The results as a table: rates per toolkit, then the ratios that matter."""
+def render_table(
+    title: str,
+    rows: Sequence[Row],
+    toolkits: Sequence[str],
+    markdown: bool,
+    unit: str | None = None,
+) -> str:
+    """The results as a table: figures per toolkit, then the ratios that matter.
+
+    `unit` replaces every scenario's own unit (the callgrind table counts
+    instructions per request, not operations per second).
+    """
     ratios = [("starlette", "raw"), ("flagstone", "starlette"), ("flagstone", "raw")]
     ratios = [(a, b) for a, b in ratios if a in toolkits and b in toolkits]
     header = ["scenario", "unit", *toolkits, *[f"{a}/{b}" for a, b in ratios]]
     footnotes = _Footnotes()
     lines = [
-        [row.scenario.name, row.scenario.unit]
+        [row.scenario.name, unit or row.scenario.unit]
         + [footnotes.cell(row.cells.get(t), f"{row.scenario.name}/{t}") for t in toolkits]
         + [_ratio(row.cells.get(a), row.cells.get(b)) for a, b in ratios]
         for row in rows
@@ -193,10 +207,34 @@ def machine_info(variants: dict[str, str]) -> list[str]:
             for d in ("starlette", "uvicorn", "httptools", "uvloop", "websockets")
         ),
     ]
-    flagstone = (
-        "flagstone",
-        *(f"flagstone-{n}" for n in ("contract", "requests", "routing", "sessions", "background")),
+    # Every installed flagstone distribution, so a new package shows up too.
+    flagstone = sorted(
+        {
+            dist.metadata["Name"]
+            for dist in metadata.distributions()
+            if (dist.metadata["Name"] or "").startswith("flagstone")
+        }
     )
     lines.append("flagstone versions: " + ", ".join(f"{d} {_version(d)}" for d in flagstone))
     lines += [f"{name}: {text}" for name, text in variants.items()]
     return lines
+
+
+def write_results_section(name: str, text: str, path: Path = RESULTS_PATH) -> None:
+    """Put `text` into RESULTS.md between the markers of section `name`.
+
+    The bench writes its own tables (`--write-results`), so the recorded
+    figures are exactly what a run printed, never hand-edited.  A section
+    is delimited by `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`; it is
+    replaced in place, or appended at the end the first time.
+    """
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    if start in current and end in current:
+        before, rest = current.split(start, 1)
+        after = rest.split(end, 1)[1]
+        updated = before + block + after
+    else:
+        updated = current.rstrip() + "\n\n" + block + "\n"
+    path.write_text(updated, encoding="utf-8")

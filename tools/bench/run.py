@@ -11,7 +11,9 @@ See tools/bench/README.md for the methodology.
 from __future__ import annotations
 
 import argparse
+import datetime
 import importlib
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -20,7 +22,15 @@ from pathlib import Path
 # imported by their plain names, so this folder must be on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_report import TOOLKIT_NAMES, Row, Toolkit, failed, machine_info, render_table
+from bench_report import (
+    TOOLKIT_NAMES,
+    Row,
+    Toolkit,
+    failed,
+    machine_info,
+    render_table,
+    write_results_section,
+)
 from bench_scenarios import MICRO_SCENARIO, SCENARIOS, Scenario, scenario_names
 
 __all__ = ["main"]
@@ -41,7 +51,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         default=",".join(TOOLKIT_NAMES),
         help="comma-separated subset of raw,starlette,flagstone",
     )
-    parser.add_argument("--mode", choices=("inprocess", "http", "both"), default="both")
+    parser.add_argument(
+        "--mode",
+        choices=("inprocess", "http", "callgrind", "both", "all"),
+        default="both",
+        help="both = inprocess + http (default); all = inprocess + http + callgrind",
+    )
     parser.add_argument(
         "--rounds",
         type=int,
@@ -52,7 +67,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "--requests",
         type=int,
         default=1000,
-        help="requests per toolkit per round (default 1000); heavy scenarios divide it by their weight (multipart 20, websocket 20, streaming 10, routes-1000 4)",
+        help="in-process requests per toolkit per round (default 1000); heavy scenarios divide it by their weight (multipart 20, websocket 20, streaming 10, routes-1000 4)",
     )
     parser.add_argument(
         "--http-rounds", type=int, default=5, help="rounds in HTTP mode (default 5)"
@@ -86,6 +101,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--markdown", action="store_true", help="print the tables as markdown (for RESULTS.md)"
+    )
+    parser.add_argument(
+        "--write-results",
+        action="store_true",
+        help="also write each table (markdown, with the command, date and machine) into its section of tools/bench/RESULTS.md",
     )
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     args = parser.parse_args(argv)
@@ -141,14 +161,14 @@ def main(argv: list[str]) -> int:
     toolkits = _toolkits(args.toolkits)
     started = time.perf_counter()
     variants = {name: toolkit.variant() for name, toolkit in toolkits.items()}
-    tables: list[tuple[str, list[Row]]] = []
-    if args.mode in ("inprocess", "both"):
+    tables: list[tuple[str, str, list[Row], str | None]] = []
+    if args.mode in ("inprocess", "both", "all"):
         from bench_inprocess import run_inprocess
 
         rows = run_inprocess(scenarios, toolkits, args.rounds, args.requests, _progress)
         title = f"In-process (ASGI app called directly; {args.stat} of {args.rounds} rounds x {args.requests} requests / weight)"
-        tables.append((title, rows))
-    if args.mode in ("http", "both") and any(s.kind != "micro" for s in scenarios):
+        tables.append(("inprocess", title, rows, None))
+    if args.mode in ("http", "both", "all") and any(s.kind != "micro" for s in scenarios):
         from bench_http import run_http
 
         http_scenarios = [s for s in scenarios if s.kind != "micro"]
@@ -159,19 +179,44 @@ def main(argv: list[str]) -> int:
             else f"{args.http_requests} requests / weight"
         )
         title = f"HTTP (uvicorn on 127.0.0.1, {args.connections} keep-alive connections, {args.stat} of {args.http_rounds} rounds x {load})"
-        tables.append((title, rows))
-    for _, rows in tables:
-        for row in rows:
-            row.use_statistic(args.stat)
+        tables.append(("http", title, rows, None))
+    if args.mode in ("callgrind", "all"):
+        from bench_callgrind import CALLGRIND_INSTALL_HINT, callgrind_available, run_callgrind
+
+        if not callgrind_available():
+            raise SystemExit(CALLGRIND_INSTALL_HINT)
+        rows = run_callgrind(scenarios, toolkits, _progress)
+        title = "Callgrind (instructions per request, in-process, ASGI spec 2.3; lower is better, flagstone/starlette 0.5x = twice as fast)"
+        tables.append(("callgrind", title, rows, "instr/req"))
+    for _, _, rows, unit in tables:
+        if unit is None:
+            for row in rows:
+                row.use_statistic(args.stat)
     names = list(toolkits)
     prefix = "- " if args.markdown else ""
-    print("\n".join(prefix + line for line in machine_info(variants)))
+    machine = machine_info(variants)
+    print("\n".join(prefix + line for line in machine))
     print()
-    for title, rows in tables:
-        print(render_table(title, rows, names, args.markdown))
+    for _, title, rows, unit in tables:
+        print(render_table(title, rows, names, args.markdown, unit))
+    if args.write_results:
+        command = "hatch run bench:run " + shlex.join(argv)
+        today = datetime.date.today().isoformat()
+        for section, title, rows, unit in tables:
+            text = "\n".join(
+                [
+                    f"Recorded {today} by `{command}`.",
+                    "",
+                    *[f"- {line}" for line in machine],
+                    "",
+                    render_table(title, rows, names, True, unit),
+                ]
+            )
+            write_results_section(section, text)
+        print(f"wrote {len(tables)} section(s) of tools/bench/RESULTS.md", file=sys.stderr)
     wrong = [
         (row.scenario.name, name, cell)
-        for _, rows in tables
+        for _, _, rows, _ in tables
         for row in rows
         for name, cell in row.cells.items()
         if failed(cell)

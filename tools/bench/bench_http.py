@@ -26,8 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from bench_inprocess import Outcome, compare
+
+# tools/http1.py is the one small HTTP/1.1 client of the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_report import Row
 from bench_scenarios import Scenario
+from http1 import Reply, encode_request, read_reply, request_once
 
 __all__ = ["run_http"]
 
@@ -36,58 +40,31 @@ STARTUP_TIMEOUT = 60.0  # seconds for a toolkit's servers to listen
 LOAD_TIMEOUT = 120.0  # seconds for one bounded load run; past it the cell fails
 
 
-# --- a small HTTP/1.1 keep-alive client ------------------------------------------------
+# --- requests and replies (the client itself is tools/http1.py) -------------------------
 
 
 def request_bytes(scenario: Scenario, port: int, cookie: str | None) -> bytes:
     """The scenario's request, serialized once and written again and again."""
     request = scenario.request
     target = request.path + (f"?{request.query}" if request.query else "")
-    lines = [
-        f"{request.method} {target} HTTP/1.1",
-        f"host: 127.0.0.1:{port}",
-        "user-agent: flagstone-bench/0.1",
-        "accept: */*",
-        *[f"{name}: {value}" for name, value in request.headers],
-    ]
-    if request.body or request.method == "POST":
-        lines.append(f"content-length: {len(request.body)}")
+    headers = [("user-agent", "flagstone-bench/0.1"), ("accept", "*/*"), *request.headers]
     if cookie:
-        lines.append(f"cookie: {cookie}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + request.body
+        headers.append(("cookie", cookie))
+    return encode_request(request.method, target, headers, request.body, f"127.0.0.1:{port}")
+
+
+def _outcome(reply: Reply) -> Outcome:
+    return Outcome(status=reply.status, headers=dict(reply.headers), body=reply.body)
 
 
 async def read_response(reader: asyncio.StreamReader) -> Outcome:
-    """Read one response: content-length or chunked body (the two uvicorn sends)."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status_line, *header_lines = head[:-4].decode("latin-1").split("\r\n")
-    outcome = Outcome(status=int(status_line.split(" ", 2)[1]))
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        outcome.headers[name.strip().lower()] = value.strip()
-    if "content-length" in outcome.headers:
-        outcome.body = await reader.readexactly(int(outcome.headers["content-length"]))
-    elif outcome.headers.get("transfer-encoding", "").lower() == "chunked":
-        chunks = []
-        while True:
-            size = int((await reader.readline()).split(b";", 1)[0], 16)
-            if size == 0:
-                await reader.readuntil(b"\r\n")  # no trailers are expected
-                break
-            chunks.append((await reader.readexactly(size + 2))[:-2])
-        outcome.body = b"".join(chunks)
-    return outcome
+    """Read one response as an `Outcome` (compared across toolkits)."""
+    return _outcome(await read_reply(reader))
 
 
 async def one_request(port: int, payload: bytes) -> Outcome:
     """One request on a fresh connection (warm-up check, session cookie)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(payload)
-        await writer.drain()
-        return await read_response(reader)
-    finally:
-        writer.close()
+    return _outcome(await request_once(port, payload))
 
 
 async def http_load(

@@ -26,9 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The shared helpers of tools/: the load client and process handling.
+sys.path.insert(0, str(REPO_ROOT / "tools"))
+
+from http1 import Reply, encode_request, read_reply  # noqa: E402
+from serving import Served, free_port, start, tcp_listening  # noqa: E402
+
 PASSWORD = "flagstone"
 RSS_RATIO_LIMIT = 1.10
 START_DEADLINE = 30.0
@@ -44,20 +47,7 @@ REQUEST_TIMEOUT = 30.0
 BOUNDARY = "flagstoneloadboundary"
 
 
-# --- a minimal keep-alive HTTP/1.1 client --------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
+# --- one user's keep-alive connection (tools/http1.py parses the replies) -----------
 
 
 class Connection:
@@ -76,15 +66,10 @@ class Connection:
     async def request(
         self, method: str, path: str, body: bytes = b"", content_type: str | None = None
     ) -> Reply:
-        lines = [f"{method} {path} HTTP/1.1", "host: 127.0.0.1"]
-        if self.cookie:
-            lines.append(f"cookie: {self.cookie}")
+        headers = [("cookie", self.cookie)] if self.cookie else []
         if content_type:
-            lines.append(f"content-type: {content_type}")
-        if body or method == "POST":
-            lines.append(f"content-length: {len(body)}")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.writer.write(head + body)
+            headers.append(("content-type", content_type))
+        self.writer.write(encode_request(method, path, headers, body))
         await self.writer.drain()
         reply = await asyncio.wait_for(read_reply(self.reader), REQUEST_TIMEOUT)
         set_cookie = reply.header("set-cookie")
@@ -94,34 +79,6 @@ class Connection:
 
     def close(self) -> None:
         self.writer.close()
-
-
-async def read_reply(reader: asyncio.StreamReader) -> Reply:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    status = int(status_line.split(" ", 2)[1])
-    headers = []
-    for line in header_lines:
-        if line:
-            key, _, value = line.partition(":")
-            headers.append((key.strip().lower(), value.strip()))
-    reply = Reply(status, headers, b"")
-    if reply.header("transfer-encoding") == "chunked":
-        reply.body = await read_chunked(reader)
-    else:
-        reply.body = await reader.readexactly(int(reply.header("content-length") or 0))
-    return reply
-
-
-async def read_chunked(reader: asyncio.StreamReader) -> bytes:
-    parts: list[bytes] = []
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-        if size == 0:
-            await reader.readuntil(b"\r\n")
-            return b"".join(parts)
-        parts.append(await reader.readexactly(size))
-        await reader.readexactly(2)
 
 
 def multipart(filename: str, content: bytes) -> tuple[bytes, str]:
@@ -208,11 +165,10 @@ async def oversized_upload(port: int, size: int, cookie: str | None) -> int | st
     """Send one oversized upload on its own connection; the status or an error."""
     body, content_type = multipart("big.bin", b"y" * size)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = (
-        "POST /upload HTTP/1.1\r\nhost: 127.0.0.1\r\n"
-        f"cookie: {cookie}\r\ncontent-type: {content_type}\r\n"
-        f"content-length: {len(body)}\r\n\r\n"
-    ).encode()
+    request = encode_request(
+        "POST", "/upload", [("cookie", cookie or ""), ("content-type", content_type)], body
+    )
+    head = request[: len(request) - len(body)]
 
     async def send_body() -> None:
         # The server may answer 413 and close before the body is all sent:
@@ -272,35 +228,10 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_DEADLINE
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the demo exited early:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)  # polling until the server listens
-    raise RuntimeError(f"the demo did not listen within {START_DEADLINE} s:\n{log.read_text()}")
-
-
-def start_demo(port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    log = workdir / "server.log"
-    env = {
-        **os.environ,
-        "FLAGSTONE_DEMO_SECRET": "load-run-secret",
-        "FLAGSTONE_DEMO_AUDIT_LOG": str(workdir / "audit.log"),
-    }
-    env.pop("FLAGSTONE_DEMO_REDIS_URL", None)
-    # What tools/serve_demo.py runs, minus the access log: 200,000 log lines
-    # would cost the shared CPU more than some of the requests themselves.
+def start_demo(port: int, workdir: Path) -> Served:
+    """The demo under uvicorn, as tools/serve_demo.py runs it minus the access log."""
+    # 200,000 access-log lines would cost the shared CPU more than some of
+    # the requests themselves.
     command = [
         sys.executable,
         "-m",
@@ -314,22 +245,14 @@ def start_demo(port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], Path]
         str(port),
         "--no-access-log",
     ]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
-        )
-    wait_listening(port, process, log)
-    return process, log
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    env = {
+        "FLAGSTONE_DEMO_SECRET": "load-run-secret",
+        "FLAGSTONE_DEMO_AUDIT_LOG": str(workdir / "audit.log"),
+        "FLAGSTONE_DEMO_REDIS_URL": "",
+    }
+    demo = start("demo", command, workdir / "server.log", port=port, cwd=REPO_ROOT, env=env)
+    demo.wait_until(lambda: tcp_listening(port), "listening", START_DEADLINE)
+    return demo
 
 
 async def run(args: argparse.Namespace, port: int, pid: int) -> bool:
@@ -384,13 +307,13 @@ def main(argv: list[str]) -> int:
         parser.error("--warmup must be between 0 and --requests")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="flagstone-load-") as tmp:
-        process, log = start_demo(port, Path(tmp))
+        demo = start_demo(port, Path(tmp))
         try:
-            ok = asyncio.run(run(args, port, process.pid))
+            ok = asyncio.run(run(args, port, demo.process.pid))
         finally:
-            stop(process)
+            demo.stop(timeout=15)
         if not ok:
-            print(f"FAILED; server log tail:\n{log.read_text()[-3000:]}")
+            print(f"FAILED; server log tail:\n{demo.log_tail()}")
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
-import threading
+import sys
 from base64 import b64encode
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from itsdangerous import TimestampSigner
+
+# tools/serving.py starts the real redis-server (shared with meta's tests and tools/).
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
+from serving import ServiceMissing, StartFailed, redis_server
 
 Action = Callable[[Any], Any]
 
@@ -201,62 +203,11 @@ def helpers() -> Any:
 # -- a real redis-server -------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start redis-server on a free 127.0.0.1 port for this test session; stop it after."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail(
-            "redis-server is not installed; the RedisStore tests run a real one. "
-            "Install it with: sudo apt-get install redis-server",
-            pytrace=False,
-        )
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    # Wait for the readiness line, not a sleep; the timer kills a server that
-    # hangs silently so readline() cannot block forever.
-    watchdog = threading.Timer(15, process.kill)
-    watchdog.start()
-    output: list[str] = []
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if "Ready to accept connections" in line:
-                break
-    finally:
-        watchdog.cancel()
-    if not _ping(port):
-        process.kill()
-        pytest.fail("redis-server did not start:\n" + "".join(output[-20:]), pytrace=False)
-    # Keep draining its output so a full pipe never blocks the server.
-    threading.Thread(target=lambda: [None for _ in process.stdout or ()], daemon=True).start()
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with redis_server(tmp_path_factory.mktemp("redis")) as redis:
+            yield f"redis://127.0.0.1:{redis.port}/0"
+    except (ServiceMissing, StartFailed) as exc:
+        pytest.fail(str(exc), pytrace=False)

@@ -43,11 +43,10 @@ async def store(redis_url: str, prefix: str) -> AsyncIterator[RedisStore]:
 
 
 def closed_port() -> int:
-    import socket
+    """A port nothing listens on (tools/serving.py's free port)."""
+    from serving import free_port
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()
 
 
 async def test_round_trip_with_redis_expiry(store: RedisStore, raw: Any, prefix: str) -> None:

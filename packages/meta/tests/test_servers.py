@@ -15,16 +15,14 @@ import hashlib
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from serving import Served, StartFailed, free_port, http_answers, start
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -71,62 +69,22 @@ def _binary(name: str) -> str:
     return on_path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """A running server: its name, base URLs and the process."""
-
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-
-def wait_until_answering(server: Server, path: str = "/", deadline: float = 30.0) -> None:
+def wait_until_answering(server: Served, path: str = "/", deadline: float = 30.0) -> None:
     """Poll (with a deadline) until the server answers HTTP; fail with its log."""
-    stop = time.monotonic() + deadline
-    while time.monotonic() < stop:
-        if server.process.poll() is not None:
-            break
-        try:
-            httpx.get(server.url + path, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)  # polling interval, not synchronisation
-    log = server.log.read_text(errors="replace")[-3000:]
-    pytest.fail(f"{server.name} did not start on port {server.port}:\n{log}", pytrace=False)
+    try:
+        server.wait_until(lambda: http_answers(server.port, path), "answering HTTP", deadline)
+    except StartFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
-def log_shows(server: Server, text: str, deadline: float = 10.0) -> bool:
+def log_shows(server: Served, text: str, deadline: float = 10.0) -> bool:
     """Poll the server's log (written after the response) until `text` appears."""
     stop_at = time.monotonic() + deadline
     while time.monotonic() < stop_at:
-        if text in server.log.read_text(errors="replace"):
+        if text in server.log_tail(size=1_000_000):
             return True
         time.sleep(0.05)  # polling interval
     return False
-
-
-def stop(server: Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -136,24 +94,22 @@ def smoke_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def launch(name: str, module: str, cwd: Path, env: dict[str, str], log: Path) -> Server:
+def launch(name: str, module: str, cwd: Path, env: dict[str, str], log: Path) -> Served:
     port = free_port()
-    full_env = {**os.environ, "PYTHONPATH": str(cwd), **env}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            _command(name, module, port),
-            cwd=cwd,
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return Server(name, port, process, log)
+    return start(
+        name,
+        _command(name, module, port),
+        log,
+        port=port,
+        cwd=cwd,
+        env={"PYTHONPATH": str(cwd), **env},
+    )
 
 
 @pytest.fixture(scope="module")
 def servers(
     smoke_file: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[tuple[str, str], Server]]:
+) -> Iterator[dict[tuple[str, str], Served]]:
     """Every server with the smoke app and with the demo, all started at once.
 
     Start-up (importing the app in a fresh interpreter) dominates the run
@@ -172,7 +128,7 @@ def servers(
             },
         ),
     }
-    running: dict[tuple[str, str], Server] = {}
+    running: dict[tuple[str, str], Served] = {}
     try:
         for app_name, (module, cwd, env) in apps.items():
             for name in SERVERS:
@@ -183,21 +139,21 @@ def servers(
         yield running
     finally:
         for server in running.values():
-            stop(server)
+            server.stop()
 
 
 @pytest.fixture(params=SERVERS)
-def smoke(request: pytest.FixtureRequest, servers: dict[tuple[str, str], Server]) -> Server:
+def smoke(request: pytest.FixtureRequest, servers: dict[tuple[str, str], Served]) -> Served:
     return servers["smoke", request.param]
 
 
 @pytest.fixture(params=SERVERS)
-def demo(request: pytest.FixtureRequest, servers: dict[tuple[str, str], Server]) -> Server:
+def demo(request: pytest.FixtureRequest, servers: dict[tuple[str, str], Served]) -> Served:
     return servers["demo", request.param]
 
 
 @pytest.fixture
-def client(smoke: Server) -> Iterator[httpx.Client]:
+def client(smoke: Served) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=smoke.url, timeout=10.0) as http:
         yield http
 
@@ -305,7 +261,7 @@ def test_exception_becomes_500_and_server_keeps_serving(client: httpx.Client) ->
     assert client.get("/").status_code == 200
 
 
-def test_lifespan_state_reaches_requests(smoke: Server, client: httpx.Client) -> None:
+def test_lifespan_state_reaches_requests(smoke: Served, client: httpx.Client) -> None:
     response = client.get("/state")
     if smoke.name != "daphne":
         assert response.json() == {"started": True, "name": "smoke"}
@@ -330,7 +286,7 @@ def test_file_response_with_pathsend_when_offered(client: httpx.Client, smoke_fi
     assert sent == (1 if offered else 0)
 
 
-def test_granian_offers_pathsend(smoke: Server, client: httpx.Client) -> None:
+def test_granian_offers_pathsend(smoke: Served, client: httpx.Client) -> None:
     client.get("/")
     extensions = client.get("/info").json()["scope"]["extensions"]
     assert ("http.response.pathsend" in extensions) == (smoke.name == "granian")
@@ -342,7 +298,7 @@ def test_file_range_request(client: httpx.Client, smoke_file: Path) -> None:
     assert response.content == smoke_file.read_bytes()[10:20]
 
 
-def test_client_disconnect_ends_endless_stream(smoke: Server) -> None:
+def test_client_disconnect_ends_endless_stream(smoke: Served) -> None:
     with httpx.Client(base_url=smoke.url, timeout=10.0) as http:
         start_counts = http.get("/info").json()["counters"]
         with http.stream("GET", "/endless") as response:
@@ -363,7 +319,7 @@ def test_client_disconnect_ends_endless_stream(smoke: Server) -> None:
 # -- WebSocket -----------------------------------------------------------------
 
 
-def test_websocket_echo_and_close_code(smoke: Server) -> None:
+def test_websocket_echo_and_close_code(smoke: Served) -> None:
     with connect(smoke.ws_url + "/ws/echo", open_timeout=10, close_timeout=5) as ws:
         ws.send("hello")
         assert ws.recv(timeout=10) == "echo:hello"
@@ -376,20 +332,20 @@ def test_websocket_echo_and_close_code(smoke: Server) -> None:
     assert closed.value.rcvd.code == 4001
 
 
-def test_websocket_client_close_is_clean(smoke: Server, client: httpx.Client) -> None:
+def test_websocket_client_close_is_clean(smoke: Served, client: httpx.Client) -> None:
     with connect(smoke.ws_url + "/ws/echo", open_timeout=10, close_timeout=5) as ws:
         ws.send("x")
         assert ws.recv(timeout=10) == "echo:x"
     assert client.get("/").status_code == 200
 
 
-def test_websocket_denied_before_accept(smoke: Server) -> None:
+def test_websocket_denied_before_accept(smoke: Served) -> None:
     with pytest.raises(InvalidStatus) as denied:
         connect(smoke.ws_url + "/ws/deny", open_timeout=10)
     assert denied.value.response.status_code == 403
 
 
-def test_websocket_to_unknown_path_is_refused(smoke: Server) -> None:
+def test_websocket_to_unknown_path_is_refused(smoke: Served) -> None:
     with pytest.raises(InvalidStatus) as denied:
         connect(smoke.ws_url + "/ws/nowhere", open_timeout=10)
     assert denied.value.response.status_code in (403, 404)
@@ -405,7 +361,7 @@ def _login(http: httpx.Client, user: str) -> str:
     return cookie
 
 
-def test_demo_login_me_and_chat(demo: Server) -> None:
+def test_demo_login_me_and_chat(demo: Served) -> None:
     with httpx.Client(base_url=demo.url, timeout=10.0) as http:
         assert http.get("/api/me").json() == {"user": None}
         cookie = _login(http, "ada")
@@ -435,7 +391,7 @@ def test_demo_login_me_and_chat(demo: Server) -> None:
             assert json.loads(ws.recv(timeout=10))["text"] == "second"
 
 
-def test_demo_chat_refuses_anonymous(demo: Server) -> None:
+def test_demo_chat_refuses_anonymous(demo: Served) -> None:
     # The demo accepts, then closes with 1008 and a reason the browser can show.
     with (
         connect(demo.ws_url + "/ws/chat", open_timeout=10) as ws,
@@ -452,7 +408,7 @@ def test_demo_chat_refuses_anonymous(demo: Server) -> None:
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "log in first")
 
 
-def test_demo_logout_ends_session(demo: Server) -> None:
+def test_demo_logout_ends_session(demo: Served) -> None:
     with httpx.Client(base_url=demo.url, timeout=10.0) as http:
         _login(http, "grace")
         assert http.get("/api/me").json() == {"user": "grace"}

@@ -11,100 +11,56 @@ tampered cookie, seen by no worker, is the control.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from serving import Served, StartFailed, free_port, start
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVE_DEMO = ROOT / "tools" / "serve_demo.py"
 MAX_REQUESTS = 200  # bounded: stop as soon as two pids answered, fail past this
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A real redis-server on a free 127.0.0.1 port, stopped afterwards."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail(
-            "redis-server is not installed; the multi-worker RedisStore test runs a real one. "
-            "Install it with: sudo apt-get install redis-server",
-            pytrace=False,
-        )
+def redis_url(demo_redis_url: str) -> str:
+    """A real redis-server on a free 127.0.0.1 port (conftest's), stopped afterwards."""
+    return demo_redis_url
+
+
+def launch(env: dict[str, str], log: Path) -> Served:
     port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, str(SERVE_DEMO), "--port", str(port), "--workers", "2"]
+    return start("the two-worker demo", command, log, port=port, cwd=ROOT, env=env)
+
+
+def worker_pid(url: str) -> int | None:
+    """The pid of the worker that answers a fresh connection, None while none listens."""
     try:
-        deadline = time.monotonic() + 15
-        while not _redis_pong(port):
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail("redis-server did not start", pytrace=False)
-            time.sleep(0.05)  # polling interval
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        stop(process)
+        answer = httpx.get(url + "/api/pid", headers={"connection": "close"}, timeout=2.0)
+    except httpx.TransportError:
+        return None
+    pid: int = answer.json()["pid"]
+    return pid
 
 
-def _redis_pong(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def launch(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, str(SERVE_DEMO), "--port", str(port), "--workers", "2"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return process, f"http://127.0.0.1:{port}"
-
-
-def wait_until_both_workers_answer(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+def wait_until_both_workers_answer(demo: Served) -> None:
     """Poll fresh connections until two worker pids answered (workers start one by one)."""
-    deadline = time.monotonic() + 45
     pids: set[int] = set()
-    while len(pids) < 2:
-        try:
-            pids.add(httpx.get(url + "/api/pid", headers={"connection": "close"}).json()["pid"])
-        except httpx.TransportError:
-            time.sleep(0.05)  # polling interval, not synchronisation
-        if time.monotonic() > deadline or process.poll() is not None:
-            tail = log.read_text()[-3000:]
-            pytest.fail(f"two demo workers did not answer ({pids}):\n{tail}", pytrace=False)
+
+    def two_answered() -> bool:
+        pid = worker_pid(demo.url)
+        if pid is not None:
+            pids.add(pid)
+        return len(pids) >= 2
+
+    try:
+        demo.wait_until(two_answered, "answering from two worker pids", deadline=45.0)
+    except StartFailed as exc:
+        pytest.fail(f"{exc}\n(pids seen: {sorted(pids)})", pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -121,16 +77,16 @@ def demos(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[
         "cookie": {"FLAGSTONE_DEMO_SECRET": "shared-secret", "FLAGSTONE_DEMO_REDIS_URL": ""},
         "redis": {"FLAGSTONE_DEMO_SECRET": "shared-secret", "FLAGSTONE_DEMO_REDIS_URL": redis_url},
     }
-    running: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    running: dict[str, Served] = {}
     try:
         for name, env in configs.items():
             running[name] = launch({**shared, **env}, logs / f"{name}.log")
-        for name, (process, url) in running.items():
-            wait_until_both_workers_answer(process, url, logs / f"{name}.log")
-        yield {name: url for name, (_, url) in running.items()}
+        for demo in running.values():
+            wait_until_both_workers_answer(demo)
+        yield {name: demo.url for name, demo in running.items()}
     finally:
-        for process, _ in running.values():
-            stop(process)
+        for demo in running.values():
+            demo.stop(timeout=15)
 
 
 def log_in(url: str) -> dict[str, str]:

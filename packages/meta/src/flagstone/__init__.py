@@ -66,6 +66,7 @@ from flagstone_contract import (
     WebSocketResponseStartEvent,
     WebSocketScope,
     WebSocketSendEvent,
+    http,
     status,
     wrap_middleware,
 )
@@ -313,6 +314,7 @@ __all__ = [
     "WebSocketTestSession",
     "compile_path",
     "get_route_path",
+    "http",
     "register_url_convertor",
     "request_response",
     "set_thread_limit",

@@ -10,11 +10,12 @@ from typing import Any
 import anyio
 import pytest
 
-from flagstone_contract import Receive, Scope, Send
+from flagstone_contract import HTTPException, Receive, Scope, Send
 from flagstone_requests import (
     ContentTooLarge,
     FormData,
     FormError,
+    MultiPartException,
     Request,
     StreamConsumed,
     UploadFile,
@@ -205,12 +206,84 @@ async def test_multipart_charset_from_content_type(
     assert (await unknown.form())["v"] == "é"
 
 
-async def test_multipart_invalid_utf8_value_is_a_400(
+# One text-decode rule for every form (Starlette 1.10's): decode with the
+# declared charset; bytes invalid in it, or a charset that is no text
+# encoding, decode as latin-1.  Never a 4xx/5xx for how text is encoded.
+CHARSET_FALLBACKS = {
+    "unknown_name": "nope",
+    "bytes_codec_base64": "base64",
+    "bytes_codec_rot13": "rot13",
+    "bytes_codec_hex": "hex",
+    "bytes_codec_zlib": "zlib",
+    "bytes_codec_bz2": "bz2",
+    "bytes_codec_uu": "uu",
+    "always_raises_undefined": "undefined",
+    "quadratic_punycode": "punycode",
+    "hostname_codec_idna": "idna",
+    "escape_codec_unicode_escape": "unicode_escape",
+    "escape_codec_raw_unicode_escape": "raw_unicode_escape",
+    "empty_name": '""',
+}
+
+
+@pytest.mark.parametrize("charset", CHARSET_FALLBACKS.values(), ids=CHARSET_FALLBACKS.keys())
+async def test_multipart_charset_that_is_no_text_encoding_falls_back_to_latin1(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, charset: str
+) -> None:
+    raw = b"caf\xe9 \xff\\N{x} xn--"
+    body = multipart(field("n\xe9", raw), upload("f", b"data", filename="r\xe9sum\xe9.txt"))
+    request = multipart_request(
+        http_scope,
+        body_channel,
+        body,
+        content_type=f"multipart/form-data; charset={charset}; boundary={BOUNDARY}",
+    )
+    async with request.form() as form:
+        assert form["n\xe9".encode().decode("latin-1")] == raw.decode("latin-1")
+        upload_file = form["f"]
+        assert isinstance(upload_file, UploadFile)
+        assert upload_file.filename == "r\xe9sum\xe9.txt".encode().decode("latin-1")
+
+
+@pytest.mark.parametrize(
+    ("where", "part"),
+    [
+        pytest.param("value", field("v", b"\xff\xfe ok"), id="field_value"),
+        pytest.param("name", field("\udcff", b"x"), id="field_name"),
+    ],
+)
+async def test_multipart_invalid_utf8_decodes_as_latin1_like_starlette(
+    http_scope: ScopeFactory,
+    body_channel: ChannelFactory,
+    where: str,
+    part: tuple[str, str | bytes, str | None, dict[str, str]],
+) -> None:
+    if where == "name":
+        # A field name with a byte that is not UTF-8: built by hand.
+        body = multipart(field("PLACEHOLDER", b"x")).replace(b"PLACEHOLDER", b"\xffname")
+        expected = [("\xffname", "x")]
+    else:
+        body = multipart(part)
+        expected = [("v", "\xff\xfe ok")]
+    form = await multipart_request(http_scope, body_channel, body).form()
+    assert form.multi_items() == expected
+
+
+async def test_multipart_invalid_utf8_filename_decodes_as_latin1(
     http_scope: ScopeFactory, body_channel: ChannelFactory
 ) -> None:
-    request = multipart_request(http_scope, body_channel, multipart(field("v", b"\xff\xfe")))
-    with pytest.raises(FormError, match="not valid utf-8"):
-        await request.form()
+    body = multipart(upload("f", b"x", filename="PLACEHOLDER")).replace(b"PLACEHOLDER", b"\xe9.txt")
+    async with multipart_request(http_scope, body_channel, body).form() as form:
+        upload_file = form["f"]
+        assert isinstance(upload_file, UploadFile)
+        assert upload_file.filename == "\xe9.txt"
+
+
+async def test_urlencoded_invalid_utf8_decodes_as_latin1_like_multipart(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    form = await urlencoded_request(http_scope, body_channel, b"%FFa=%E9t%E9&raw=\xe9").form()
+    assert form.multi_items() == [("\xffa", "\xe9t\xe9"), ("raw", "\xe9")]
 
 
 async def test_filename_is_kept_as_sent_and_never_used_as_a_path(
@@ -550,3 +623,84 @@ async def test_a_real_client_upload_through_httpx() -> None:
     assert seen["content_type"] == "text/csv"
     assert seen["data"] == b"a,b\r\n1,2\r\n"
     assert seen["file"].file.closed
+
+
+# --- MultiPartException: Starlette's name, flagstone's 400/413 split ----------------
+
+FORM_ERRORS = {
+    "multipart_too_many_fields": (
+        multipart(field("a", "1"), field("b", "2")),
+        "multipart",
+        {"max_fields": 1},
+        400,
+        "max_fields",
+    ),
+    "multipart_too_many_files": (
+        multipart(upload("a", b"1"), upload("b", b"2")),
+        "multipart",
+        {"max_files": 1},
+        400,
+        "max_files",
+    ),
+    "multipart_part_too_large": (
+        multipart(field("a", "x" * 50)),
+        "multipart",
+        {"max_part_size": 10},
+        413,
+        "max_part_size",
+    ),
+    "multipart_file_too_large": (
+        multipart(upload("a", b"x" * 50)),
+        "multipart",
+        {"max_file_size": 10},
+        413,
+        "max_file_size",
+    ),
+    "multipart_no_closing_boundary": (
+        multipart(field("a", "1"))[:-8],
+        "multipart",
+        {},
+        400,
+        "closing boundary",
+    ),
+    "urlencoded_too_many_fields": (b"a=1&b=2&c=3", "urlencoded", {"max_fields": 2}, 400, "max_fields"),
+    "urlencoded_part_too_large": (b"a=" + b"x" * 50, "urlencoded", {"max_part_size": 10}, 413, "max_part_size"),
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "limits", "status", "names"),
+    FORM_ERRORS.values(),
+    ids=FORM_ERRORS.keys(),
+)
+async def test_every_form_error_is_a_multipart_exception_with_its_status(
+    http_scope: ScopeFactory,
+    body_channel: ChannelFactory,
+    body: bytes,
+    kind: str,
+    limits: dict[str, Any],
+    status: int,
+    names: str,
+) -> None:
+    if kind == "multipart":
+        request = multipart_request(http_scope, body_channel, body)
+    else:
+        request = urlencoded_request(http_scope, body_channel, body)
+    # Written the Starlette way: `except MultiPartException as exc: exc.message`.
+    try:
+        await request.form(**limits)
+    except MultiPartException as exc:
+        caught: MultiPartException = exc
+    else:
+        pytest.fail("no MultiPartException")
+    await request.close()
+    assert names in caught.message
+    assert isinstance(caught, HTTPException)
+    assert caught.status_code == status
+    assert isinstance(caught, ContentTooLarge if status == 413 else FormError)
+
+
+def test_multipart_exception_alone_carries_its_message() -> None:
+    exc = MultiPartException("Missing boundary in multipart.")
+    assert exc.message == "Missing boundary in multipart."
+    assert str(exc) == "Missing boundary in multipart."

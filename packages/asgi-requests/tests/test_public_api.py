@@ -20,6 +20,7 @@ EXPECTED_INCOMING = {
     "ImmutableMultiDict",
     "InvalidJSON",
     "MultiDict",
+    "MultiPartException",
     "MutableHeaders",
     "QueryParams",
     "Request",

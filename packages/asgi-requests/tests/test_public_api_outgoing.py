@@ -80,7 +80,8 @@ def test_all_is_exactly_both_sides() -> None:
     incoming = {
         "URL", "Address", "ClientDisconnect", "CommaSeparatedStrings", "ContentTooLarge",
         "FormData", "FormError", "HTTPConnection", "Headers", "ImmutableMultiDict",
-        "InvalidJSON", "MultiDict", "MutableHeaders", "QueryParams", "Request", "Secret",
+        "InvalidJSON", "MultiDict", "MultiPartException", "MutableHeaders", "QueryParams",
+        "Request", "Secret",
         "State", "StreamConsumed", "UploadFile",
     }  # fmt: skip
     assert set(flagstone_requests.__all__) == incoming | EXPECTED_OUTGOING

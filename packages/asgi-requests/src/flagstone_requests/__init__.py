@@ -28,6 +28,7 @@ from ._request_errors import (
     ContentTooLarge,
     FormError,
     InvalidJSON,
+    MultiPartException,
     StreamConsumed,
 )
 
@@ -44,6 +45,7 @@ __all__: list[str] = [
     "ImmutableMultiDict",
     "InvalidJSON",
     "MultiDict",
+    "MultiPartException",
     "MutableHeaders",
     "QueryParams",
     "Request",

@@ -34,9 +34,16 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, QuerystringParser, parse_options_header
 
 from ._datastructures import FormData, Headers, UploadFile
-from ._request_errors import ContentTooLarge, FormError
+from ._request_errors import ContentTooLarge, FormError, FormTooLarge
 
-__all__ = ["MAX_BOUNDARY_LENGTH", "FormLimits", "check_form_limits", "parse_form"]
+__all__ = [
+    "MAX_BOUNDARY_LENGTH",
+    "FormLimits",
+    "check_form_limits",
+    "decode_text",
+    "form_charset",
+    "parse_form",
+]
 
 MAX_BOUNDARY_LENGTH = 200
 """RFC 2046 allows 70 characters; 200 leaves room for unusual clients."""
@@ -67,6 +74,52 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
+# Codecs that Python calls text encodings but that are no charset a form can
+# be sent in: `punycode` decodes in quadratic time (a 1 MiB field costs
+# ~45 s of CPU), `undefined` always raises, the escape codecs interpret
+# backslashes (and warn), and `idna` is for host names.
+_NOT_CHARSETS = frozenset({"punycode", "idna", "undefined", "unicode-escape", "raw-unicode-escape"})
+
+
+def form_charset(declared: bytes | str) -> str:
+    """The codec to decode form text with: `declared` if it names a text charset, else latin-1.
+
+    A client names the charset, so every name must end in a usable codec,
+    never an exception: unknown names (`LookupError`), codecs that are not
+    text encodings (`base64`, `rot13`, `hex`, `zlib`: bytes-to-bytes, their
+    `decode` raises) and the codecs in `_NOT_CHARSETS` all fall back to
+    latin-1, as Starlette falls back for unknown names.
+    """
+    name = declared.decode("latin-1") if isinstance(declared, bytes) else declared
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):
+        # ValueError: a name with a NUL byte ("utf-8\x00") is refused by the
+        # codec registry with ValueError, not LookupError.
+        return "latin-1"
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return "latin-1"
+    return info.name
+
+
+def decode_text(raw: bytes, charset: str) -> str:
+    """Decode one form text (field name, value, file name): the one rule for every form.
+
+    Starlette 1.10's rule, for urlencoded and multipart alike: decode with
+    the charset (`form_charset`; UTF-8 unless the request says otherwise),
+    and if the bytes are not valid in it, decode them as latin-1.  Nothing
+    is refused and nothing is lost: `value.encode("latin-1")` gives back the
+    exact bytes the client sent.  (Before, flagstone answered 400 to invalid
+    UTF-8 in a multipart field and replaced it with U+FFFD in urlencoded.)
+    """
+    try:
+        return raw.decode(charset)
+    except ValueError:
+        # UnicodeDecodeError, the bare UnicodeError some codecs raise, or any
+        # other complaint of a codec: all ValueErrors.
+        return raw.decode("latin-1")
+
+
 def too_many_fields(limit: int | float) -> FormError:
     return FormError(f"Too many fields. Maximum number of fields is {limit} (max_fields).")
 
@@ -76,14 +129,14 @@ def too_many_files(limit: int | float) -> FormError:
 
 
 def part_too_large(name: str, limit: int) -> ContentTooLarge:
-    return ContentTooLarge(
+    return FormTooLarge(
         f"Form field {name!r} exceeds the maximum part size of {_size(limit)} (max_part_size).",
         limit=limit,
     )
 
 
 def file_too_large(filename: str | None, limit: int) -> ContentTooLarge:
-    return ContentTooLarge(
+    return FormTooLarge(
         f"Uploaded file {filename!r} exceeds the maximum file size of {_size(limit)} "
         "(max_file_size).",
         limit=limit,
@@ -143,11 +196,11 @@ _PERCENT, _PLUS = ord("%"), ord("+")
 
 
 def _decode_urlencoded(raw: bytes) -> str:
-    # Bytes first, then UTF-8: a value sent as raw UTF-8 and one sent
+    # Bytes first, then the text rule: a value sent as raw UTF-8 and one sent
     # percent-encoded decode the same (Starlette decodes raw bytes as latin-1).
     if _PERCENT in raw or _PLUS in raw:
         raw = unquote_to_bytes(raw.replace(b"+", b" "))
-    return raw.decode("utf-8", errors="replace")
+    return decode_text(raw, "utf-8")
 
 
 class _UrlencodedReader:
@@ -197,7 +250,7 @@ class _UrlencodedReader:
             name = unquote_to_bytes(name.replace(b"+", b" "))
         if _PERCENT in value or _PLUS in value:
             value = unquote_to_bytes(value.replace(b"+", b" "))
-        self.items.append((name.decode("utf-8", "replace"), value.decode("utf-8", "replace")))
+        self.items.append((decode_text(name, "utf-8"), decode_text(value, "utf-8")))
         self.name = self.value = b""
 
     async def parse(self, next_chunk: NextChunk) -> FormData:
@@ -229,12 +282,7 @@ class _MultipartReader:
                 f"Multipart boundary is {len(boundary)} bytes long; the maximum is "
                 f"{MAX_BOUNDARY_LENGTH} bytes (RFC 2046 allows 70)."
             )
-        charset = options.get(b"charset", b"utf-8").decode("latin-1")
-        try:
-            codecs.lookup(charset)
-        except LookupError:
-            charset = "latin-1"
-        self.charset = charset
+        self.charset = form_charset(options.get(b"charset", b"utf-8"))
         self.limits = limits
         self.created = created
         self.items: list[tuple[str, str | UploadFile]] = []
@@ -272,12 +320,6 @@ class _MultipartReader:
             )
         except FormParserError as exc:
             raise FormError(f"Invalid multipart data: {exc}")
-
-    def _decode(self, raw: bytes, what: str) -> str:
-        try:
-            return raw.decode(self.charset)
-        except UnicodeDecodeError:
-            raise FormError(f"Multipart {what} is not valid {self.charset}.")
 
     def on_part_begin(self) -> None:
         self.part_headers = []
@@ -333,7 +375,7 @@ class _MultipartReader:
         raw_name = options.get(b"name")
         if raw_name is None:
             raise FormError('The Content-Disposition header field "name" must be provided.')
-        self.part_name = self._decode(raw_name, "field name")
+        self.part_name = decode_text(raw_name, self.charset)
         raw_filename = options.get(b"filename")
         if raw_filename is None:
             self.fields += 1
@@ -344,7 +386,7 @@ class _MultipartReader:
         if self.files > self.limits.max_files:
             raise too_many_files(self.limits.max_files)
         # Kept exactly as the client sent it: never use it as a path.
-        filename = self._decode(raw_filename, "file name")
+        filename = decode_text(raw_filename, self.charset)
         upload = UploadFile(
             # Owned by the UploadFile; closed by Request.close() or on error.
             tempfile.SpooledTemporaryFile(max_size=self.limits.spool_max_size),  # noqa: SIM115
@@ -372,7 +414,7 @@ class _MultipartReader:
         if self.part_file is not None:
             self.pending.append((self.part_file, None))
         else:
-            self.items.append((self.part_name, self._decode(bytes(self.part_data), "field value")))
+            self.items.append((self.part_name, decode_text(bytes(self.part_data), self.charset)))
 
     def on_end(self) -> None:
         self.ended = True

@@ -13,7 +13,15 @@ import json
 
 from flagstone_contract import HTTPException
 
-__all__ = ["ClientDisconnect", "ContentTooLarge", "FormError", "InvalidJSON", "StreamConsumed"]
+__all__ = [
+    "ClientDisconnect",
+    "ContentTooLarge",
+    "FormError",
+    "FormTooLarge",
+    "InvalidJSON",
+    "MultiPartException",
+    "StreamConsumed",
+]
 
 
 class ClientDisconnect(Exception):
@@ -40,14 +48,46 @@ class ContentTooLarge(HTTPException):
         self.limit = limit
 
 
-class FormError(HTTPException, ValueError):
+class MultiPartException(Exception):
+    """Starlette's name for "this form body could not be parsed": every form error is one.
+
+    Ported code that writes `except MultiPartException` keeps catching
+    flagstone's form errors: `FormError` (400: malformed body, too many
+    fields, files or part headers) and the 413s of a form part or file over
+    its size limit are all instances of it, and all `HTTPException`s, so they
+    render as 400/413 with or without an `"app"` in the scope (Starlette
+    turns its `MultiPartException` into a 400 only inside an app).
+    `message` is the text, as in Starlette.
+    """
+
+    # No __init__ of its own: `MultiPartException(message)` needs none, and
+    # the HTTPException subclasses below pass (status, detail) up the MRO.
+
+    @property
+    def message(self) -> str:
+        """What was wrong with the form (the `detail` of flagstone's form errors)."""
+        detail = getattr(self, "detail", None)
+        if isinstance(detail, str):
+            return detail
+        return str(self.args[0]) if self.args else ""
+
+
+class FormError(HTTPException, ValueError, MultiPartException):
     """400: a form body is malformed or breaks a count limit (fields, files, headers).
 
-    Also a `ValueError`, so `except ValueError` code keeps working.
+    Also a `ValueError`, so `except ValueError` code keeps working, and a
+    `MultiPartException`, so Starlette-style `except` clauses do.
     """
 
     def __init__(self, detail: str) -> None:
         super().__init__(400, detail)
+
+
+class FormTooLarge(ContentTooLarge, MultiPartException):
+    """413: one form field (`max_part_size`) or uploaded file (`max_file_size`) is too large.
+
+    A `ContentTooLarge` and a `MultiPartException`: catchable either way.
+    """
 
 
 class InvalidJSON(HTTPException, json.JSONDecodeError):

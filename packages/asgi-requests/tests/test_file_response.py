@@ -53,7 +53,7 @@ async def test_pathsend_when_server_offers_it(data_file, http_scope, run_asgi) -
 async def test_no_pathsend_for_head(data_file, http_scope, run_asgi) -> None:
     scope = http_scope(method="HEAD", extensions={"http.response.pathsend": {}})
     chan = await run_asgi(FileResponse(data_file), scope)
-    assert chan.sent[1] == {"type": "http.response.body", "body": b""}
+    assert chan.sent[1] == {"type": "http.response.body", "body": b"", "more_body": False}
 
 
 async def test_missing_file_fails_before_anything_is_sent(tmp_path, http_scope, run_asgi) -> None:
@@ -155,12 +155,69 @@ async def test_if_none_match_wins_over_if_modified_since(
     assert sent_response((await run_asgi(FileResponse(data_file), scope)).sent).status == 200
 
 
-@pytest.mark.parametrize("value", ["garbage", "", "Mon, 99 Foo 2020"])
-async def test_bad_if_modified_since_is_ignored(
-    value, data_file, http_scope, run_asgi, sent_response
+# RFC 9110: an invalid conditional header is ignored, never an error.
+UNPARSEABLE_DATES = {
+    "garbage": "garbage",
+    "empty": "",
+    "bad_day_and_month": "Mon, 99 Foo 2020",
+    "huge_year_overflow": "Mon, 01 Jan 99999999999 00:00:00 GMT",
+    "offset_of_days": "Mon, 01 Jan 2020 00:00:00 +9999",
+    "offset_of_years": "Mon, 01 Jan 2020 00:00:00 +99999999999",
+    "hour_99": "01 Jan 2020 99:99:99 GMT",
+    "no_time_zone": "Mon, 01 Jan 2020 00:00:00",
+    "nul_byte": "Mon, 01 Jan 2020\x00 00:00:00 GMT",
+}
+CONDITIONAL_HEADERS = ["if-modified-since", "if-unmodified-since", "if-range"]
+
+
+@pytest.mark.parametrize("header", CONDITIONAL_HEADERS)
+@pytest.mark.parametrize("value", UNPARSEABLE_DATES.values(), ids=UNPARSEABLE_DATES.keys())
+async def test_unparseable_conditional_date_is_ignored(
+    header, value, data_file, http_scope, run_asgi, sent_response
 ) -> None:
-    scope = http_scope(headers=[("if-modified-since", value)])
-    assert sent_response((await run_asgi(FileResponse(data_file), scope)).sent).status == 200
+    headers = [(header, value), ("range", "bytes=0-9")] if header == "if-range" else [(header, value)]
+    scope = http_scope(headers=headers)
+    resp = sent_response((await run_asgi(FileResponse(data_file), scope)).sent)
+    assert resp.status == 200
+    assert resp.body == CONTENT
+
+
+@pytest.mark.parametrize("header", ["if-none-match", "if-match"])
+@pytest.mark.parametrize("value", ["", ",,,", 'W/', '"unterminated', "\x00\xff", "W/W/W/\"x\""])
+async def test_odd_entity_tag_lists_are_treated_as_no_match(
+    header, value, data_file, http_scope, run_asgi, sent_response
+) -> None:
+    scope = http_scope(headers=[(header, value)])
+    resp = sent_response((await run_asgi(FileResponse(data_file), scope)).sent)
+    assert resp.status == 200
+
+
+@pytest.mark.parametrize("method", ["head", "Head", "HEAD"])
+async def test_head_is_recognised_in_any_case(
+    method, data_file, http_scope, run_asgi, sent_response
+) -> None:
+    chan = await run_asgi(FileResponse(data_file), http_scope(method=method))
+    resp = sent_response(chan.sent)
+    assert resp.body == b""
+    assert resp.header("content-length") == str(len(CONTENT))
+    assert chan.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+@pytest.mark.parametrize("method", ["get", "Get"])
+async def test_range_honoured_for_lower_case_get(
+    method, data_file, http_scope, run_asgi, sent_response
+) -> None:
+    scope = http_scope(method=method, headers=[("range", "bytes=0-9")])
+    resp = sent_response((await run_asgi(FileResponse(data_file), scope)).sent)
+    assert resp.status == 206
+    assert resp.body == CONTENT[:10]
+
+
+async def test_head_range_ends_with_more_body_false(data_file, http_scope, run_asgi) -> None:
+    scope = http_scope(method="head", headers=[("range", "bytes=0-9")])
+    chan = await run_asgi(FileResponse(data_file), scope)
+    assert chan.sent[0]["status"] == 206
+    assert chan.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
 
 
 async def test_no_304_for_post_or_non_200(data_file, http_scope, run_asgi, sent_response) -> None:

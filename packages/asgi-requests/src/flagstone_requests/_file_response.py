@@ -26,6 +26,7 @@ import os
 import secrets
 import stat
 from collections.abc import Mapping
+from datetime import datetime
 from email.utils import formatdate, parsedate_to_datetime
 from typing import IO, Any
 from urllib.parse import quote
@@ -115,7 +116,7 @@ class FileResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handle: IO[bytes] | None = None
-        method = scope.get("method")
+        method = _method(scope)
         if self.stat_result is not None:
             # A given stat_result is authoritative: the headers already
             # describe it, so the bytes sent must match it too.
@@ -170,7 +171,7 @@ class FileResponse(Response):
         self, scope: Scope, receive: Receive, send: Send, size: int, handle: IO[bytes] | None
     ) -> None:
         prefix = "websocket." if scope["type"] == "websocket" else ""
-        method = scope.get("method")
+        method = _method(scope)
         request_headers = self._request_headers(scope) if prefix == "" else {}
         if (
             self.status_code == 200
@@ -179,7 +180,7 @@ class FileResponse(Response):
         ):
             headers = [(k, v) for k, v in self.raw_headers if k not in _NOT_ON_304]
             await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         decision = self._range_decision(request_headers, method, size)
         if decision.outcome in ("bad_request", "unsatisfiable"):
@@ -195,7 +196,7 @@ class FileResponse(Response):
         }
         if method == "HEAD":
             await send(start)
-            await send({"type": "http.response.body", "body": b""})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         extensions = scope.get("extensions") or {}
         if prefix == "" and "http.response.pathsend" in extensions:
@@ -230,13 +231,10 @@ class FileResponse(Response):
         last_modified = self._header(b"last-modified")
         if if_modified_since is None or last_modified is None:
             return False
-        try:
-            since = parsedate_to_datetime(if_modified_since)
-            modified = parsedate_to_datetime(last_modified)
-        except (TypeError, ValueError, IndexError):
+        since = _http_date(if_modified_since)
+        modified = _http_date(last_modified)
+        if since is None or modified is None:
             return False  # an unparseable date is ignored, as RFC 9110 says
-        if since.tzinfo is None or modified.tzinfo is None:
-            return False
         return modified <= since
 
     def _range_decision(
@@ -313,9 +311,9 @@ class FileResponse(Response):
                 (b"content-length", str(length).encode("latin-1")),
             ]
         start_message = {"type": "http.response.start", "status": 206, "headers": headers}
-        if scope.get("method") == "HEAD" or handle is None:
+        if _method(scope) == "HEAD" or handle is None:
             await send(start_message)
-            await send({"type": "http.response.body", "body": b""})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         multipart = len(parts) > 1
 
@@ -368,9 +366,33 @@ class FileResponse(Response):
             await send({"type": body_type, "body": chunk, "more_body": more})
 
 
+def _method(scope: Scope) -> str:
+    # Methods are case-sensitive in HTTP, but servers send them upper-case
+    # and a hand-built scope with "head" or "get" means the same request;
+    # comparing exactly would stream a body to a HEAD, or ignore Range.
+    method = scope.get("method")
+    return method.upper() if isinstance(method, str) else ""
+
+
 def _watch(scope: Scope) -> bool:
     # Same rule as StreamingResponse (see should_watch).
     return should_watch(scope)
+
+
+def _http_date(value: str) -> datetime | None:
+    """An HTTP date as an aware datetime, or None for anything unparseable.
+
+    The value comes from the client, and `parsedate_to_datetime` has many
+    ways to fail on it: `ValueError` (bad fields, a time-zone offset of a day
+    or more), `OverflowError` (a year with a dozen digits), `TypeError` and
+    `IndexError` (odd shapes).  RFC 9110 says to ignore an invalid date, so
+    every one of them means "no date" -- never a 500.
+    """
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 def _strip_weak(tag: str) -> str:

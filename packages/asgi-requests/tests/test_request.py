@@ -137,17 +137,19 @@ async def test_json_parses_and_caches(
 
 
 BAD_JSON = {
-    "truncated": b'{"a": ',
-    "empty_body": b"",
-    "not_utf8": b"\xff\xfe\xfa",
-    "trailing_garbage": b"{} x",
-    "deeply_nested": b"[" * 200_000,
+    "truncated": (b'{"a": ', "Expecting value"),
+    "empty_body": (b"", "Expecting value"),
+    "not_utf8": (b"\xff\xfe\xfa", "not UTF-8 text"),
+    "trailing_garbage": (b"{} x", "Extra data"),
+    "deeply_nested": (b"[" * 200_000, "nested too deeply"),
+    "integer_of_5000_digits": (b"1" * 5000, "integer-digit limit"),
+    "nested_integer_of_5000_digits": (b'{"n": [' + b"9" * 5000 + b"]}", "integer-digit limit"),
 }
 
 
-@pytest.mark.parametrize("body", BAD_JSON.values(), ids=BAD_JSON.keys())
+@pytest.mark.parametrize(("body", "reason"), BAD_JSON.values(), ids=BAD_JSON.keys())
 async def test_invalid_json_is_a_400_and_a_value_error(
-    http_scope: ScopeFactory, body_channel: ChannelFactory, body: bytes
+    http_scope: ScopeFactory, body_channel: ChannelFactory, body: bytes, reason: str
 ) -> None:
     request = Request(http_scope(), body_channel(body).receive)
     with pytest.raises(InvalidJSON) as info:
@@ -158,6 +160,7 @@ async def test_invalid_json_is_a_400_and_a_value_error(
     assert isinstance(exc, json.JSONDecodeError)
     assert exc.status_code == 400
     assert exc.detail.startswith("Invalid JSON in request body: ")
+    assert reason in exc.detail
     assert str(exc).startswith("400: Invalid JSON")
 
 

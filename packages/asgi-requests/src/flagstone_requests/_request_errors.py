@@ -10,6 +10,7 @@ form errors are HTTP errors only when `"app" in scope` and bad JSON is a 500.
 from __future__ import annotations
 
 import json
+import sys
 
 from flagstone_contract import HTTPException
 
@@ -103,11 +104,8 @@ class InvalidJSON(HTTPException, json.JSONDecodeError):
             reason = f"{error.msg}: line {error.lineno} column {error.colno} (char {error.pos})"
             self.msg, self.doc, self.pos = error.msg, error.doc, error.pos
             self.lineno, self.colno = error.lineno, error.colno
-        elif isinstance(error, RecursionError):
-            reason = "nested too deeply"
         else:
-            # Not UTF-8/16/32 text at all: json.loads raised UnicodeDecodeError.
-            reason = f"body is not UTF-8 text ({error})"
+            reason = _json_failure(error)
             self.msg, self.doc, self.pos, self.lineno, self.colno = reason, "", 0, 1, 1
         self.status_code = 400
         self.detail = f"Invalid JSON in request body: {reason}"
@@ -115,3 +113,20 @@ class InvalidJSON(HTTPException, json.JSONDecodeError):
         # Skip both parents' __init__: their argument lists are incompatible;
         # BaseException only needs args for pickling and the default str().
         Exception.__init__(self, 400, self.detail)
+
+
+def _json_failure(error: Exception) -> str:
+    """Name what `json.loads` refused when it was not a syntax error."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    if isinstance(error, UnicodeDecodeError):
+        # Not UTF-8/16/32 text at all.
+        return f"body is not UTF-8 text ({error})"
+    if "integer string conversion" in str(error):
+        # Python refuses to turn more than sys.get_int_max_str_digits() digits
+        # into an int (CVE-2020-10735: the conversion is quadratic).
+        return (
+            "a number has more digits than Python's integer-digit limit "
+            f"({sys.get_int_max_str_digits()} digits, sys.set_int_max_str_digits)"
+        )
+    return str(error)

@@ -206,19 +206,45 @@ async def test_unreachable_redis_fails_fast_with_url(helpers: Any) -> None:
         await store.aclose()
 
 
-async def test_password_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
-    url = f"redis://user:hunter2@127.0.0.1:{closed_port()}/0"
-    store = RedisStore(url)
+# Every credential form redis-py accepts, against a closed port so that the
+# error message and the log line (which both name the URL) are produced.
+CREDENTIAL_URLS = {
+    "userinfo_user_and_password": ("redis://user:hunter2@127.0.0.1:{port}/0", "hunter2"),
+    "userinfo_password_only": ("redis://:hunter2@127.0.0.1:{port}/0", "hunter2"),
+    "userinfo_password_in_user_slot": ("redis://hunter2@127.0.0.1:{port}/0", "hunter2"),
+    "userinfo_percent_encoded_at": ("redis://u:hun%40ter2@127.0.0.1:{port}/0", "hun%40ter2"),
+    "query_password": ("redis://127.0.0.1:{port}/0?password=hunter2", "hunter2"),
+    "query_username": ("redis://127.0.0.1:{port}/0?username=aclhunter2", "aclhunter2"),
+    "query_both_among_others": (
+        "redis://127.0.0.1:{port}/0?socket_timeout=2&username=aclhunter2&password=hunter2",
+        "hunter2",
+    ),
+    "userinfo_and_query": ("redis://a:hunter2@127.0.0.1:{port}/0?password=hunter3", "hunter"),
+}
+
+
+@pytest.mark.parametrize(("template", "secret"), CREDENTIAL_URLS.values(), ids=CREDENTIAL_URLS.keys())
+async def test_credentials_are_redacted_everywhere(
+    caplog: pytest.LogCaptureFixture, template: str, secret: str
+) -> None:
+    url = template.format(port=closed_port())
+    store = RedisStore(url, timeout=2)
     try:
         with anyio.fail_after(10), pytest.raises(SessionStoreError) as info:
             await store.save("x", {}, 10)
     finally:
         await store.aclose()
-    assert "hunter2" not in str(info.value)
-    assert "user:***@127.0.0.1" in str(info.value)
-    assert "hunter2" not in caplog.text
-    assert "Redis at redis://user:***@" in caplog.text
-    assert "hunter2" not in repr(store)
+    assert secret not in str(info.value)
+    assert secret not in caplog.text
+    assert secret not in repr(store)
+    assert secret not in store.url
+    assert "127.0.0.1" in str(info.value)  # still says where it failed
+    assert "***" in repr(store)
+
+
+def test_redaction_keeps_harmless_query_parameters() -> None:
+    store = RedisStore("redis://127.0.0.1:1/0?socket_timeout=2&password=pw")
+    assert store.url == "redis://127.0.0.1:1/0?socket_timeout=2&password=***"
 
 
 async def test_sync_client_runs_in_a_thread(redis_url: str, prefix: str) -> None:

@@ -233,6 +233,59 @@ async def test_a_mounted_app_raising_during_shutdown_is_reported() -> None:
     assert "ValueError: boom" in result.messages[1]["message"]
 
 
+async def test_a_mounted_app_raising_after_reading_startup_fails_the_startup() -> None:
+    events: list[str] = []
+
+    @asgi
+    async def cannot_connect(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            raise ConnectionRefusedError("database at 10.0.0.5 refused")
+
+    router = Router(
+        [
+            Mount("/a", app=raw_lifespan_app(events, "a")),
+            Mount("/db", app=cannot_connect),
+            Mount("/c", app=raw_lifespan_app(events, "c")),
+        ]
+    )
+    result = await run_lifespan(router)
+    assert types(result.messages) == ["lifespan.startup.failed"]
+    message = result.messages[0]["message"]
+    assert message.startswith(
+        "Mount('/db'): raised during lifespan startup: "
+        "ConnectionRefusedError: database at 10.0.0.5 refused"
+    )
+    assert "Traceback (most recent call last)" in message
+    assert "cannot_connect" in message  # the traceback names the failing frame
+    assert events == ["a start", "a stop"]
+
+
+async def test_a_host_app_raising_after_reading_startup_is_named() -> None:
+    @asgi
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        raise KeyError("SECRET_KEY")
+
+    result = await run_lifespan(Router([Host("api.example.org", app=broken)]))
+    assert types(result.messages) == ["lifespan.startup.failed"]
+    assert result.messages[0]["message"].startswith("Host('api.example.org'): raised during")
+
+
+async def test_a_nested_mount_raising_after_reading_startup_fails_the_top_startup() -> None:
+    @asgi
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        raise RuntimeError("no cache")
+
+    inner = Router([Mount("/deep", app=broken)])
+    result = await run_lifespan(Router([Mount("/outer", app=inner)]))
+    assert types(result.messages) == ["lifespan.startup.failed"]
+    message = result.messages[0]["message"]
+    assert message.startswith("Mount('/outer'): ")
+    assert "Mount('/deep'): raised during lifespan startup: RuntimeError: no cache" in message
+
+
 async def test_a_mounted_app_breaking_the_protocol_before_startup_is_left_alone() -> None:
     @asgi
     async def confused(scope: Scope, receive: Receive, send: Send) -> None:

@@ -18,12 +18,14 @@ yields `lifespan.shutdown`, so apps stop in reverse order.  Every app sees
 an ordinary ASGI conversation; its own task groups stay open around that
 `send`.
 
-"Does not speak lifespan" is decided the way the ASGI spec tells servers to
-decide it: the app returns, or raises, before answering
-`lifespan.startup`.  Such an app is left alone (its exception is not an
-error: many apps `assert scope["type"] == "http"`).  An app that answers
-`lifespan.startup.failed` fails the whole startup with its message; the
-apps already started are shut down first.
+"Does not speak lifespan": the app returns before answering
+`lifespan.startup`, or raises before it even read that message.  Such an
+app is left alone (its exception is not an error: many apps `assert
+scope["type"] == "http"`).  An app that raises *after* reading
+`lifespan.startup` does speak lifespan, so that is its startup failing,
+reported like an app that answers `lifespan.startup.failed`: the whole
+startup fails with a message naming the mount (and, for an exception, its
+traceback); the apps already started are shut down first.
 """
 
 from __future__ import annotations
@@ -143,7 +145,18 @@ class _MountedLifespans:
         except Exception as exc:
             if phase == "running":
                 self.shutdown_failures.append(f"{label}: {type(exc).__name__}: {exc}")
-            # phase new/asked: the app does not speak lifespan; left alone.
+            elif phase == "asked":
+                # It read `lifespan.startup`, so it speaks lifespan: raising
+                # now is its startup failing (a database it cannot reach), not
+                # "lifespan unsupported".  Swallowing it would start the
+                # server with a broken app and nothing in the log.
+                phase = "failed"
+                trace = "".join(traceback.format_exception(exc))
+                self.startup_failure = (
+                    f"{label}: raised during lifespan startup: {type(exc).__name__}: {exc}\n{trace}"
+                )
+            # phase new: raised before reading anything (`assert scope["type"]
+            # == "http"`): the app does not speak lifespan; left alone.
             # phase failed/stopped: it already reported.
         if phase in ("new", "asked"):
             await self._continue(index + 1)

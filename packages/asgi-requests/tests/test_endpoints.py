@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
+import anyio
 import pytest
 
 from flagstone_contract import HTTPException
@@ -14,6 +16,8 @@ from flagstone_requests import (
     JSONResponse,
     PlainTextResponse,
     Request,
+    ServerErrorMiddleware,
+    StreamingResponse,
     WebSocket,
     WebSocketEndpoint,
     request_response,
@@ -333,3 +337,118 @@ def test_endpoint_scope_type_is_checked(http_scope, ws_scope) -> None:
         Items(ws_scope(), noop, noop)
     with pytest.raises(ValueError, match="'websocket' scope"):
         WebSocketEndpoint(http_scope(), noop, noop)
+
+
+# --- a client that leaves mid-body ends the request quietly -----------------------
+
+
+async def _read_body(request: Request) -> Any:
+    await request.body()
+    return PlainTextResponse("never")
+
+
+async def _read_json(request: Request) -> Any:
+    await request.json()
+    return PlainTextResponse("never")
+
+
+async def _read_form(request: Request) -> Any:
+    await request.form()
+    return PlainTextResponse("never")
+
+
+async def _read_stream(request: Request) -> Any:
+    async for _ in request.stream():
+        pass
+    return PlainTextResponse("never")
+
+
+async def _echo_stream(request: Request) -> Any:
+    # The disconnect surfaces while the *response* is being sent.
+    return StreamingResponse(request.stream())
+
+
+def _sync_read_body(request: Request) -> Any:
+    from anyio.from_thread import run
+
+    run(request.body)
+    return PlainTextResponse("never")
+
+
+DISCONNECT_READERS = {
+    "body": _read_body,
+    "json": _read_json,
+    "form": _read_form,
+    "stream": _read_stream,
+    "stream_echoed_by_response": _echo_stream,
+    "sync_endpoint_body": _sync_read_body,
+}
+
+
+class _UploadEndpoint(HTTPEndpoint):
+    async def post(self, request: Request) -> Any:
+        await request.form()
+        return PlainTextResponse("never")
+
+
+def _half_an_upload() -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "http.request",
+            "body": b"--b\r\ncontent-disposition: form-data; name=",
+            "more_body": True,
+        },
+        {"type": "http.disconnect"},
+    ]
+
+
+def _upload_scope(http_scope: Any) -> dict[str, Any]:
+    return http_scope(method="POST", headers=[("content-type", "multipart/form-data; boundary=b")])
+
+
+@pytest.mark.parametrize("app_kind", ["plain", "exception_middleware", "server_error_middleware"])
+@pytest.mark.parametrize("reader", DISCONNECT_READERS.values(), ids=DISCONNECT_READERS.keys())
+async def test_client_disconnect_mid_body_ends_quietly(
+    http_scope, channel, caplog: pytest.LogCaptureFixture, reader: Any, app_kind: str
+) -> None:
+    app: Any = request_response(reader)
+    if app_kind == "exception_middleware":
+        app = ExceptionMiddleware(
+            app, handlers={Exception: lambda r, e: PlainTextResponse("", 500)}
+        )
+    elif app_kind == "server_error_middleware":
+        app = ServerErrorMiddleware(app)
+    chan = channel(_half_an_upload())
+    caplog.set_level(logging.DEBUG, logger="flagstone_requests")
+    with anyio.fail_after(5):
+        await app(_upload_scope(http_scope), chan.receive, chan.send)
+    if reader is _echo_stream:
+        # The response had started; it just stops (no 500 after it).
+        assert [m.get("status") for m in chan.sent if "status" in m] == [200]
+    else:
+        assert chan.sent == []  # nobody to answer
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("client disconnected" in r.getMessage() for r in caplog.records)
+
+
+async def test_client_disconnect_in_http_endpoint_ends_quietly(
+    http_scope, channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    chan = channel(_half_an_upload())
+    with anyio.fail_after(5):
+        await _UploadEndpoint(_upload_scope(http_scope), chan.receive, chan.send)
+    assert chan.sent == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_server_error_middleware_ends_a_raw_apps_disconnect_quietly(
+    http_scope, channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def raw(scope: Any, receive: Any, send: Any) -> None:
+        await Request(scope, receive).body()
+
+    chan = channel(_half_an_upload())
+    with anyio.fail_after(5):
+        await ServerErrorMiddleware(raw)(_upload_scope(http_scope), chan.receive, chan.send)
+    assert chan.sent == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

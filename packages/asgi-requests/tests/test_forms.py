@@ -663,8 +663,20 @@ FORM_ERRORS = {
         400,
         "closing boundary",
     ),
-    "urlencoded_too_many_fields": (b"a=1&b=2&c=3", "urlencoded", {"max_fields": 2}, 400, "max_fields"),
-    "urlencoded_part_too_large": (b"a=" + b"x" * 50, "urlencoded", {"max_part_size": 10}, 413, "max_part_size"),
+    "urlencoded_too_many_fields": (
+        b"a=1&b=2&c=3",
+        "urlencoded",
+        {"max_fields": 2},
+        400,
+        "max_fields",
+    ),
+    "urlencoded_part_too_large": (
+        b"a=" + b"x" * 50,
+        "urlencoded",
+        {"max_part_size": 10},
+        413,
+        "max_part_size",
+    ),
 }
 
 

@@ -223,7 +223,9 @@ CREDENTIAL_URLS = {
 }
 
 
-@pytest.mark.parametrize(("template", "secret"), CREDENTIAL_URLS.values(), ids=CREDENTIAL_URLS.keys())
+@pytest.mark.parametrize(
+    ("template", "secret"), CREDENTIAL_URLS.values(), ids=CREDENTIAL_URLS.keys()
+)
 async def test_credentials_are_redacted_everywhere(
     caplog: pytest.LogCaptureFixture, template: str, secret: str
 ) -> None:

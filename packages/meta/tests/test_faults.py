@@ -29,7 +29,6 @@ import pytest
 from flagstone import (
     App,
     BackgroundTasks,
-    ClientDisconnect,
     JSONResponse,
     LifespanFailed,
     Middleware,
@@ -149,10 +148,9 @@ async def upload_then_disconnect(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    # As in Starlette, the disconnect surfaces as `ClientDisconnect` from the
-    # app (the server logs it); what matters is what was cleaned up.
-    with pytest.raises(ClientDisconnect):
-        await call_app(app, scope, receive, send)
+    # Unlike Starlette, the disconnect ends the request quietly: nothing
+    # escapes for the server to log as an error; what was made is cleaned up.
+    await call_app(app, scope, receive, send)
     return sent
 
 
@@ -171,10 +169,9 @@ async def test_disconnect_mid_upload_closes_temp_files_and_ends_the_endpoint() -
     assert fds_at_disconnect[0] > before.fds
 
     assert events == ["endpoint started", "endpoint finished"]
-    # No success is reported for an upload that never completed (like
-    # Starlette, the error middleware still answers 500 into the void).
-    statuses = [m["status"] for m in sent if m["type"] == "http.response.start"]
-    assert all(status >= 500 for status in statuses), statuses
+    # Nothing is answered to a client that left: no success, and no 500
+    # either (a client going away is not a server error).
+    assert [m for m in sent if m["type"] == "http.response.start"] == []
     assert running_tasks() == tasks_before
     assert_nothing_leaked(before)
 

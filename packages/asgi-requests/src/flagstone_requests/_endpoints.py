@@ -17,6 +17,12 @@ Deliberate differences from Starlette:
   ends (`Request.close()`), even on error or cancellation.
 - `WebSocketEndpoint` closes the socket with 1011 when a handler fails
   (Starlette only reports 1011 to `on_disconnect`).
+- A `ClientDisconnect` (the client left while its body was being read by
+  `body()`, `json()`, `form()` or `stream()`, in the endpoint or in its
+  response) ends the request quietly with a DEBUG log line: no exception
+  handler runs and nothing reaches the server's error log, so a client
+  cannot flood that log by aborting uploads.  Starlette lets it escape as
+  "Exception in ASGI application".
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ import anyio.to_thread
 from flagstone_contract import ASGIApp, HTTPException, Message, Receive, Scope, Send
 
 from ._exceptions import Progress, handle_exception, handlers_in, is_async_callable
-from ._request import Request
+from ._request import Request, client_gone
+from ._request_errors import ClientDisconnect
 from ._responses import PlainTextResponse, Response
 from ._websockets import WebSocket, WebSocketState
 
@@ -61,6 +68,8 @@ def request_response(func: Callable[[Request], Awaitable[Any] | Any]) -> ASGIApp
                     response = await func(request)
                 else:
                     response = await anyio.to_thread.run_sync(func, request)
+            except ClientDisconnect:
+                raise  # not an error to render: handled below, quietly
             except Exception as exc:
                 # Handlers apply here, inside any route middleware, as in
                 # Starlette.  Nothing was sent yet (the endpoint only returns
@@ -73,6 +82,8 @@ def request_response(func: Callable[[Request], Awaitable[Any] | Any]) -> ASGIApp
                 await handle_exception(scope, receive, send, exc, tables, Progress(), request)
                 return
             await _check_response(response, func)(scope, receive, send)
+        except ClientDisconnect:
+            client_gone(scope)
         finally:
             # Upload temp files must not outlive the request (Starlette leaves
             # them to the garbage collector).  `close()` has no checkpoint, so
@@ -160,6 +171,8 @@ class HTTPEndpoint:
             else:
                 response = await anyio.to_thread.run_sync(handler, request)
             await _check_response(response, handler)(self.scope, self.receive, self.send)
+        except ClientDisconnect:
+            client_gone(self.scope)
         finally:
             await request.close()  # no checkpoint inside: safe under cancellation
 

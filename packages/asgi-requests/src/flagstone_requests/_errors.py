@@ -12,6 +12,9 @@ Deliberate differences from Starlette:
   ("internal error").  Starlette lets WebSocket errors bypass it.
 - The debug page escapes every piece of text it shows, exception message
   included.
+- `ClientDisconnect` is not re-raised: the client left, there is nobody to
+  answer and no server error, so it is noted at DEBUG (Starlette re-raises
+  it and the server logs "Exception in ASGI application").
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import anyio.to_thread
 from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
 
 from ._exceptions import ExceptionHandler, call_handler
+from ._request import client_gone
+from ._request_errors import ClientDisconnect
 
 __all__ = ["ServerErrorMiddleware"]
 
@@ -148,6 +153,10 @@ class ServerErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # The client left mid-body (a raw app or middleware read it): no
+            # one to answer and no server error to log; see client_gone.
+            client_gone(scope)
         except Exception as exc:
             try:
                 if kind == "http" and not started:

@@ -21,6 +21,7 @@ and hangs when a middleware and an endpoint both read the body.
 from __future__ import annotations
 
 import json
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Generator
 from types import TracebackType
@@ -35,7 +36,9 @@ from ._datastructures import FormData, UploadFile
 from ._forms import FormLimits, check_form_limits, parse_form
 from ._request_errors import ClientDisconnect, ContentTooLarge, InvalidJSON, StreamConsumed
 
-__all__ = ["BODY_STATE_KEY", "Request", "empty_receive", "empty_send"]
+__all__ = ["BODY_STATE_KEY", "Request", "client_gone", "empty_receive", "empty_send"]
+
+logger = logging.getLogger("flagstone_requests")
 
 BODY_STATE_KEY: Final = "flagstone.body_state"
 """Private to flagstone-requests: the shared `_BodyState` of this request."""
@@ -461,4 +464,18 @@ def _body_too_large(limit: int) -> ContentTooLarge:
     return ContentTooLarge(
         f"Content Too Large: the request body exceeds the limit of {limit} bytes (max_body_size).",
         limit=limit,
+    )
+
+
+def client_gone(scope: Scope) -> None:
+    """Note, at DEBUG, a request that ended because its client disconnected.
+
+    A client going away is not a server error: logging it as one (with a
+    traceback, at ERROR) would let any client flood the error log by
+    aborting uploads.
+    """
+    logger.debug(
+        "client disconnected before the request body was read; ending %s %s quietly",
+        scope.get("method"),
+        scope.get("path"),
     )

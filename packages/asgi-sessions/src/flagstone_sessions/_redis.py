@@ -39,7 +39,9 @@ def _redact(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         netloc = "***@" + netloc.rpartition("@")[2]
-    query = "&".join(_redact_param(param) for param in parts.query.split("&")) if parts.query else ""
+    query = (
+        "&".join(_redact_param(param) for param in parts.query.split("&")) if parts.query else ""
+    )
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 

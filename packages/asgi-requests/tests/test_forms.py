@@ -559,11 +559,13 @@ async def test_files_are_closed_when_the_parse_is_cancelled(
     http_scope: ScopeFactory, channel: Any, recording_spool: type[RecordingSpool]
 ) -> None:
     # Half the body arrives, then the client stalls and the server cancels the app.
-    full = multipart(upload("a", b"1" * 100))
+    # (More than the 64 KiB that small chunks are coalesced to, so the parser
+    # has made the file before the stall.)
+    full = multipart(upload("a", b"1" * 100_000))
     scope = http_scope(
         method="POST", headers=[("content-type", f"multipart/form-data; boundary={BOUNDARY}")]
     )
-    ch = channel([{"type": "http.request", "body": full[:130], "more_body": True}])
+    ch = channel([{"type": "http.request", "body": full[:70_000], "more_body": True}])
     waiting = anyio.Event()
 
     async def receive() -> dict[str, Any]:
@@ -716,3 +718,70 @@ def test_multipart_exception_alone_carries_its_message() -> None:
     exc = MultiPartException("Missing boundary in multipart.")
     assert exc.message == "Missing boundary in multipart."
     assert str(exc) == "Missing boundary in multipart."
+
+
+# --- parser work tracks bytes, not separators or messages ---------------------------
+# (The CPU cost itself is measured by tools/bench/bench_parsers.py; these pin
+# the mechanism: how much the pure-Python parsers are handed.)
+
+
+@pytest.fixture
+def parser_feed(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
+    """Record the size of every chunk written to python-multipart's parsers."""
+    from python_multipart import multipart as pm
+
+    fed: dict[str, list[int]] = {"urlencoded": [], "multipart": []}
+    for kind, cls in (("urlencoded", pm.QuerystringParser), ("multipart", pm.MultipartParser)):
+        original = cls.write
+
+        def write(self: Any, data: bytes, _original: Any = original, _kind: str = kind) -> int:
+            fed[_kind].append(len(data))
+            result: int = _original(self, data)
+            return result
+
+        monkeypatch.setattr(cls, "write", write)
+    return fed
+
+
+SEPARATOR_BODIES = {
+    "only_ampersands": [b"&" * 65536] * 16,
+    "ampersands_one_per_message": [b"&"] * 4096,
+    "ampersand_runs_between_fields": [b"a=1" + b"&" * 65536 + b"b=2&&"] * 4,
+}
+
+
+@pytest.mark.parametrize("chunks", SEPARATOR_BODIES.values(), ids=SEPARATOR_BODIES.keys())
+async def test_separator_runs_never_reach_the_urlencoded_parser(
+    http_scope: ScopeFactory,
+    body_channel: ChannelFactory,
+    parser_feed: dict[str, list[int]],
+    chunks: list[bytes],
+) -> None:
+    # A body of `&` completes no field, so max_fields never stopped it, and
+    # the parser skipped it one Python iteration per byte.
+    form = await urlencoded_request(http_scope, body_channel, *chunks).form()
+    size = sum(map(len, chunks))
+    assert sum(parser_feed["urlencoded"]) <= 16 * len(parser_feed["urlencoded"]) + 16
+    assert sum(parser_feed["urlencoded"]) < size // 1000
+    expected = [("a", "1"), ("b", "2")] * 4 if chunks[0].startswith(b"a=1") else []
+    assert form.multi_items() == expected
+
+
+@pytest.mark.parametrize("kind", ["multipart", "urlencoded"])
+async def test_one_byte_messages_are_coalesced_before_the_parser(
+    http_scope: ScopeFactory,
+    body_channel: ChannelFactory,
+    parser_feed: dict[str, list[int]],
+    kind: str,
+) -> None:
+    if kind == "multipart":
+        body = multipart(field("a", "x" * 35_000), upload("f", b"y" * 35_000))
+        request = multipart_request(http_scope, body_channel, body, chunk=1)
+    else:
+        body = b"a=" + b"x" * 35_000 + b"&b=" + b"y" * 35_000
+        request = urlencoded_request(http_scope, body_channel, *(bytes([b]) for b in body))
+    async with request.form() as form:
+        assert form["a"] == "x" * 35_000
+    # ~70,000 one-byte messages reach the parser as a handful of chunks.
+    assert len(parser_feed[kind]) <= len(body) // (64 * 1024) + 1
+    assert sum(parser_feed[kind]) == len(body)

@@ -12,6 +12,7 @@ import pytest
 
 from flagstone_contract import HTTPException, Receive, Scope, Send
 from flagstone_requests import (
+    DEFAULT_MAX_FORM_MEMORY_SIZE,
     ContentTooLarge,
     FormData,
     FormError,
@@ -785,3 +786,71 @@ async def test_one_byte_messages_are_coalesced_before_the_parser(
     # ~70,000 one-byte messages reach the parser as a handful of chunks.
     assert len(parser_feed[kind]) <= len(body) // (64 * 1024) + 1
     assert sum(parser_feed[kind]) == len(body)
+
+
+# --- the fields of a form held in memory have a default budget ----------------------
+
+MiB = 1024 * 1024
+
+
+def _eleven_mib_of_fields(kind: str) -> tuple[bytes, str]:
+    """11 fields of 1 MiB minus a little (each under max_part_size), as urlencoded or multipart."""
+    value = b"v" * (MiB - 64)
+    if kind == "urlencoded":
+        return b"&".join(
+            b"f%d=" % i + value for i in range(11)
+        ), "application/x-www-form-urlencoded"
+    body = multipart(*(field(f"f{i}", value) for i in range(11)))
+    return body, f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def _form_request(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, body: bytes, ctype: str
+) -> Request:
+    chunks = [body[i : i + MiB] for i in range(0, len(body), MiB)]
+    scope = http_scope(method="POST", headers=[("content-type", ctype)])
+    return Request(scope, body_channel(*chunks).receive)
+
+
+@pytest.mark.parametrize("kind", ["urlencoded", "multipart"])
+async def test_form_fields_over_the_default_memory_budget_are_a_413(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, kind: str
+) -> None:
+    assert 10 * MiB == DEFAULT_MAX_FORM_MEMORY_SIZE
+    body, ctype = _eleven_mib_of_fields(kind)
+    request = _form_request(http_scope, body_channel, body, ctype)
+    with pytest.raises(ContentTooLarge, match="max_form_memory_size") as info:
+        await request.form()
+    assert isinstance(info.value, MultiPartException)
+    assert info.value.limit == DEFAULT_MAX_FORM_MEMORY_SIZE
+
+
+@pytest.mark.parametrize("kind", ["urlencoded", "multipart"])
+async def test_form_memory_budget_can_be_lifted(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, kind: str
+) -> None:
+    body, ctype = _eleven_mib_of_fields(kind)
+    form = await _form_request(http_scope, body_channel, body, ctype).form(
+        max_form_memory_size=None
+    )
+    assert len(form) == 11
+
+
+async def test_uploaded_files_do_not_count_against_the_memory_budget(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    body = multipart(field("a", "x" * 60), upload("f", b"y" * 500))
+    request = _form_request(
+        http_scope, body_channel, body, f"multipart/form-data; boundary={BOUNDARY}"
+    )
+    async with request.form(max_form_memory_size=100) as form:
+        assert form["a"] == "x" * 60
+
+
+async def test_a_later_form_call_checks_the_memory_budget_too(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    request = urlencoded_request(http_scope, body_channel, b"a=" + b"x" * 60 + b"&b=" + b"y" * 60)
+    assert len(await request.form()) == 2
+    with pytest.raises(ContentTooLarge, match="max_form_memory_size"):
+        await request.form(max_form_memory_size=100)

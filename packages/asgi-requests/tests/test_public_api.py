@@ -8,6 +8,8 @@ import flagstone_requests
 from flagstone_requests import __all__ as public_names
 
 EXPECTED_INCOMING = {
+    "DEFAULT_MAX_FORM_MEMORY_SIZE",
+    "DEFAULT_MAX_JSON_SIZE",
     "URL",
     "Address",
     "ClientDisconnect",

@@ -78,6 +78,7 @@ def test_no_accidental_outgoing_exports() -> None:
 def test_all_is_exactly_both_sides() -> None:
     """The exact pin: an accidental export or removal on either side fails here."""
     incoming = {
+        "DEFAULT_MAX_FORM_MEMORY_SIZE", "DEFAULT_MAX_JSON_SIZE",
         "URL", "Address", "ClientDisconnect", "CommaSeparatedStrings", "ContentTooLarge",
         "FormData", "FormError", "HTTPConnection", "Headers", "ImmutableMultiDict",
         "InvalidJSON", "MultiDict", "MultiPartException", "MutableHeaders", "QueryParams",

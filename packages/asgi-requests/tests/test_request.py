@@ -11,6 +11,7 @@ import pytest
 
 from flagstone_contract import BODY_KEY, MAX_BODY_SIZE_KEY, HTTPException
 from flagstone_requests import (
+    DEFAULT_MAX_JSON_SIZE,
     ClientDisconnect,
     ContentTooLarge,
     InvalidJSON,
@@ -335,3 +336,82 @@ async def test_is_disconnected_polling_buffers_a_bounded_amount(
     assert ch.receive_calls == 16  # 1 MiB kept, then it stops pulling
     with anyio.fail_after(5):
         assert len(await request.body()) == 64 * len(chunk)
+
+
+# --- request.json() has a safe default size limit ------------------------------------
+
+MiB = 1024 * 1024
+
+
+def _json_chunks(size: int) -> list[bytes]:
+    """A JSON string literal of `size` bytes, in 1 MiB chunks."""
+    body = b'"' + b"x" * (size - 2) + b'"'
+    return [body[i : i + MiB] for i in range(0, len(body), MiB)]
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content_length", "chunked"])
+async def test_json_refuses_a_body_over_the_default_limit(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, declared: bool
+) -> None:
+    size = DEFAULT_MAX_JSON_SIZE + 1
+    headers = [("content-length", str(size))] if declared else []
+    ch = body_channel(*_json_chunks(size))
+    request = Request(http_scope(method="POST", headers=headers), ch.receive)
+    with pytest.raises(ContentTooLarge) as info:
+        await request.json()
+    assert info.value.status_code == 413
+    assert info.value.limit == DEFAULT_MAX_JSON_SIZE
+    assert "request.json(max_size=...)" in info.value.detail
+    if declared:
+        # Refused on the announced length: nothing was read, so the raw body
+        # is still there for a reader that wants it.
+        assert ch.receive_calls == 0
+        assert len(await request.body()) == size
+
+
+async def test_json_at_the_default_limit_is_parsed(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    request = Request(
+        http_scope(method="POST"), body_channel(*_json_chunks(DEFAULT_MAX_JSON_SIZE)).receive
+    )
+    assert len(await request.json()) == DEFAULT_MAX_JSON_SIZE - 2
+
+
+async def test_a_configured_max_body_size_governs_json_instead_of_the_default(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    size = DEFAULT_MAX_JSON_SIZE + MiB
+    scope = http_scope(method="POST")
+    scope[MAX_BODY_SIZE_KEY] = 2 * DEFAULT_MAX_JSON_SIZE
+    request = Request(scope, body_channel(*_json_chunks(size)).receive)
+    assert len(await request.json()) == size - 2
+
+
+@pytest.mark.parametrize(
+    ("max_size", "size", "ok"),
+    [(None, DEFAULT_MAX_JSON_SIZE + 1, True), (100, 101, False), (100, 100, True)],
+)
+async def test_json_max_size_argument(
+    http_scope: ScopeFactory,
+    body_channel: ChannelFactory,
+    max_size: int | None,
+    size: int,
+    ok: bool,
+) -> None:
+    request = Request(http_scope(method="POST"), body_channel(*_json_chunks(size)).receive)
+    if ok:
+        assert len(await request.json(max_size=max_size)) == size - 2
+    else:
+        with pytest.raises(ContentTooLarge, match="exceeds 100 bytes"):
+            await request.json(max_size=max_size)
+
+
+async def test_json_cap_applies_to_a_body_a_middleware_already_read(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    scope = http_scope(method="POST")
+    ch = body_channel(*_json_chunks(200))
+    assert len(await Request(scope, ch.receive).body()) == 200
+    with pytest.raises(ContentTooLarge):
+        await Request(scope, ch.receive).json(max_size=100)

@@ -22,7 +22,8 @@ from ._datastructures import (
     State,
     UploadFile,
 )
-from ._request import Request
+from ._forms import DEFAULT_MAX_FORM_MEMORY_SIZE
+from ._request import DEFAULT_MAX_JSON_SIZE, Request
 from ._request_errors import (
     ClientDisconnect,
     ContentTooLarge,
@@ -33,6 +34,8 @@ from ._request_errors import (
 )
 
 __all__: list[str] = [
+    "DEFAULT_MAX_FORM_MEMORY_SIZE",
+    "DEFAULT_MAX_JSON_SIZE",
     "URL",
     "Address",
     "ClientDisconnect",

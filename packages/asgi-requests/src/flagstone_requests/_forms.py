@@ -13,6 +13,10 @@ names the limit that was hit:
   Stops a giant field being buffered in memory (GHSA-f96h-pmfr-66vw).
 - `max_file_size`: bytes of one uploaded file.  Starlette has no such limit,
   so without a body limit an upload could fill the disk.
+- `max_form_memory_size` (default `DEFAULT_MAX_FORM_MEMORY_SIZE`, 10 MiB):
+  bytes of all non-file fields together, the part of a form held in memory
+  (Django's DATA_UPLOAD_MAX_MEMORY_SIZE, Werkzeug's max_form_memory_size).
+  Without it, 1000 fields of 1 MiB each would be 1 GiB of memory per request.
 - `max_part_header_count` / `max_part_header_size`: headers of one multipart
   part.  Stops endless or giant part headers (GHSA-pp6c-gr5w-3c5g).
 - `MAX_BOUNDARY_LENGTH`: a boundary is matched at every byte of the body, so
@@ -38,6 +42,7 @@ from ._datastructures import FormData, Headers, UploadFile
 from ._request_errors import ContentTooLarge, FormError, FormTooLarge
 
 __all__ = [
+    "DEFAULT_MAX_FORM_MEMORY_SIZE",
     "MAX_BOUNDARY_LENGTH",
     "FormLimits",
     "check_form_limits",
@@ -48,6 +53,13 @@ __all__ = [
 
 MAX_BOUNDARY_LENGTH = 200
 """RFC 2046 allows 70 characters; 200 leaves room for unusual clients."""
+
+DEFAULT_MAX_FORM_MEMORY_SIZE = 10 * 1024 * 1024
+"""The default `max_form_memory_size` of `request.form()`: 10 MiB of non-file fields.
+
+Uploaded files are not counted (they spool to disk past `spool_max_size`);
+pass `max_form_memory_size=None` to lift the limit.
+"""
 
 
 class FormLimits(NamedTuple):
@@ -64,6 +76,7 @@ class FormLimits(NamedTuple):
     max_part_header_count: int = 8
     max_part_header_size: int = 4096
     spool_max_size: int = 1024 * 1024
+    max_form_memory_size: int | None = None
 
 
 def _size(n: int) -> str:
@@ -144,13 +157,20 @@ def file_too_large(filename: str | None, limit: int) -> ContentTooLarge:
     )
 
 
+def form_memory_too_large(limit: int) -> ContentTooLarge:
+    return FormTooLarge(
+        f"The form's non-file fields exceed {_size(limit)} in total (max_form_memory_size).",
+        limit=limit,
+    )
+
+
 def check_form_limits(form: FormData, limits: FormLimits) -> None:
     """Check an already parsed form against (possibly stricter) limits.
 
     A form is parsed once per request; Starlette silently ignores the limits
     of every later `form()` call.  Here a later call still gets its limits.
     """
-    files = fields = 0
+    files = fields = kept = 0
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
             files += 1
@@ -159,8 +179,13 @@ def check_form_limits(form: FormData, limits: FormLimits) -> None:
                 raise file_too_large(value.filename, limit)
         else:
             fields += 1
-            if len(name.encode()) + len(value.encode()) > limits.max_part_size:
+            size = len(name.encode()) + len(value.encode())
+            if size > limits.max_part_size:
                 raise part_too_large(name, limits.max_part_size)
+            kept += size
+    memory = limits.max_form_memory_size
+    if memory is not None and kept > memory:
+        raise form_memory_too_large(memory)
     if files > limits.max_files:
         raise too_many_files(limits.max_files)
     if fields > limits.max_fields:
@@ -209,6 +234,10 @@ class _UrlencodedReader:
         self.limits = limits
         self.max_part_size = limits.max_part_size
         self.max_fields = limits.max_fields
+        # Bytes of completed fields, against max_form_memory_size (no limit:
+        # a budget that is never reached, so the hot path has no branch).
+        self.memory_left = limits.max_form_memory_size
+        self.kept = 0
         self.items: list[tuple[str, str | UploadFile]] = []
         # bytes, not bytearray: the parser hands over one slice per chunk, so
         # concatenation is rare, and `bytes` decodes without a copy.
@@ -231,13 +260,19 @@ class _UrlencodedReader:
     # the same attack as a 1 GB value.
     def on_field_name(self, data: bytes, start: int, end: int) -> None:
         self.name += data[start:end]
-        if len(self.name) + len(self.value) > self.max_part_size:
-            raise self._too_large()
+        self._check_size()
 
     def on_field_data(self, data: bytes, start: int, end: int) -> None:
         self.value += data[start:end]
-        if len(self.name) + len(self.value) > self.max_part_size:
+        self._check_size()
+
+    def _check_size(self) -> None:
+        size = len(self.name) + len(self.value)
+        if size > self.max_part_size:
             raise self._too_large()
+        memory = self.memory_left
+        if memory is not None and self.kept + size > memory:
+            raise form_memory_too_large(memory)
 
     def on_field_end(self) -> None:
         # Counted when complete: each field is already capped by
@@ -246,6 +281,7 @@ class _UrlencodedReader:
         if self.fields > self.max_fields:
             raise too_many_fields(self.max_fields)
         name, value = self.name, self.value
+        self.kept += len(name) + len(value)
         # Fast path (most fields): nothing escaped, a plain UTF-8 decode.
         if _PERCENT in name or _PLUS in name:
             name = unquote_to_bytes(name.replace(b"+", b" "))
@@ -313,6 +349,8 @@ class _MultipartReader:
         self.created = created
         self.items: list[tuple[str, str | UploadFile]] = []
         self.fields = self.files = 0
+        # Bytes of non-file names and values, against max_form_memory_size.
+        self.kept = 0
         self.ended = False
         self.seen_bytes = False
         # Per part:
@@ -407,6 +445,7 @@ class _MultipartReader:
             self.fields += 1
             if self.fields > self.limits.max_fields:
                 raise too_many_fields(self.limits.max_fields)
+            self._keep(len(raw_name))
             return
         self.files += 1
         if self.files > self.limits.max_files:
@@ -434,7 +473,14 @@ class _MultipartReader:
             return
         if self.part_size > self.limits.max_part_size:
             raise part_too_large(self.part_name, self.limits.max_part_size)
+        self._keep(end - start)
         self.part_data += data[start:end]
+
+    def _keep(self, size: int) -> None:
+        self.kept += size
+        memory = self.limits.max_form_memory_size
+        if memory is not None and self.kept > memory:
+            raise form_memory_too_large(memory)
 
     def on_part_end(self) -> None:
         if self.part_file is not None:

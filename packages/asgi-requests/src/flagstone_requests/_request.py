@@ -33,12 +33,22 @@ from flagstone_contract import BODY_KEY, MAX_BODY_SIZE_KEY, Message, Receive, Sc
 
 from ._connection import HTTPConnection
 from ._datastructures import FormData, UploadFile
-from ._forms import FormLimits, check_form_limits, parse_form
+from ._forms import DEFAULT_MAX_FORM_MEMORY_SIZE, FormLimits, check_form_limits, parse_form
 from ._request_errors import ClientDisconnect, ContentTooLarge, InvalidJSON, StreamConsumed
 
-__all__ = ["BODY_STATE_KEY", "Request", "client_gone", "empty_receive", "empty_send"]
+__all__ = [
+    "BODY_STATE_KEY",
+    "DEFAULT_MAX_JSON_SIZE",
+    "Request",
+    "client_gone",
+    "empty_receive",
+    "empty_send",
+]
 
 logger = logging.getLogger("flagstone_requests")
+
+DEFAULT_MAX_JSON_SIZE = 10 * 1024 * 1024
+"""The default `max_size` of `request.json()`: 10 MiB, unless the app configures max_body_size."""
 
 BODY_STATE_KEY: Final = "flagstone.body_state"
 """Private to flagstone-requests: the shared `_BodyState` of this request."""
@@ -293,21 +303,51 @@ class Request(HTTPConnection):
 
     async def body(self) -> bytes:
         """The whole body, read once and kept in the scope for every later reader."""
+        return await self._read_body(None)
+
+    async def _read_body(self, cap: int | None) -> bytes:
+        """`body()`, refusing (413) a body over `cap` bytes as well as over max_body_size."""
         body = self._cached_body()
         if body is None:
+            if cap is not None:
+                # Refused before a byte is consumed: a later body() with no
+                # cap (or a larger one) can still read it.
+                declared = self.headers.get("content-length")
+                if declared is not None and _declared_length(declared) > cap:
+                    raise _json_too_large(cap)
             state, limit = self._start_reading()
+            if cap is not None and (limit is None or cap < limit):
+                limit = cap
             parts: list[bytes] = []
-            while (chunk := await self._next_chunk(state, limit)) is not None:
-                parts.append(chunk)
+            try:
+                while (chunk := await self._next_chunk(state, limit)) is not None:
+                    parts.append(chunk)
+            except ContentTooLarge:
+                if limit == cap:
+                    raise _json_too_large(cap) from None
+                raise
             body = parts[0] if len(parts) == 1 else b"".join(parts)
             self.scope[BODY_KEY] = state.body = body
+        elif cap is not None and len(body) > cap:
+            raise _json_too_large(cap)
         self._body = body
         return body
 
-    async def json(self) -> Any:
-        """The body parsed as JSON; `InvalidJSON` (a 400 and a `ValueError`) if it is not."""
+    async def json(self, *, max_size: int | None = DEFAULT_MAX_JSON_SIZE) -> Any:
+        """The body parsed as JSON; `InvalidJSON` (a 400 and a `ValueError`) if it is not.
+
+        A body over `max_size` bytes is refused with `ContentTooLarge` (413)
+        before it is read: parsing holds the body, its text and the objects
+        built from it, about three times its size.  The default is
+        `DEFAULT_MAX_JSON_SIZE` (10 MiB) unless the app configured
+        `max_body_size` (on the App, Router, Mount or Route), which then
+        governs alone; `max_size=None` lifts this cap.
+        """
         if self._json is _UNSET:
-            body = await self.body()
+            cap = max_size
+            if cap == DEFAULT_MAX_JSON_SIZE and self.scope.get(MAX_BODY_SIZE_KEY) is not None:
+                cap = None  # an explicitly configured body limit wins over the default
+            body = await self._read_body(cap)
             try:
                 self._json = json.loads(body)
             except (ValueError, RecursionError) as exc:
@@ -326,6 +366,7 @@ class Request(HTTPConnection):
         max_part_header_count: int = 8,
         max_part_header_size: int = 4096,
         spool_max_size: int = 1024 * 1024,
+        max_form_memory_size: int | None = DEFAULT_MAX_FORM_MEMORY_SIZE,
     ) -> _FormContext:
         """Parse a urlencoded or multipart body into `FormData`.
 
@@ -338,6 +379,9 @@ class Request(HTTPConnection):
         - `max_file_size`: bytes of one uploaded file, None = no limit (413);
         - `max_part_header_count` / `max_part_header_size`: headers of one
           multipart part (400);
+        - `max_form_memory_size`: bytes of all non-file fields together, the
+          part of the form held in memory; `DEFAULT_MAX_FORM_MEMORY_SIZE`
+          (10 MiB) by default, None = no limit (413);
         - the whole body is capped by `scope["flagstone.max_body_size"]` (413).
 
         The form is parsed once per scope; a later call (by any `Request` over
@@ -352,6 +396,7 @@ class Request(HTTPConnection):
             max_part_header_count=max_part_header_count,
             max_part_header_size=max_part_header_size,
             spool_max_size=spool_max_size,
+            max_form_memory_size=max_form_memory_size,
         )
         return _FormContext(self._get_form(limits))
 
@@ -503,4 +548,12 @@ def client_gone(scope: Scope) -> None:
         "client disconnected before the request body was read; ending %s %s quietly",
         scope.get("method"),
         scope.get("path"),
+    )
+
+
+def _json_too_large(limit: int) -> ContentTooLarge:
+    return ContentTooLarge(
+        f"Content Too Large: the JSON body exceeds {limit} bytes (request.json(max_size=...); "
+        "the default is DEFAULT_MAX_JSON_SIZE unless the app sets max_body_size).",
+        limit=limit,
     )

@@ -71,6 +71,8 @@ from flagstone_contract import (
     wrap_middleware,
 )
 from flagstone_requests import (
+    DEFAULT_MAX_FORM_MEMORY_SIZE,
+    DEFAULT_MAX_JSON_SIZE,
     URL,
     Address,
     ClientDisconnect,
@@ -213,6 +215,8 @@ __all__ = [
     "ContentTooLarge",
     "Convertor",
     "CookieTooLargeError",
+    "DEFAULT_MAX_FORM_MEMORY_SIZE",
+    "DEFAULT_MAX_JSON_SIZE",
     "EXCEPTION_HANDLERS_KEY",
     "EndpointAdapter",
     "EventSourceResponse",

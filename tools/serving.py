@@ -180,16 +180,18 @@ def redis_ping(port: int) -> bool:
 
 
 @contextmanager
-def redis_server(log_dir: Path, deadline: float = 15.0) -> Iterator[Served]:
-    """A throwaway redis-server on a free 127.0.0.1 port, no persistence; stopped on exit.
+def redis_server(log_dir: Path, deadline: float = 15.0, port: int = 0) -> Iterator[Served]:
+    """A throwaway redis-server on 127.0.0.1, no persistence; stopped on exit.
 
-    `Served.url` is http-shaped; the Redis URL is `f"redis://127.0.0.1:{served.port}/0"`.
-    Raises `ServiceMissing` (naming the install command) without redis-server.
+    On a free port, or on `port` (to restart a server where its clients
+    expect it).  `Served.url` is http-shaped; the Redis URL is
+    `f"redis://127.0.0.1:{served.port}/0"`.  Raises `ServiceMissing`
+    (naming the install command) without redis-server.
     """
     binary = shutil.which("redis-server")
     if binary is None:
         raise ServiceMissing(f"redis-server is not installed; install it with: {REDIS_INSTALL}")
-    port = free_port()
+    port = port or free_port()
     command = [
         binary,
         "--port",
@@ -201,7 +203,8 @@ def redis_server(log_dir: Path, deadline: float = 15.0) -> Iterator[Served]:
         "--appendonly",
         "no",
     ]
-    served = start("redis-server", command, log_dir / f"redis-{port}.log", port=port)
+    log = log_dir / f"redis-{port}-{time.monotonic_ns()}.log"
+    served = start("redis-server", command, log, port=port)
     try:
         served.wait_until(lambda: redis_ping(port), "answering PING", deadline)
         yield served

@@ -15,6 +15,7 @@ EXPECTED = {
     "SessionReadOnlyError",
     "SessionStore",
     "SessionStoreError",
+    "SessionUnavailableError",
 }
 
 

@@ -196,12 +196,20 @@ async def test_unreachable_redis_fails_fast_with_url(helpers: Any) -> None:
         assert url in str(info.value)
         assert "redis-server is running" in str(info.value)
 
-        app = SessionMiddleware(helpers.session_app({"/": lambda s: None}), "s", store=store)
+        actions = {"/untouched": lambda s: None, "/reads": lambda s: s.get("user")}
+        app = SessionMiddleware(helpers.session_app(actions), "s", store=store)
         cookie = "session=" + helpers.forge_cookie(
             None, key="s", raw_payload=b"A" * 43, salt=b"flagstone.sessions.id"
         )
-        with anyio.fail_after(10), pytest.raises(SessionStoreError):
-            await helpers.call_http(app, "/", cookie)
+        with anyio.fail_after(10):
+            # Only the endpoint that uses the session is affected, with a 503.
+            assert (await helpers.call_http(app, "/untouched", cookie)).status == 200
+            response = await helpers.call_http(app, "/reads", cookie)
+        assert response.status == 503
+        assert b"session store" in response.body
+        assert url.encode() not in response.body  # no internals for the client
+        assert response.header_values("retry-after") == ["1"]
+        assert response.set_cookies == []  # the cookie stays valid for later
     finally:
         await store.aclose()
 

@@ -323,7 +323,7 @@ class Request(HTTPConnection):
                 while (chunk := await self._next_chunk(state, limit)) is not None:
                     parts.append(chunk)
             except ContentTooLarge:
-                if limit == cap:
+                if cap is not None and limit == cap:
                     raise _json_too_large(cap) from None
                 raise
             body = parts[0] if len(parts) == 1 else b"".join(parts)

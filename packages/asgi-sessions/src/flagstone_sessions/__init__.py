@@ -14,6 +14,7 @@ from ._errors import (
     SessionNotSerializableError,
     SessionReadOnlyError,
     SessionStoreError,
+    SessionUnavailableError,
 )
 from ._middleware import SessionMiddleware
 from ._redis import RedisStore
@@ -31,4 +32,5 @@ __all__ = [
     "SessionReadOnlyError",
     "SessionStore",
     "SessionStoreError",
+    "SessionUnavailableError",
 ]

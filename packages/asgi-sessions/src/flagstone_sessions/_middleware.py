@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from collections.abc import Mapping
@@ -20,8 +21,13 @@ from ._codec import (
     serialize,
     unchanged,
 )
-from ._errors import CookieTooLargeError, SessionReadOnlyError
-from ._session import Session
+from ._errors import (
+    CookieTooLargeError,
+    SessionReadOnlyError,
+    SessionStoreError,
+    SessionUnavailableError,
+)
+from ._session import Session, UnavailableSession
 from ._stores import SessionStore
 
 __all__ = ["SessionMiddleware"]
@@ -42,7 +48,7 @@ _VARY_COOKIE: Final = b"Cookie"
 class _State:
     """What one connection's session needs between loading and saving."""
 
-    __slots__ = ("baseline", "session", "session_id", "stale")
+    __slots__ = ("baseline", "session", "session_id", "stale", "unavailable")
 
     def __init__(
         self,
@@ -50,8 +56,12 @@ class _State:
         baseline: str | None = None,
         stale: bool = False,
         session_id: str | None = None,
+        unavailable: SessionUnavailableError | None = None,
     ) -> None:
         self.session = session
+        # The store could not load the session: nothing is saved or cleared
+        # (the browser's cookie stays valid for when the store is back).
+        self.unavailable = unavailable
         # The serialized session as loaded (None: the browser has no usable
         # session), compared at save time to detect any change, nested ones too.
         self.baseline = baseline
@@ -146,19 +156,38 @@ class SessionMiddleware:
         state = await self._load(scope)
         scope["session"] = state.session
         started = False
+        replaced = False
 
         async def send_with_session(message: Message) -> None:
-            nonlocal started
+            nonlocal started, replaced
+            if replaced:
+                return  # the app's response was replaced by a 503: drop the rest
             # The session is saved as the response starts: the cookie can
             # only travel with the response headers.
             if message["type"] == "http.response.start":
-                message = await self._with_session_headers(scope, message, state, vary=True)
+                try:
+                    message = await self._with_session_headers(scope, message, state, vary=True)
+                except SessionStoreError as exc:
+                    # The app changed the session and the store cannot take
+                    # it: a 503 says so, where sending the app's response
+                    # would claim a change that was lost.
+                    replaced = started = True
+                    await _send_unavailable(send, self._unavailable(exc))
+                    return
                 self._cookie_sent(state, "with the response headers")
                 started = True
             await send(message)
 
-        await self.app(scope, receive, send_with_session)
-        if started:
+        try:
+            await self.app(scope, receive, send_with_session)
+        except SessionUnavailableError as exc:
+            # The app used a session the store could not load, and no
+            # exception handler rendered the 503: answer it here.
+            if started:
+                raise
+            await _send_unavailable(send, exc)
+            return
+        if started and not replaced:
             await self._save_late_changes(scope, state, "after the response started")
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -199,6 +228,8 @@ class SessionMiddleware:
 
     async def _save_late_changes(self, scope: Scope, state: _State, moment: str) -> None:
         """After the app returned: save what it changed once the cookie was sent, or fail."""
+        if state.unavailable is not None:
+            return
         _adopt_replacement(scope, state)
         session = state.session
         if not session.accessed:
@@ -225,6 +256,19 @@ class SessionMiddleware:
             "(store=...)."
         )
 
+    def _unavailable(self, exc: SessionStoreError) -> SessionUnavailableError:
+        """The 503 for a store failure.  Its detail is what the client reads, so it
+        names no host or URL; the store's own error stays attached as the cause."""
+        if isinstance(exc, SessionUnavailableError):
+            return exc
+        retry_after = math.ceil(getattr(self.store, "retry_after", 1) or 1)
+        error = SessionUnavailableError(
+            "Service Unavailable: the session store cannot be reached; try again shortly.",
+            retry_after,
+        )
+        error.__cause__ = exc
+        return error
+
     # -- load and save -------------------------------------------------------
     async def _load(self, scope: Scope) -> _State:
         candidates = cookie_values(scope["headers"], self._cookie_name)
@@ -240,7 +284,13 @@ class SessionMiddleware:
             value = self._signer.unsign(candidate)
             if value is not None and ID_PATTERN.fullmatch(value.decode("latin-1")):
                 session_id = value.decode("ascii")
-                data = await self.store.load(session_id)
+                try:
+                    data = await self.store.load(session_id)
+                except SessionStoreError as exc:
+                    # Deferred: only a request that touches its session fails
+                    # (503), not every request that carries a cookie.
+                    error = self._unavailable(exc)
+                    return _State(UnavailableSession(error), unavailable=error)
                 if data is None:
                     # Expired or deleted server side.  Never adopt the id for
                     # new data: a fresh id is issued at the next write.
@@ -265,6 +315,8 @@ class SessionMiddleware:
 
     async def _commit(self, state: _State) -> tuple[bytes, bytes] | None:
         """Save the session if it changed; return the Set-Cookie header to send, if any."""
+        if state.unavailable is not None:
+            return None
         session = state.session
         if not session.accessed:
             # Untouched (nested edits need a read first, which sets accessed).
@@ -389,3 +441,18 @@ def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
                 headers[index] = (name, value + b", " + _VARY_COOKIE)
             return
     headers.append((b"vary", _VARY_COOKIE))
+
+
+async def _send_unavailable(send: Send, error: SessionUnavailableError) -> None:
+    """Answer `error` as a plain-text 503 (this package does not depend on a response class)."""
+    body = error.detail.encode("utf-8")
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode("ascii")),
+        *(
+            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in (error.headers or {}).items()
+        ),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

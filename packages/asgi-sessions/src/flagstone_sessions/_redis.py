@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from functools import partial
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -83,6 +84,13 @@ class RedisStore:
     ... EX ttl`).  `default_ttl` applies when the middleware has no `max_age`,
     so records never live forever.  Install with `pip install
     "flagstone-sessions[redis]"`.
+
+    Outages: `timeout` bounds how long one request can wait for a Redis that
+    is down or frozen.  After a failure the store is treated as unavailable
+    for `retry_after` seconds: calls fail at once, without waiting, so a
+    frozen Redis does not cost `timeout` on every request; then one call
+    tries again.  The outage is logged once when it starts (ERROR) and once
+    when Redis answers again (WARNING), not once per request.
     """
 
     def __init__(
@@ -92,6 +100,7 @@ class RedisStore:
         prefix: str = "flagstone:session:",
         default_ttl: int = DEFAULT_TTL,
         timeout: float = 2.0,
+        retry_after: float = 1.0,
     ) -> None:
         try:
             import redis
@@ -102,6 +111,12 @@ class RedisStore:
             ) from exc
         self.prefix = prefix
         self.default_ttl = default_ttl
+        self.timeout = timeout
+        self.retry_after = retry_after
+        # Outage state (see the class docs): the error that started it, and
+        # until when (time.monotonic) calls fail without trying Redis.
+        self._outage: str | None = None
+        self._retry_at = 0.0
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._async: Any = None
         self._sync: Any = None
@@ -132,7 +147,7 @@ class RedisStore:
             )
 
     def __repr__(self) -> str:
-        return f"RedisStore({self.url!r}, prefix={self.prefix!r})"
+        return f"RedisStore({self.url!r}, prefix={self.prefix!r}, timeout={self.timeout!r})"
 
     async def load(self, session_id: str) -> dict[str, Any] | None:
         """Return the session stored under `session_id`, or None."""
@@ -176,19 +191,47 @@ class RedisStore:
             self._sync.close()
 
     async def _call(self, command: str, *args: Any, **kwargs: Any) -> Any:
+        now = time.monotonic()
+        if self._outage is not None:
+            if now < self._retry_at:
+                raise SessionStoreError(
+                    f"Redis session store at {self.url} is unavailable ({self._outage}); "
+                    f"not retrying for up to {self.retry_after:g} s."
+                )
+            # This call probes Redis; concurrent ones keep failing fast
+            # meanwhile instead of all waiting out the timeout.
+            self._retry_at = now + self.retry_after
         try:
             if self._async is not None and _on_asyncio():
-                return await getattr(self._async, command)(*args, **kwargs)
-            call = partial(getattr(self._sync_client(), command), *args, **kwargs)
-            return await _run_in_thread(call)
+                result = await getattr(self._async, command)(*args, **kwargs)
+            else:
+                call = partial(getattr(self._sync_client(), command), *args, **kwargs)
+                result = await _run_in_thread(call)
         except self._errors as exc:
-            # Log here too: the exception may surface far away (e.g. as a 500
-            # rendered by a framework that swallows the traceback).
-            logger.error("session store: Redis at %s failed on %s: %s", self.url, command, exc)
+            self._failed(command, exc)
             raise SessionStoreError(
                 f"Redis session store at {self.url} failed on {command.upper()}: {exc}. "
                 "Check that redis-server is running and reachable from this process."
             ) from exc
+        if self._outage is not None:
+            logger.warning("session store: Redis at %s answers again; outage over", self.url)
+            self._outage = None
+        return result
+
+    def _failed(self, command: str, exc: BaseException) -> None:
+        # Logged once per outage, not once per request: during an outage
+        # every request with a session cookie would otherwise add a line.
+        if self._outage is None:
+            logger.error(
+                "session store: Redis at %s failed on %s: %s; requests that use the "
+                "session get 503 until it answers again (retried every %g s)",
+                self.url,
+                command.upper(),
+                exc,
+                self.retry_after,
+            )
+        self._outage = f"{command.upper()} failed: {exc}"
+        self._retry_at = time.monotonic() + self.retry_after
 
     def _sync_client(self) -> Any:
         if self._sync is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._errors import SessionReadOnlyError
+from ._errors import SessionReadOnlyError, SessionUnavailableError
 
-__all__ = ["Session"]
+__all__ = ["Session", "UnavailableSession"]
 
 
 class Session(dict[str, Any]):
@@ -163,3 +163,87 @@ class Session(dict[str, Any]):
         """
         self._write()
         self._regenerate = True
+
+
+class UnavailableSession(Session):
+    """The session of a request whose store could not load it: any use raises 503.
+
+    Put at `scope["session"]` instead of failing the whole request, so that
+    only endpoints that actually read or write the session are affected by a
+    store outage (`SessionUnavailableError`, a 503); the rest answer as usual.
+    """
+
+    __slots__ = ("_error",)
+
+    def __init__(self, error: SessionUnavailableError) -> None:
+        super().__init__()
+        self._error = error
+
+    def _unavailable(self) -> SessionUnavailableError:
+        # A fresh exception per access: re-raising one object grows its traceback.
+        error = self._error
+        fresh = SessionUnavailableError(error.detail, int(_retry_after(error)))
+        fresh.__cause__ = error.__cause__  # the store's own error, for the log
+        return fresh
+
+    def __getitem__(self, key: str) -> Any:
+        raise self._unavailable()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Raise `SessionUnavailableError`: the session could not be loaded."""
+        raise self._unavailable()
+
+    def __contains__(self, key: object) -> bool:
+        raise self._unavailable()
+
+    def __iter__(self) -> Iterator[str]:
+        raise self._unavailable()
+
+    def __len__(self) -> int:
+        raise self._unavailable()
+
+    def keys(self) -> Any:
+        """Raise `SessionUnavailableError`: the session could not be loaded."""
+        raise self._unavailable()
+
+    def values(self) -> Any:
+        """Raise `SessionUnavailableError`: the session could not be loaded."""
+        raise self._unavailable()
+
+    def items(self) -> Any:
+        """Raise `SessionUnavailableError`: the session could not be loaded."""
+        raise self._unavailable()
+
+    def copy(self) -> dict[str, Any]:
+        """Raise `SessionUnavailableError`: the session could not be loaded."""
+        raise self._unavailable()
+
+    def __or__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
+        raise self._unavailable()
+
+    def __eq__(self, other: object) -> bool:
+        raise self._unavailable()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "Session(<unavailable: the session store could not load it>)"
+
+    def _write(self) -> None:
+        raise self._unavailable()
+
+    def pop(self, key: str, *default: Any) -> Any:
+        """Raise `SessionUnavailableError`: the session could not be loaded."""
+        raise self._unavailable()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """Raise `SessionUnavailableError`: the session could not be loaded."""
+        raise self._unavailable()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Raise `SessionUnavailableError`: the session could not be loaded."""
+        raise self._unavailable()
+
+
+def _retry_after(error: SessionUnavailableError) -> str:
+    return (error.headers or {}).get("Retry-After", "1")

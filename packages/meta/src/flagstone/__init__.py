@@ -148,6 +148,7 @@ from flagstone_sessions import (
     SessionReadOnlyError,
     SessionStore,
     SessionStoreError,
+    SessionUnavailableError,
 )
 
 from ._app import App
@@ -289,6 +290,7 @@ __all__ = [
     "SessionReadOnlyError",
     "SessionStore",
     "SessionStoreError",
+    "SessionUnavailableError",
     "State",
     "StreamConsumed",
     "StreamingResponse",

@@ -1,6 +1,7 @@
 from flagstone_contract import (
     APP_TASKS_KEY,
     BACKGROUND_KEY,
+    BODY_IDLE_TIMEOUT_KEY,
     BODY_KEY,
     EXCEPTION_HANDLERS_KEY,
     MAX_BODY_SIZE_KEY,
@@ -29,6 +30,7 @@ def test_toolkit_private_keys_are_prefixed_and_documented() -> None:
     for constant in (
         BODY_KEY,
         MAX_BODY_SIZE_KEY,
+        BODY_IDLE_TIMEOUT_KEY,
         EXCEPTION_HANDLERS_KEY,
         BACKGROUND_KEY,
         APP_TASKS_KEY,

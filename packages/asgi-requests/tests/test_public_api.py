@@ -26,6 +26,7 @@ EXPECTED_INCOMING = {
     "MutableHeaders",
     "QueryParams",
     "Request",
+    "RequestTimeout",
     "Secret",
     "State",
     "StreamConsumed",

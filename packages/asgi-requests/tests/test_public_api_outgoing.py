@@ -82,7 +82,7 @@ def test_all_is_exactly_both_sides() -> None:
         "URL", "Address", "ClientDisconnect", "CommaSeparatedStrings", "ContentTooLarge",
         "FormData", "FormError", "HTTPConnection", "Headers", "ImmutableMultiDict",
         "InvalidJSON", "MultiDict", "MultiPartException", "MutableHeaders", "QueryParams",
-        "Request", "Secret",
+        "Request", "RequestTimeout", "Secret",
         "State", "StreamConsumed", "UploadFile",
     }  # fmt: skip
     assert set(flagstone_requests.__all__) == incoming | EXPECTED_OUTGOING

@@ -7,15 +7,17 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
-from flagstone_contract import BODY_KEY, MAX_BODY_SIZE_KEY, HTTPException
+from flagstone_contract import BODY_IDLE_TIMEOUT_KEY, BODY_KEY, MAX_BODY_SIZE_KEY, HTTPException
 from flagstone_requests import (
     DEFAULT_MAX_JSON_SIZE,
     ClientDisconnect,
     ContentTooLarge,
     InvalidJSON,
     Request,
+    RequestTimeout,
     StreamConsumed,
 )
 
@@ -415,3 +417,70 @@ async def test_json_cap_applies_to_a_body_a_middleware_already_read(
     assert len(await Request(scope, ch.receive).body()) == 200
     with pytest.raises(ContentTooLarge):
         await Request(scope, ch.receive).json(max_size=100)
+
+
+# --- body-read idle timeout: a stalled body is a 408, not a task held forever -------
+
+
+async def _read_all_of(request: Request, reader: str) -> None:
+    if reader == "stream":
+        async for _ in request.stream():
+            pass
+    elif reader == "form":
+        await request.form()
+    else:
+        await getattr(request, reader)()
+
+
+@pytest.mark.parametrize("reader", ["body", "json", "stream", "form"])
+async def test_a_stalled_body_times_out_with_408(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, reader: str
+) -> None:
+    scope = http_scope(
+        method="POST", headers=[("content-type", "application/x-www-form-urlencoded")]
+    )
+    scope[BODY_IDLE_TIMEOUT_KEY] = 0.05
+    # One chunk, then the client goes silent (the channel blocks forever).
+    ch = body_channel(b"a=1&b=", b"", then="block")
+    ch.messages[-1]["more_body"] = True
+    request = Request(scope, ch.receive)
+    with anyio.fail_after(5), pytest.raises(RequestTimeout) as info:
+        await _read_all_of(request, reader)
+    assert info.value.status_code == 408
+    assert info.value.headers == {"Connection": "close"}
+    assert "body_idle_timeout" in info.value.detail
+    # Every later reader fails the same way (no hang, no "stream consumed").
+    with anyio.fail_after(5), pytest.raises(RequestTimeout):
+        await Request(scope, ch.receive).body()
+
+
+async def test_the_idle_timeout_is_per_chunk_not_for_the_whole_body(
+    http_scope: ScopeFactory, channel: Any
+) -> None:
+    sent = 0
+
+    async def trickle() -> dict[str, Any]:
+        # A slow but steady client: each chunk well within the idle timeout
+        # (a checkpoint, not a wall-clock wait), 50 chunks in all.
+        nonlocal sent
+        await anyio.lowlevel.checkpoint()
+        sent += 1
+        return {"type": "http.request", "body": b"x", "more_body": sent < 50}
+
+    scope = http_scope(method="POST")
+    scope[BODY_IDLE_TIMEOUT_KEY] = 5.0
+    with anyio.fail_after(5):
+        assert await Request(scope, trickle).body() == b"x" * 50
+
+
+async def test_request_subclass_sets_the_idle_timeout(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    class Impatient(Request):
+        body_idle_timeout = 0.05
+
+    assert Request.body_idle_timeout is None  # off by default, as in Starlette
+    ch = body_channel(b"part", then="block")
+    ch.messages[-1]["more_body"] = True
+    with anyio.fail_after(5), pytest.raises(RequestTimeout):
+        await Impatient(http_scope(method="POST"), ch.receive).body()

@@ -13,6 +13,7 @@ from ._middleware import Middleware, MiddlewareFactory, wrap_middleware
 from ._scope_keys import (
     APP_TASKS_KEY,
     BACKGROUND_KEY,
+    BODY_IDLE_TIMEOUT_KEY,
     BODY_KEY,
     EXCEPTION_HANDLERS_KEY,
     MAX_BODY_SIZE_KEY,
@@ -58,6 +59,7 @@ __all__ = [
     "ASGIApp",
     "ASGIVersions",
     "BACKGROUND_KEY",
+    "BODY_IDLE_TIMEOUT_KEY",
     "BODY_KEY",
     "EXCEPTION_HANDLERS_KEY",
     "HTTPDisconnectEvent",

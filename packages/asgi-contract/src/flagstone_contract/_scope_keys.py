@@ -18,6 +18,7 @@ from typing import Final
 __all__ = [
     "APP_TASKS_KEY",
     "BACKGROUND_KEY",
+    "BODY_IDLE_TIMEOUT_KEY",
     "BODY_KEY",
     "EXCEPTION_HANDLERS_KEY",
     "MAX_BODY_SIZE_KEY",
@@ -27,6 +28,7 @@ __all__ = [
 
 BODY_KEY: Final = "flagstone.body"
 MAX_BODY_SIZE_KEY: Final = "flagstone.max_body_size"
+BODY_IDLE_TIMEOUT_KEY: Final = "flagstone.body_idle_timeout"
 EXCEPTION_HANDLERS_KEY: Final = "flagstone.exception_handlers"
 BACKGROUND_KEY: Final = "flagstone.background"
 APP_TASKS_KEY: Final = "flagstone.app_tasks"
@@ -120,6 +122,15 @@ SCOPE_KEYS: Final[tuple[ScopeKey, ...]] = (
         "the App and routing (`max_body_size` on App, Router, Mount, Route; innermost wins)",
         "requests (body readers answer 413 past it); routing enforces it for raw ASGI endpoints",
         "The most request-body bytes this request may carry; None means no limit.",
+    ),
+    ScopeKey(
+        BODY_IDLE_TIMEOUT_KEY,
+        "float | None",
+        "the App (`body_idle_timeout`), or any middleware or router",
+        "requests (body readers answer 408 when it fires)",
+        "Seconds a body reader waits for the next body chunk before giving up with 408 "
+        "Request Timeout; None (or absent) means wait as long as the client keeps the "
+        "connection open.",
     ),
     ScopeKey(
         EXCEPTION_HANDLERS_KEY,

@@ -30,6 +30,7 @@ from ._request_errors import (
     FormError,
     InvalidJSON,
     MultiPartException,
+    RequestTimeout,
     StreamConsumed,
 )
 
@@ -52,6 +53,7 @@ __all__: list[str] = [
     "MutableHeaders",
     "QueryParams",
     "Request",
+    "RequestTimeout",
     "Secret",
     "State",
     "StreamConsumed",

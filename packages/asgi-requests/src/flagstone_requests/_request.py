@@ -29,12 +29,26 @@ from typing import Any, Final
 
 import anyio
 
-from flagstone_contract import BODY_KEY, MAX_BODY_SIZE_KEY, Message, Receive, Scope, Send
+from flagstone_contract import (
+    BODY_IDLE_TIMEOUT_KEY,
+    BODY_KEY,
+    MAX_BODY_SIZE_KEY,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 from ._connection import HTTPConnection
 from ._datastructures import FormData, UploadFile
 from ._forms import DEFAULT_MAX_FORM_MEMORY_SIZE, FormLimits, check_form_limits, parse_form
-from ._request_errors import ClientDisconnect, ContentTooLarge, InvalidJSON, StreamConsumed
+from ._request_errors import (
+    ClientDisconnect,
+    ContentTooLarge,
+    InvalidJSON,
+    RequestTimeout,
+    StreamConsumed,
+)
 
 __all__ = [
     "BODY_STATE_KEY",
@@ -103,7 +117,7 @@ class _BodyState:
         self.form: FormData | None = None
         # Why an earlier read stopped (413 or disconnect), so every later
         # reader fails the same way instead of with a puzzling "consumed".
-        self.error: ContentTooLarge | ClientDisconnect | None = None
+        self.error: ContentTooLarge | ClientDisconnect | RequestTimeout | None = None
 
 
 class _FormContext:
@@ -139,6 +153,15 @@ class Request(HTTPConnection):
     `json()` or `form(...)`; every `Request` over the same scope shares it (see
     the module docs).  `close()` closes the uploaded files; flagstone's
     endpoint wrapper calls it when the request ends.
+    """
+
+    body_idle_timeout: float | None = None
+    """Seconds to wait for the next body chunk before `RequestTimeout` (408); None = no limit.
+
+    Off by default (as Starlette).  `scope["flagstone.body_idle_timeout"]`
+    (`BODY_IDLE_TIMEOUT_KEY`, set by `App(body_idle_timeout=...)` or any
+    middleware or router) overrides it per request; set it here, on the class
+    or a subclass, for every request read through that class.
     """
 
     # Class-level defaults, as in HTTPConnection: nothing to set per request.
@@ -232,7 +255,7 @@ class Request(HTTPConnection):
                 elif state.more_body:
                     if state.disconnected:
                         raise ClientDisconnect()
-                    chunk = self._record(state, await self._receive())
+                    chunk = self._record(state, await self._receive_within_idle_timeout())
                     if chunk is None:
                         # http.disconnect mid-body: what arrived is incomplete.
                         raise ClientDisconnect()
@@ -243,9 +266,24 @@ class Request(HTTPConnection):
                     if limit is not None and state.received > limit:
                         raise _body_too_large(limit)
                     return chunk
-        except (ContentTooLarge, ClientDisconnect) as exc:
+        except (ContentTooLarge, ClientDisconnect, RequestTimeout) as exc:
             state.error = exc
             raise
+
+    async def _receive_within_idle_timeout(self) -> Message:
+        """`receive()`, given up with `RequestTimeout` (408) after the body idle timeout.
+
+        Without it, an upload that stalls holds its task, its temporary file
+        and its connection for as long as the client keeps the socket open.
+        Cancelling a pending `receive()` loses no message: servers hand a
+        message over only when it is taken.
+        """
+        timeout: float | None = self.scope.get(BODY_IDLE_TIMEOUT_KEY, self.body_idle_timeout)
+        if timeout is None:
+            return await self._receive()
+        with anyio.move_on_after(timeout):
+            return await self._receive()
+        raise RequestTimeout(timeout)
 
     async def _coalesced_chunk(self, state: _BodyState, limit: int | None) -> bytes | None:
         """Like `_next_chunk`, but small chunks are joined up to `COALESCE_BYTES`.
@@ -523,10 +561,12 @@ def _declared_length(value: str) -> int:
     return int(value)
 
 
-def _same_error(error: ContentTooLarge | ClientDisconnect) -> Exception:
+def _same_error(error: ContentTooLarge | ClientDisconnect | RequestTimeout) -> Exception:
     # A fresh exception each time: re-raising one object grows its traceback.
     if isinstance(error, ContentTooLarge):
         return ContentTooLarge(error.detail, limit=error.limit)
+    if isinstance(error, RequestTimeout):
+        return RequestTimeout(error.timeout)
     return ClientDisconnect()
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "FormTooLarge",
     "InvalidJSON",
     "MultiPartException",
+    "RequestTimeout",
     "StreamConsumed",
 ]
 
@@ -71,6 +72,25 @@ class MultiPartException(Exception):
         if isinstance(detail, str):
             return detail
         return str(self.args[0]) if self.args else ""
+
+
+class RequestTimeout(HTTPException):
+    """408: no body bytes arrived for `timeout` seconds (the body-read idle timeout).
+
+    Raised by every body reader when `scope["flagstone.body_idle_timeout"]`
+    (or `Request.body_idle_timeout`) is set and the client stalls: a stalled
+    upload then stops holding its task and temporary files.  Carries
+    `Connection: close`, since the rest of the body may still be on its way.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(
+            408,
+            f"Request Timeout: no request body bytes arrived for {timeout:g} s "
+            "(body_idle_timeout).",
+            {"Connection": "close"},
+        )
+        self.timeout = timeout
 
 
 class FormError(HTTPException, ValueError, MultiPartException):

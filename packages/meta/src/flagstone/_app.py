@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flagstone_contract import (
+    BODY_IDLE_TIMEOUT_KEY,
     MAX_BODY_SIZE_KEY,
     ASGIApp,
     Middleware,
@@ -48,6 +49,10 @@ class App:
     exception_handlers, lifespan, *, max_body_size)`); `scope["app"]` is set
     to the App for every connection.  `max_body_size` bounds every request
     body (413 past it) unless a router, mount or route sets its own limit.
+    `body_idle_timeout` (seconds, off by default; not in Starlette) answers
+    408 when a request body stalls that long between chunks, so a stalled
+    upload does not hold its task and temporary files until the client
+    leaves.
     """
 
     def __init__(
@@ -59,9 +64,13 @@ class App:
         lifespan: Any = None,
         *,
         max_body_size: int | None = None,
+        body_idle_timeout: float | None = None,
     ) -> None:
         if max_body_size is not None and max_body_size < 0:
             raise ValueError(f"max_body_size must be None or >= 0, not {max_body_size!r}")
+        if body_idle_timeout is not None and not body_idle_timeout > 0:
+            raise ValueError(f"body_idle_timeout must be None or > 0, not {body_idle_timeout!r}")
+        self.body_idle_timeout = body_idle_timeout
         self.debug = debug
         self.state = State()
         self.router = Router(routes, lifespan=lifespan)
@@ -94,6 +103,8 @@ class App:
         if self.max_body_size is not None and scope["type"] == "http":
             # The outermost default; routers, mounts and routes may override it.
             scope.setdefault(MAX_BODY_SIZE_KEY, self.max_body_size)
+        if self.body_idle_timeout is not None and scope["type"] == "http":
+            scope.setdefault(BODY_IDLE_TIMEOUT_KEY, self.body_idle_timeout)
         if self.middleware_stack is None:
             self.middleware_stack = self.build_middleware_stack()
         await self.middleware_stack(scope, receive, send)

@@ -17,7 +17,14 @@ import anyio
 from flagstone_contract import HTTPException
 from flagstone_requests import Request
 
-__all__ = ["InvariantBroken", "call_form", "split_chunks"]
+__all__ = [
+    "InvariantBroken",
+    "call_app",
+    "call_form",
+    "call_json",
+    "clean_rejection",
+    "split_chunks",
+]
 
 # python-multipart logs every malformed byte it skips; at hundreds of inputs
 # a second that logging is most of the run time and buries libFuzzer's output.
@@ -53,17 +60,32 @@ def _scope(content_type: bytes) -> dict[str, Any]:
     }
 
 
-def call_form(content_type: bytes, chunks: list[bytes]) -> None:
-    """Parse `chunks` as a request body through `Request.form()`.
+def clean_rejection(exc: BaseException) -> bool:
+    """Whether `exc` is a documented client error: an `HTTPException` with a 4xx status.
 
-    Allowed outcomes: a form, or an `HTTPException` with a 4xx status (the
-    documented `FormError` / `ContentTooLarge`), or a `ValueError`.  Anything
-    else escapes and is a finding.
+    That is the oracle every target shares.  A bare `ValueError` (or any
+    other exception) is NOT a clean rejection: in production one that
+    escapes an endpoint becomes a 500.  flagstone's client errors
+    (`FormError` 400, `ContentTooLarge` 413, `InvalidJSON` 400,
+    `RequestTimeout` 408) are all 4xx `HTTPException`s.
     """
-    messages = [
+    return isinstance(exc, HTTPException) and 400 <= exc.status_code < 500
+
+
+def _body_messages(chunks: list[bytes]) -> list[dict[str, Any]]:
+    return [
         {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
         for i, chunk in enumerate(chunks)
     ]
+
+
+def call_form(content_type: bytes, chunks: list[bytes]) -> None:
+    """Parse `chunks` as a request body through `Request.form()`.
+
+    Allowed outcomes: a form, or a clean rejection (`clean_rejection`).
+    Anything else escapes (or is raised as `InvariantBroken`) and is a finding.
+    """
+    messages = _body_messages(chunks)
 
     async def receive() -> dict[str, Any]:
         if messages:
@@ -79,14 +101,57 @@ def call_form(content_type: bytes, chunks: list[bytes]) -> None:
             async with request.form(max_part_size=64 * 1024, spool_max_size=16 * 1024) as form:
                 _check_form(form)
         except HTTPException as exc:
-            if not 400 <= exc.status_code < 500:
+            if not clean_rejection(exc):
                 raise InvariantBroken(f"non-4xx HTTPException: {exc!r}") from exc
-        except ValueError:
-            pass
         finally:
             await request.close()
 
     _run(parse)
+
+
+def call_json(chunks: list[bytes]) -> tuple[Any, HTTPException | None]:
+    """`Request.json()` over `chunks`: the value, or the clean rejection it raised."""
+    messages = _body_messages(chunks)
+    outcome: list[Any] = [None, None]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        return {"type": "http.disconnect"}
+
+    async def parse() -> None:
+        request = Request(_scope(b"application/json"), receive)
+        try:
+            outcome[0] = await request.json()
+        except HTTPException as exc:
+            if not clean_rejection(exc):
+                raise InvariantBroken(f"non-4xx HTTPException: {exc!r}") from exc
+            outcome[1] = exc
+
+    _run(parse)
+    return outcome[0], outcome[1]
+
+
+def call_app(app: Any, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    """Call an ASGI app with an empty request body; return the messages it sent."""
+    sent: list[dict[str, Any]] = []
+    messages = _body_messages([b""])
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await anyio.sleep_forever()  # the client stays: only the app may end the call
+        raise AssertionError("unreachable")
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def run() -> None:
+        with anyio.fail_after(30):
+            await app(scope, receive, send)
+
+    _run(run)
+    return sent
 
 
 def _check_form(form: Any) -> None:

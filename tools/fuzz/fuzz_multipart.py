@@ -19,6 +19,31 @@ SEEDS = [
     b'Content-Disposition: form-data; name="g"\r\n\r\nv\r\n--xyz--\r\n',
     b'\x03boundary="q q"; charset=latin-1\n--q q\r\nContent-Disposition: form-data; '
     b"name*=UTF-8''%C3%A9\r\n\r\n\xe9\r\n--q q--",
+    # Charsets a client can name that are no text encoding (issue 18, item 1):
+    # each must end in a decode or the latin-1 fallback, never an exception.
+    *(
+        b"\x05boundary=b; charset="
+        + codec
+        + b'\n--b\r\nContent-Disposition: form-data; name="\xff"'
+        b'\r\n\r\n\xff\xfe=\\N{x}\r\n--b\r\nContent-Disposition: form-data; name="f"; '
+        b'filename="\xe9"\r\n\r\nx\r\n--b--\r\n'
+        for codec in (
+            b"base64",
+            b"rot13",
+            b"hex",
+            b"zlib",
+            b"bz2",
+            b"uu",
+            b"quopri",
+            b"punycode",
+            b"undefined",
+            b"idna",
+            b"unicode_escape",
+            b"utf-8\x00",
+            b"utf-16",
+            b"utf-7",
+        )
+    ),
 ]
 
 

@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-TARGETS = ("multipart", "urlencoded", "cookies", "range")
+TARGETS = ("multipart", "urlencoded", "cookies", "range", "json", "conditional")
 # CPU seconds one input may take.  Measured as process CPU time, not wall
 # time: the fuzzer runs `nice`d on a shared machine, where a 1 s wall-clock
 # limit fires on scheduling delays.  libFuzzer's own (wall-clock) timeout is

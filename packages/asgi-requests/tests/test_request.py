@@ -142,7 +142,8 @@ async def test_json_parses_and_caches(
 BAD_JSON = {
     "truncated": (b'{"a": ', "Expecting value"),
     "empty_body": (b"", "Expecting value"),
-    "not_utf8": (b"\xff\xfe\xfa", "not UTF-8 text"),
+    "not_utf8": (b"\xff\xfe\xfa", "not text in the encoding"),
+    "nul_bytes_read_as_utf32": (b"\x00" * 13, "not text in the encoding"),
     "trailing_garbage": (b"{} x", "Extra data"),
     "deeply_nested": (b"[" * 200_000, "nested too deeply"),
     "integer_of_5000_digits": (b"1" * 5000, "integer-digit limit"),

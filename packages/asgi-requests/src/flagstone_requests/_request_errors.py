@@ -140,8 +140,9 @@ def _json_failure(error: Exception) -> str:
     if isinstance(error, RecursionError):
         return "nested too deeply"
     if isinstance(error, UnicodeDecodeError):
-        # Not UTF-8/16/32 text at all.
-        return f"body is not UTF-8 text ({error})"
+        # json picks UTF-8, -16 or -32 from the first bytes (RFC 8259 / 4627
+        # detection); name the encoding it tried, not always "UTF-8".
+        return f"body is not text in the encoding its first bytes announce ({error})"
     if "integer string conversion" in str(error):
         # Python refuses to turn more than sys.get_int_max_str_digits() digits
         # into an int (CVE-2020-10735: the conversion is quadratic).

@@ -50,6 +50,18 @@ async def test_json_response_is_compact_utf8(http_scope, run_asgi, sent_response
     assert resp.header("content-type") == "application/json"
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["\ud800", "ok \udfff", {"\udc80": ["é", "\ud83d"]}],
+    ids=["lone_high", "lone_low", "key_and_list"],
+)
+def test_json_response_escapes_lone_surrogates_instead_of_failing(value: Any) -> None:
+    # json.loads accepts "\ud800" from any client; echoing it back must not be a 500.
+    body = JSONResponse(value).body
+    assert json.loads(body) == value
+    assert body.isascii()
+
+
 def test_json_response_refuses_nan() -> None:
     with pytest.raises(ValueError):
         JSONResponse({"x": float("nan")})

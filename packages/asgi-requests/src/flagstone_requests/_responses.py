@@ -308,6 +308,7 @@ class PlainTextResponse(Response):
 
 # One shared encoder: `json.dumps(**options)` builds a new encoder per call.
 _JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_JSON_ASCII = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 
 
 def _build_fast_json() -> Callable[[Any], str]:
@@ -360,8 +361,15 @@ class JSONResponse(Response):
         super().__init__(content, status_code, headers, media_type, background)
 
     def render(self, content: Any) -> bytes:
-        """Serialise `content` compactly, without ASCII escaping."""
-        return _json_dumps(content).encode("utf-8")
+        """Serialise `content` compactly, without ASCII escaping (but see below)."""
+        text = _json_dumps(content)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate ("\ud800", which json.loads accepts from any
+            # client) has no UTF-8 form: escape it as JSON allows instead of
+            # failing with a 500.  Only strings that need it pay for this.
+            return _JSON_ASCII.encode(content).encode("ascii")
 
 
 class RedirectResponse(Response):

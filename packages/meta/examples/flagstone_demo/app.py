@@ -132,7 +132,12 @@ async def login(request: Request) -> HTMLResponse | RedirectResponse:
     async with request.form(max_fields=10, max_files=0) as form:
         username = str(form.get("username", ""))
         password = str(form.get("password", ""))
-    if not USERNAME.fullmatch(username) or not secrets.compare_digest(password, PASSWORD):
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII text, and
+    # the password is whatever the client sent.
+    password_ok = secrets.compare_digest(
+        password.encode("utf-8", "surrogatepass"), PASSWORD.encode()
+    )
+    if not USERNAME.fullmatch(username) or not password_ok:
         return login_page(request, "Unknown user name or wrong password.", status_code=400)
     # A new session id at the moment privilege changes: a session id planted
     # before login (fixation) is worthless afterwards.

@@ -452,3 +452,30 @@ async def test_server_error_middleware_ends_a_raw_apps_disconnect_quietly(
         await ServerErrorMiddleware(raw)(_upload_scope(http_scope), chan.receive, chan.send)
     assert chan.sent == []
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("wrapped", ["bare", "server_error_middleware"])
+async def test_websocket_disconnect_escaping_an_endpoint_ends_quietly(
+    ws_scope, channel, caplog: pytest.LogCaptureFixture, wrapped: str
+) -> None:
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        while True:  # never catches WebSocketDisconnect, as most endpoints
+            await websocket.send_text(await websocket.receive_text())
+
+    app: Any = websocket_session(echo)
+    if wrapped == "server_error_middleware":
+        app = ServerErrorMiddleware(app)
+    chan = channel(
+        [
+            CONNECT,
+            {"type": "websocket.receive", "text": "hi"},
+            {"type": "websocket.disconnect", "code": 1001},
+        ]
+    )
+    caplog.set_level(logging.DEBUG, logger="flagstone_requests")
+    with anyio.fail_after(5):
+        await app(ws_scope(), chan.receive, chan.send)
+    assert [m["type"] for m in chan.sent] == ["websocket.accept", "websocket.send"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("client disconnected" in r.getMessage() for r in caplog.records)

@@ -15,8 +15,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import pytest
 from flagstone import (
     App,
     BackgroundTasks,
+    EventSourceResponse,
     JSONResponse,
     LifespanFailed,
     Middleware,
@@ -37,9 +38,12 @@ from flagstone import (
     RedisStore,
     Request,
     Route,
+    ServerSentEvent,
     SessionMiddleware,
     StreamingResponse,
     TestClient,
+    WebSocket,
+    WebSocketRoute,
 )
 
 BOUND = 10.0  # seconds: every fault must resolve well within this, never hang
@@ -560,3 +564,165 @@ def test_slow_client_backpressures_a_stream_under_uvicorn(slow_stream_server: An
     assert consumed > UVICORN_CHUNKS * UVICORN_CHUNK  # the whole body (plus framing)
     assert counts["finished"]
     assert most_ahead <= MAX_AHEAD, f"producer ran {most_ahead} bytes ahead of the reader"
+
+
+# --- 8. disconnects through a real server: upload, SSE, WebSocket, a blocked sync stream ---
+# Each app runs under uvicorn in a thread with its logging left to the root
+# logger (log_config=None), so `caplog` sees what a production log would:
+# a client going away must never be an ERROR there.
+
+
+@contextmanager
+def served(app: Any) -> Iterator[int]:
+    """`app` under uvicorn (h11 and httptools alike: the default) on a free port."""
+    import uvicorn
+
+    port = closed_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started or not thread.is_alive(), "uvicorn to start")
+        assert thread.is_alive(), "uvicorn did not start"
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=BOUND)
+        assert not thread.is_alive(), "uvicorn did not stop"
+
+
+def wait_for(check: Callable[[], bool], what: str) -> None:
+    """Poll `check` with a deadline (polling, not a sleep to synchronise)."""
+    deadline = time.monotonic() + BOUND
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def server_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_upload_abandoned_mid_body_logs_no_error_under_uvicorn(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events: list[str] = []
+    app = upload_app(events)
+    caplog.set_level(logging.INFO)
+    with served(app) as port, socket.create_connection(("127.0.0.1", port), BOUND) as sock:
+        body = partial_multipart(256 * 1024)
+        sock.sendall(
+            b"POST /upload HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+            b"content-type: multipart/form-data; boundary=" + BOUNDARY + b"\r\n"
+            b"content-length: 1048576\r\n\r\n" + body
+        )
+        wait_for(lambda: "endpoint started" in events, "the endpoint to start reading")
+        sock.close()  # the client leaves with 3/4 of the body unsent
+        wait_for(lambda: "endpoint finished" in events, "the endpoint to end")
+    assert server_errors(caplog) == []
+
+
+def test_sse_client_leaving_ends_the_stream_quietly_under_uvicorn(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    state = {"sent": 0, "closed": False}
+
+    async def ticks() -> AsyncIterator[ServerSentEvent]:
+        try:
+            while True:
+                state["sent"] += 1
+                yield ServerSentEvent(data=str(state["sent"]))
+                await anyio.sleep(0.01)  # pacing the stream, not synchronising the test
+        finally:
+            state["closed"] = True
+
+    async def events(request: Request) -> EventSourceResponse:
+        return EventSourceResponse(ticks())
+
+    caplog.set_level(logging.INFO)
+    with served(App(routes=[Route("/events", events)])) as port:
+        with socket.create_connection(("127.0.0.1", port), BOUND) as sock:
+            sock.sendall(b"GET /events HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+            received = b""
+            while received.count(b"data:") < 3:
+                received += sock.recv(4096)
+        wait_for(lambda: state["closed"], "the event generator's finally")
+        sent_at_close = state["sent"]
+    assert b"200 OK" in received
+    assert sent_at_close < 1000  # it stopped when the client left, not later
+    assert server_errors(caplog) == []
+
+
+def test_websocket_client_vanishing_is_not_a_server_error_under_uvicorn(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from websockets.sync.client import connect
+
+    seen: list[Any] = []
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        finally:
+            seen.append(websocket.client_state)
+
+    caplog.set_level(logging.INFO)
+    with served(App(routes=[WebSocketRoute("/ws", echo)])) as port:
+        with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=BOUND) as client:
+            client.send("hi")
+            assert client.recv(timeout=BOUND) == "hi"
+            # Vanish without a close frame: a dropped connection.
+            client.socket.shutdown(socket.SHUT_RDWR)
+        wait_for(lambda: bool(seen), "the endpoint to see the disconnect")
+        with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=BOUND) as client:
+            client.send("still up")
+            assert client.recv(timeout=BOUND) == "still up"
+            client.close()  # an orderly close, too
+        wait_for(lambda: len(seen) == 2, "the second endpoint to end")
+    assert server_errors(caplog) == []
+
+
+def test_sync_generator_blocked_in_its_thread_while_the_client_leaves(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = threading.Event()
+    state = {"finally": False, "blocked": False, "finished": False}
+
+    def blocking_chunks() -> Iterator[bytes]:
+        try:
+            yield b"first chunk\n"
+            state["blocked"] = True
+            release.wait(BOUND)  # stuck in its worker thread (a slow query, say)
+            yield b"second chunk\n"
+            yield b"third chunk\n"
+        finally:
+            state["finally"] = True
+
+    async def endpoint(request: Request) -> StreamingResponse:
+        return StreamingResponse(blocking_chunks(), background=done)
+
+    async def done() -> None:
+        state["finished"] = True
+
+    caplog.set_level(logging.INFO)
+    threads_before = threading.active_count()
+    with served(App(routes=[Route("/stream", endpoint)])) as port:
+        with socket.create_connection(("127.0.0.1", port), BOUND) as sock:
+            sock.sendall(b"GET /stream HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+            received = b""
+            while b"first chunk" not in received:
+                received += sock.recv(4096)
+            wait_for(lambda: state["blocked"], "the generator to block")
+        # The client is gone while the generator sits in its thread; a thread
+        # cannot be interrupted, so the request ends as soon as it returns.
+        release.set()
+        wait_for(lambda: state["finally"], "the generator's finally")
+    assert server_errors(caplog) == []
+    # uvicorn's thread and the worker threads are gone again.
+    wait_for(lambda: threading.active_count() <= threads_before + 1, "threads to be reaped")

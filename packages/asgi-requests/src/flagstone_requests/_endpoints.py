@@ -22,7 +22,8 @@ Deliberate differences from Starlette:
   response) ends the request quietly with a DEBUG log line: no exception
   handler runs and nothing reaches the server's error log, so a client
   cannot flood that log by aborting uploads.  Starlette lets it escape as
-  "Exception in ASGI application".
+  "Exception in ASGI application".  Likewise a `WebSocketDisconnect` that a
+  `websocket_session` endpoint does not catch (the client left).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from ._exceptions import Progress, handle_exception, handlers_in, is_async_calla
 from ._request import Request, client_gone
 from ._request_errors import ClientDisconnect
 from ._responses import PlainTextResponse, Response
-from ._websockets import WebSocket, WebSocketState
+from ._websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 __all__ = ["HTTPEndpoint", "WebSocketEndpoint", "request_response", "websocket_session"]
 
@@ -105,6 +106,10 @@ def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
         websocket = WebSocket(scope, receive, send)
         try:
             await func(websocket)
+        except WebSocketDisconnect:
+            # The endpoint's receive() found the client gone and it did not
+            # catch that: the conversation is over, which is no server error.
+            client_gone(scope)
         except Exception as exc:
             tables = handlers_in(scope)
             if tables is None:

@@ -12,9 +12,10 @@ Deliberate differences from Starlette:
   ("internal error").  Starlette lets WebSocket errors bypass it.
 - The debug page escapes every piece of text it shows, exception message
   included.
-- `ClientDisconnect` is not re-raised: the client left, there is nobody to
-  answer and no server error, so it is noted at DEBUG (Starlette re-raises
-  it and the server logs "Exception in ASGI application").
+- `ClientDisconnect` and `WebSocketDisconnect` are not re-raised: the
+  client left, there is nobody to answer and no server error, so they are
+  noted at DEBUG (Starlette re-raises them and the server logs "Exception in
+  ASGI application").
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
 from ._exceptions import ExceptionHandler, call_handler
 from ._request import client_gone
 from ._request_errors import ClientDisconnect
+from ._websockets import WebSocketDisconnect
 
 __all__ = ["ServerErrorMiddleware"]
 
@@ -153,9 +155,10 @@ class ServerErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except ClientDisconnect:
-            # The client left mid-body (a raw app or middleware read it): no
-            # one to answer and no server error to log; see client_gone.
+        except (ClientDisconnect, WebSocketDisconnect):
+            # The client left mid-body (a raw app or middleware read it), or
+            # a WebSocket's peer went away: no one to answer and no server
+            # error to log; see client_gone.
             client_gone(scope)
         except Exception as exc:
             try:

@@ -578,15 +578,15 @@ def _body_too_large(limit: int) -> ContentTooLarge:
 
 
 def client_gone(scope: Scope) -> None:
-    """Note, at DEBUG, a request that ended because its client disconnected.
+    """Note, at DEBUG, a request (or WebSocket) that ended because its client disconnected.
 
     A client going away is not a server error: logging it as one (with a
     traceback, at ERROR) would let any client flood the error log by
     aborting uploads.
     """
     logger.debug(
-        "client disconnected before the request body was read; ending %s %s quietly",
-        scope.get("method"),
+        "client disconnected; ending %s %s quietly",
+        scope.get("method") or scope.get("type"),
         scope.get("path"),
     )
 

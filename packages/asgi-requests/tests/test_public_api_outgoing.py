@@ -7,6 +7,7 @@ import inspect
 import flagstone_requests
 
 EXPECTED_OUTGOING = {
+    "BodyIdleTimeout",
     "EventSourceResponse",
     "ExceptionMiddleware",
     "FileResponse",
@@ -61,6 +62,7 @@ OUTGOING_MODULES = {
         "_exceptions",
         "_errors",
         "_endpoints",
+        "_body_timeout",
     )
 }
 

@@ -485,3 +485,25 @@ async def test_request_subclass_sets_the_idle_timeout(
     ch.messages[-1]["more_body"] = True
     with anyio.fail_after(5), pytest.raises(RequestTimeout):
         await Impatient(http_scope(method="POST"), ch.receive).body()
+
+
+async def test_body_idle_timeout_middleware_sets_the_innermost_timeout(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    from flagstone_requests import BodyIdleTimeout
+
+    seen: list[float | None] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope[BODY_IDLE_TIMEOUT_KEY])
+        await Request(scope, receive).body()
+
+    outer_scope = http_scope(method="POST")
+    outer_scope[BODY_IDLE_TIMEOUT_KEY] = 600.0  # what App(body_idle_timeout=600) sets
+    ch = body_channel(b"part", then="block")
+    ch.messages[-1]["more_body"] = True
+    with anyio.fail_after(5), pytest.raises(RequestTimeout):
+        await BodyIdleTimeout(app, seconds=0.05)(outer_scope, ch.receive, ch.send)
+    assert seen == [0.05]
+    with pytest.raises(ValueError, match="> 0"):
+        BodyIdleTimeout(app, seconds=0)

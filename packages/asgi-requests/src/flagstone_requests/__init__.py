@@ -61,6 +61,7 @@ __all__: list[str] = [
 ]
 
 # --- outgoing side: responses, websockets, errors, endpoints -----------------
+from ._body_timeout import BodyIdleTimeout
 from ._endpoints import HTTPEndpoint, WebSocketEndpoint, request_response, websocket_session
 from ._errors import ServerErrorMiddleware
 from ._exceptions import ExceptionMiddleware
@@ -77,6 +78,7 @@ from ._websockets import (
 )
 
 __all__ += [
+    "BodyIdleTimeout",
     "EventSourceResponse",
     "ExceptionMiddleware",
     "FileResponse",

@@ -55,8 +55,8 @@ __all__: list[str] = [
 
 # --- outgoing side: responses, websockets, errors, endpoints -----------------
 from ._endpoints import HTTPEndpoint, WebSocketEndpoint, request_response, websocket_session
-from ._errors import ServerErrorMiddleware
-from ._exceptions import ExceptionMiddleware
+from ._server_errors import ServerErrorMiddleware
+from ._exception_middleware import ExceptionMiddleware
 from ._file_response import FileResponse
 from ._responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from ._sse import EventSourceResponse, ServerSentEvent

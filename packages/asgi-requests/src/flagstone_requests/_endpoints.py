@@ -30,7 +30,7 @@ import anyio.to_thread
 
 from flagstone_contract import ASGIApp, HTTPException, Message, Receive, Scope, Send
 
-from ._exceptions import Progress, handle_exception, handlers_in, is_async_callable
+from ._exception_middleware import Progress, handle_exception, handlers_in, is_async_callable
 from ._request import Request
 from ._responses import PlainTextResponse, Response
 from ._websockets import WebSocket, WebSocketState

@@ -25,7 +25,7 @@ import anyio.to_thread
 
 from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
 
-from ._exceptions import ExceptionHandler, call_handler
+from ._exception_middleware import ExceptionHandler, call_handler
 
 __all__ = ["ServerErrorMiddleware"]
 

@@ -23,7 +23,7 @@ from ._datastructures import (
     UploadFile,
 )
 from ._request import Request
-from ._request_errors import (
+from ._exceptions import (
     ClientDisconnect,
     ContentTooLarge,
     FormError,

@@ -34,7 +34,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, QuerystringParser, parse_options_header
 
 from ._datastructures import FormData, Headers, UploadFile
-from ._request_errors import ContentTooLarge, FormError
+from ._exceptions import ContentTooLarge, FormError
 
 __all__ = ["MAX_BOUNDARY_LENGTH", "FormLimits", "check_form_limits", "parse_form"]
 

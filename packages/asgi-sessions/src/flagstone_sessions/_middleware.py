@@ -20,7 +20,7 @@ from ._codec import (
     serialize,
     unchanged,
 )
-from ._errors import CookieTooLargeError, SessionReadOnlyError
+from ._exceptions import CookieTooLargeError, SessionReadOnlyError
 from ._session import Session
 from ._stores import SessionStore
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._errors import SessionReadOnlyError
+from ._exceptions import SessionReadOnlyError
 
 __all__ = ["Session"]
 

@@ -22,7 +22,6 @@ from ._datastructures import (
     State,
     UploadFile,
 )
-from ._request import Request
 from ._exceptions import (
     ClientDisconnect,
     ContentTooLarge,
@@ -30,6 +29,7 @@ from ._exceptions import (
     InvalidJSON,
     StreamConsumed,
 )
+from ._request import Request
 
 __all__: list[str] = [
     "URL",
@@ -55,10 +55,10 @@ __all__: list[str] = [
 
 # --- outgoing side: responses, websockets, errors, endpoints -----------------
 from ._endpoints import HTTPEndpoint, WebSocketEndpoint, request_response, websocket_session
-from ._server_errors import ServerErrorMiddleware
 from ._exception_middleware import ExceptionMiddleware
 from ._file_response import FileResponse
 from ._responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from ._server_errors import ServerErrorMiddleware
 from ._sse import EventSourceResponse, ServerSentEvent
 from ._streaming import StreamingResponse
 from ._websockets import (

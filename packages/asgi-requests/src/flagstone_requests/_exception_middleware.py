@@ -21,8 +21,6 @@ Deliberate differences from Starlette:
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,6 +36,11 @@ from flagstone_contract import (
     Send,
     WebSocketException,
 )
+from flagstone_contract.http import is_async_callable
+
+from ._request import Request
+from ._responses import PlainTextResponse, Response
+from ._websockets import WebSocket, WebSocketState
 
 __all__ = [
     "ExceptionHandler",
@@ -45,21 +48,11 @@ __all__ = [
     "Progress",
     "handle_exception",
     "handlers_in",
-    "is_async_callable",
 ]
 
 # handler(request_or_websocket, exc) -> Response | None, sync or async.
 ExceptionHandler = Callable[[Any, Any], Any]
 HandlerTables = tuple[dict[type[BaseException], ExceptionHandler], dict[int, ExceptionHandler]]
-
-
-def is_async_callable(obj: Any) -> bool:
-    """True for async functions, partials of them, and objects with an async `__call__`."""
-    while isinstance(obj, functools.partial):
-        obj = obj.func
-    return inspect.iscoroutinefunction(obj) or (
-        callable(obj) and inspect.iscoroutinefunction(obj.__call__)
-    )
 
 
 def lookup_handler(exc: Exception, tables: HandlerTables) -> ExceptionHandler | None:
@@ -117,15 +110,23 @@ async def handle_exception(
         await _render_http(scope, receive, send, exc, handler, progress, conn)
     else:
         await _render_websocket(scope, receive, send, exc, handler, progress, conn)
+    # Handled: drop the frames this raise attached.  Ported apps often raise
+    # one module-level instance (`NOT_FOUND = HTTPException(404)`) on every
+    # request; each raise would otherwise chain its frames (and all their
+    # locals: requests, bodies) onto that immortal object, forever.
+    exc.__traceback__ = None
 
 
 def _too_late(exc: Exception, what: str) -> None:
     # The original exception goes on, so logs and error trackers see what
     # really failed; the note explains why its handler did not answer.
-    exc.add_note(
+    note = (
         f"flagstone: an exception handler is registered for {type(exc).__name__}, "
         f"but {what}, so it could not be rendered"
     )
+    # Once: an instance raised on every request must not grow a note each time.
+    if note not in getattr(exc, "__notes__", ()):
+        exc.add_note(note)
 
 
 async def _render_http(
@@ -141,8 +142,6 @@ async def _render_http(
         _too_late(exc, "the response had already started")
         raise exc
     if request is None:
-        from ._request import Request
-
         request = Request(scope, receive, send)
     response = await call_handler(handler, request, exc)
     if response is not None:
@@ -158,8 +157,6 @@ async def _render_websocket(
     progress: Progress,
     websocket: Any,
 ) -> None:
-    from ._websockets import WebSocket, WebSocketState
-
     if progress.finished or progress.started:
         _too_late(exc, "the WebSocket was already closed or denied")
         raise exc
@@ -204,8 +201,6 @@ def _truncate(reason: str) -> str:
 
 async def http_exception_handler(request: Any, exc: Exception) -> Any:
     """Default: `HTTPException` → plain-text `detail` (empty body for 204/304) with its headers."""
-    from ._responses import PlainTextResponse, Response
-
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers) if exc.headers else None
     if exc.status_code in (204, 304):

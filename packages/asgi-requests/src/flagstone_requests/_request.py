@@ -32,8 +32,8 @@ from flagstone_contract import BODY_KEY, MAX_BODY_SIZE_KEY, Message, Receive, Sc
 
 from ._connection import HTTPConnection
 from ._datastructures import FormData, UploadFile
-from ._forms import FormLimits, check_form_limits, parse_form
 from ._exceptions import ClientDisconnect, ContentTooLarge, InvalidJSON, StreamConsumed
+from ._forms import FormLimits, check_form_limits, parse_form
 
 __all__ = ["BODY_STATE_KEY", "Request", "empty_receive", "empty_send"]
 

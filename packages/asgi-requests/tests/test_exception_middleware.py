@@ -10,12 +10,12 @@ import pytest
 from flagstone_contract import EXCEPTION_HANDLERS_KEY, HTTPException, WebSocketException
 from flagstone_requests import (
     ExceptionMiddleware,
-    request_response,
     JSONResponse,
     PlainTextResponse,
     Request,
     ServerErrorMiddleware,
     WebSocket,
+    request_response,
 )
 
 pytestmark = pytest.mark.anyio

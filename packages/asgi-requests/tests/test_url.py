@@ -94,6 +94,28 @@ def test_from_scope_falls_back_to_server_and_drops_default_port() -> None:
     assert str(URL(scope=scope_for("/", server=("h", None)))) == "http://h/"
 
 
+def test_host_port_with_leading_zeros_is_read_as_the_port() -> None:
+    url = URL(scope=scope_for("/a", headers=[(b"host", b"example.com:000080")]))
+    assert url.hostname == "example.com"
+    assert url.port == 80
+
+
+@pytest.mark.parametrize(
+    "host",
+    [b"[:::]", b"[1:2:3:4:5:6:7:8:9]", b"[::g]", b"[fe80::1%25eth0]", b"[]"],
+    ids=["triple_colon", "nine_groups", "non_hex", "zone_id", "empty"],
+)
+def test_invalid_ipv6_literal_falls_back_to_the_server(host: bytes) -> None:
+    url = URL(scope=scope_for("/a", headers=[(b"host", host)]))
+    assert url.netloc == "testserver"
+
+
+def test_ipvfuture_literal_is_accepted() -> None:
+    url = URL(scope=scope_for("/a", headers=[(b"host", b"[v1.x]:8080")]))
+    assert url.netloc == "[v1.x]:8080"
+    assert url.port == 8080
+
+
 def test_from_scope_without_host_is_relative() -> None:
     url = URL(scope=scope_for("/a", server=None, query_string=b"x=1"))
     assert str(url) == "/a?x=1"

@@ -6,19 +6,20 @@ Host of `example.com/abc?x=` or a request target of `//evil/x` or `@evil`
 changed `url.path` (or `url.hostname`) away from what the router dispatches
 on, and authorisation checks on `request.url.path` could be bypassed.  Here
 a URL built from a scope is held as COMPONENTS: the path always comes from
-`scope["path"]`, the authority only from a Host header that matches the
-RFC 3986 host[:port] grammar (else from `scope["server"]`), and nothing is
+`scope["path"]`, the authority only from a Host header that
+`flagstone_contract.http.split_host` accepts (else from `scope["server"]`;
+the same validator decides whether a `Host` route can match), and nothing is
 ever re-parsed out of the concatenation.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from flagstone_contract import Scope
+from flagstone_contract.http import split_host
 
 from ._multidict import MultiDict
 
@@ -26,30 +27,12 @@ __all__ = ["URL"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
-# host [":" port], where host is a DNS-style name or IPv4 address, or a
-# bracketed IPv6 literal.  Deliberately narrower than RFC 3986's reg-name:
-# no "/", "?", "#", "@", "\\", whitespace or percent-escapes, so nothing in
-# a Host header can move the boundary between authority and path.
-_HOST_RE = re.compile(
-    r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,252}))(?::(?P<port>[0-9]{1,5}))?",
-    re.ASCII,
-)
-
 # Characters a path can hold that would end the path when the URL is read
 # back as a string (Starlette escapes the first three), and the ones urlsplit
 # silently deletes (so "/\n/evil" would read back with authority "evil").
 _PATH_ESCAPES = str.maketrans(
     {"?": "%3F", "#": "%23", "\\": "%5C", "\t": "%09", "\n": "%0A", "\r": "%0D"}
 )
-
-
-def valid_host(value: str) -> bool:
-    """True if `value` is a well-formed `host[:port]` (port 0-65535)."""
-    match = _HOST_RE.fullmatch(value)
-    if match is None:
-        return False
-    port = match.group("port")
-    return port is None or int(port) <= 65535
 
 
 def _scope_host_header(scope: Scope) -> str | None:
@@ -65,7 +48,7 @@ def scope_netloc(scope: Scope, scheme: str) -> str:
     Returns "" when neither is usable, which makes the URL relative.
     """
     host = _scope_host_header(scope)
-    if host is not None and valid_host(host):
+    if host is not None and split_host(host) is not None:
         return host
     # A malformed Host is ignored rather than rejected: the router has already
     # dispatched on scope["path"], and the URL must agree with it.
@@ -78,7 +61,7 @@ def scope_netloc(scope: Scope, scheme: str) -> str:
     if ":" in server_host and not server_host.startswith("["):
         server_host = f"[{server_host}]"
     # A unix-socket path or other non-host value can't be an authority.
-    if not valid_host(server_host):
+    if split_host(server_host) is None:
         return ""
     if server_port is None or _DEFAULT_PORTS.get(scheme) == server_port:
         return server_host

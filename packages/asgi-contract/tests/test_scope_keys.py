@@ -1,6 +1,7 @@
 from flagstone_contract import (
     APP_TASKS_KEY,
     BACKGROUND_KEY,
+    BODY_COUNTER_KEY,
     BODY_KEY,
     EXCEPTION_HANDLERS_KEY,
     MAX_BODY_SIZE_KEY,
@@ -28,6 +29,7 @@ def test_toolkit_private_keys_are_prefixed_and_documented() -> None:
     names = {key.name for key in SCOPE_KEYS}
     for constant in (
         BODY_KEY,
+        BODY_COUNTER_KEY,
         MAX_BODY_SIZE_KEY,
         EXCEPTION_HANDLERS_KEY,
         BACKGROUND_KEY,

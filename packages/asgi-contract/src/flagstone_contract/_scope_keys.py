@@ -18,6 +18,7 @@ from typing import Final
 __all__ = [
     "APP_TASKS_KEY",
     "BACKGROUND_KEY",
+    "BODY_COUNTER_KEY",
     "BODY_KEY",
     "EXCEPTION_HANDLERS_KEY",
     "MAX_BODY_SIZE_KEY",
@@ -27,6 +28,7 @@ __all__ = [
 
 BODY_KEY: Final = "flagstone.body"
 MAX_BODY_SIZE_KEY: Final = "flagstone.max_body_size"
+BODY_COUNTER_KEY: Final = "flagstone.body_counter"
 EXCEPTION_HANDLERS_KEY: Final = "flagstone.exception_handlers"
 BACKGROUND_KEY: Final = "flagstone.background"
 APP_TASKS_KEY: Final = "flagstone.app_tasks"
@@ -117,9 +119,19 @@ SCOPE_KEYS: Final[tuple[ScopeKey, ...]] = (
     ScopeKey(
         MAX_BODY_SIZE_KEY,
         "int | None",
-        "the App and routing (`max_body_size` on App, Router, Mount, Route; innermost wins)",
-        "requests (body readers answer 413 past it); routing enforces it for raw ASGI endpoints",
-        "The most request-body bytes this request may carry; None means no limit.",
+        "every body-limit layer on the way in (`RequestBodyLimitMiddleware`, `max_body_size` "
+        "on App, Router, Mount, Route): the innermost one wins, larger or smaller",
+        "the body counter, on each chunk; requests (413 for a cached body over the limit)",
+        "The most request-body bytes this request may carry; None means no limit.  The one "
+        "public key through which limits nest: write it (or wrap with "
+        "`RequestBodyLimitMiddleware`) to set the limit for everything inside.",
+    ),
+    ScopeKey(
+        BODY_COUNTER_KEY,
+        "flagstone_contract.BodyCounter",
+        "the first body-limit layer (`limit_request_body`), which wraps `receive` with it",
+        "inner body-limit layers (so they do not count again); requests (counts only without it)",
+        "The one counter of this request's body bytes; present means `receive` is counted.",
     ),
     ScopeKey(
         EXCEPTION_HANDLERS_KEY,

@@ -3,7 +3,8 @@
 Client mistakes are `HTTPException` subclasses, so any exception handling
 (flagstone's `ExceptionMiddleware`, Starlette's, or your own) renders them
 as the right 4xx with a message naming the limit; without exception handling
-they still say exactly what was wrong.  This differs from Starlette, where
+they still say exactly what was wrong.  `ContentTooLarge` is the contract's
+(the same class routing's body limit raises), re-exported here.  This differs from Starlette, where
 form errors are HTTP errors only when `"app" in scope` and bad JSON is a 500.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from flagstone_contract import HTTPException
+from flagstone_contract import ContentTooLarge, HTTPException
 
 __all__ = ["ClientDisconnect", "ContentTooLarge", "FormError", "InvalidJSON", "StreamConsumed"]
 
@@ -27,17 +28,6 @@ class StreamConsumed(RuntimeError):
     `await request.body()` (which keeps it in the scope for every later
     reader) instead of `request.stream()` if more than one reader needs it.
     """
-
-
-class ContentTooLarge(HTTPException):
-    """413: the body, a form part or an uploaded file is larger than its limit.
-
-    `limit` is the limit in bytes; `detail` names which limit was hit.
-    """
-
-    def __init__(self, detail: str, *, limit: int) -> None:
-        super().__init__(413, detail)
-        self.limit = limit
 
 
 class FormError(HTTPException, ValueError):

@@ -28,7 +28,16 @@ from typing import Any, Final
 
 import anyio
 
-from flagstone_contract import BODY_KEY, MAX_BODY_SIZE_KEY, Message, Receive, Scope, Send
+from flagstone_contract import (
+    BODY_COUNTER_KEY,
+    BODY_KEY,
+    MAX_BODY_SIZE_KEY,
+    BodyCounter,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 from ._connection import HTTPConnection
 from ._datastructures import FormData, UploadFile
@@ -66,13 +75,13 @@ class _BodyState:
     __slots__ = (
         "body",
         "consumed",
+        "counter",
         "disconnected",
         "error",
         "form",
         "more_body",
         "pending",
         "pending_bytes",
-        "received",
     )
 
     def __init__(self) -> None:
@@ -83,8 +92,9 @@ class _BodyState:
         self.more_body = True
         # True once a reader started pulling chunks from receive.
         self.consumed = False
-        # Body bytes read so far, against max_body_size.
-        self.received = 0
+        # Counts the body against max_body_size when no body-limit layer
+        # (routing, the App, RequestBodyLimitMiddleware) counts `receive`.
+        self.counter: BodyCounter | None = None
         self.disconnected = False
         self.body: bytes | None = None
         self.form: FormData | None = None
@@ -175,21 +185,25 @@ class Request(HTTPConnection):
             # the one this (inner, e.g. per-route) scope sets.
             limit: int | None = self.scope.get(MAX_BODY_SIZE_KEY)
             if limit is not None and len(body) > limit:
-                raise _body_too_large(limit)
+                raise ContentTooLarge(limit=limit)
         return body
 
-    def _body_limit(self) -> int | None:
-        limit: int | None = self.scope.get(MAX_BODY_SIZE_KEY)
-        if limit is None:
-            return None
-        # Reject before reading a byte when the client announces too much; the
-        # count below still holds for chunked bodies and lying Content-Length.
-        declared = self.headers.get("content-length")
-        if declared is not None and _declared_length(declared) > limit:
-            raise _body_too_large(limit)
-        return limit
+    def _body_counter(self, state: _BodyState) -> BodyCounter | None:
+        """The counter this reader feeds: None when a body-limit layer counts `receive`.
 
-    def _start_reading(self) -> tuple[_BodyState, int | None]:
+        One count per byte: a layer's counter already saw every message that
+        reaches us, so counting again would halve the limit.
+        """
+        if BODY_COUNTER_KEY in self.scope or self.scope.get(MAX_BODY_SIZE_KEY) is None:
+            return None
+        if state.counter is None:
+            state.counter = BodyCounter(self.scope)
+        # Refuse before reading a byte when the client announces too much;
+        # the count still holds for chunked bodies and a lying Content-Length.
+        state.counter.check_declared()
+        return state.counter
+
+    def _start_reading(self) -> tuple[_BodyState, BodyCounter | None]:
         """Claim the body stream of this scope; it can be claimed only once."""
         state = self._body_state()
         if state.error is not None:
@@ -200,11 +214,11 @@ class Request(HTTPConnection):
                 "request.form()) without being kept, so it cannot be read again; read "
                 "it with `await request.body()` first, which keeps it for every reader"
             )
-        limit = self._body_limit()
+        counter = self._body_counter(state)
         state.consumed = True
-        return state, limit
+        return state, counter
 
-    async def _next_chunk(self, state: _BodyState, limit: int | None) -> bytes | None:
+    async def _next_chunk(self, state: _BodyState, counter: BodyCounter | None) -> bytes | None:
         """The next non-empty body chunk, or None once the body is complete.
 
         A plain coroutine rather than an async generator: the body of most
@@ -226,9 +240,8 @@ class Request(HTTPConnection):
                 else:
                     return None
                 if chunk:
-                    state.received += len(chunk)
-                    if limit is not None and state.received > limit:
-                        raise _body_too_large(limit)
+                    if counter is not None:
+                        counter.add(len(chunk))
                     return chunk
         except (ContentTooLarge, ClientDisconnect) as exc:
             state.error = exc
@@ -261,8 +274,8 @@ class Request(HTTPConnection):
             yield body
             yield b""
             return
-        state, limit = self._start_reading()
-        while (chunk := await self._next_chunk(state, limit)) is not None:
+        state, counter = self._start_reading()
+        while (chunk := await self._next_chunk(state, counter)) is not None:
             yield chunk
         yield b""
 
@@ -270,9 +283,9 @@ class Request(HTTPConnection):
         """The whole body, read once and kept in the scope for every later reader."""
         body = self._cached_body()
         if body is None:
-            state, limit = self._start_reading()
+            state, counter = self._start_reading()
             parts: list[bytes] = []
-            while (chunk := await self._next_chunk(state, limit)) is not None:
+            while (chunk := await self._next_chunk(state, counter)) is not None:
                 parts.append(chunk)
             body = parts[0] if len(parts) == 1 else b"".join(parts)
             self.scope[BODY_KEY] = state.body = body
@@ -346,10 +359,10 @@ class Request(HTTPConnection):
         created: list[UploadFile] = []
         body = self._cached_body()
         if body is None:
-            state, limit = self._start_reading()
+            state, counter = self._start_reading()
 
             async def next_chunk() -> bytes | None:
-                return await self._next_chunk(state, limit)
+                return await self._next_chunk(state, counter)
 
         else:
             replay: list[bytes] = [body] if body else []
@@ -400,7 +413,13 @@ class Request(HTTPConnection):
         # A pre-cancelled scope makes receive() return only what is ready now.
         with anyio.CancelScope() as scope:
             scope.cancel()
-            message = await self._receive()
+            try:
+                message = await self._receive()
+            except ContentTooLarge as exc:
+                # A body-limit layer counts `receive`: the body is over the
+                # limit, which the next body reader reports; not a disconnect.
+                state.error = exc
+                return False
         if message is not None:
             chunk = self._record(state, message)
             if chunk:
@@ -434,31 +453,8 @@ def _pending_cap(scope: Scope) -> int:
     return PENDING_CAP if limit is None else min(PENDING_CAP, limit + 1)
 
 
-def _declared_length(value: str) -> int:
-    """A Content-Length as an int; -1 if it is not a plain decimal number.
-
-    `str.isdigit()` alone accepts "²" or "٣", which `int()` then rejects
-    (a 500), and `int()` refuses more than 4300 digits; both would turn a
-    hostile header into a server error.  Anything malformed is left to the
-    byte count (and to the server, which owns framing).
-    """
-    value = value.strip()
-    if not (value.isascii() and value.isdigit()):
-        return -1
-    if len(value) > 18:
-        return 10**18  # more than any limit; never feed a huge string to int()
-    return int(value)
-
-
 def _same_error(error: ContentTooLarge | ClientDisconnect) -> Exception:
     # A fresh exception each time: re-raising one object grows its traceback.
     if isinstance(error, ContentTooLarge):
         return ContentTooLarge(error.detail, limit=error.limit)
     return ClientDisconnect()
-
-
-def _body_too_large(limit: int) -> ContentTooLarge:
-    return ContentTooLarge(
-        f"Content Too Large: the request body exceeds the limit of {limit} bytes (max_body_size).",
-        limit=limit,
-    )

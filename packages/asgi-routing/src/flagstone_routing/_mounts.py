@@ -11,11 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from flagstone_contract import ASGIApp, Middleware, Receive, Scope, Send, wrap_middleware
+from flagstone_contract import (
+    ASGIApp,
+    Middleware,
+    Receive,
+    Scope,
+    Send,
+    limit_request_body,
+    wrap_middleware,
+)
 from flagstone_contract.http import split_host
 
 from ._adapters import EndpointAdapter
-from ._body_limit import apply_body_limit
 from ._compile import Segment, compile_path, get_route_path, segment_shape
 from ._convertors import Convertor
 from ._routes import BaseRoute, Match, RouteInfo, allow_header, convert_params, replace_params
@@ -190,7 +197,7 @@ class Mount(BaseRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Call the mounted app (with this mount's body limit, if any)."""
         if self.max_body_size is not None and scope["type"] == "http":
-            await apply_body_limit(self.max_body_size, self.app, scope, receive, send)
+            await limit_request_body(self.max_body_size, self.app, scope, receive, send)
         else:
             await self.app(scope, receive, send)
 

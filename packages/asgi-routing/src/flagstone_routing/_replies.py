@@ -21,6 +21,7 @@ from flagstone_contract import (
     WebSocketException,
     status,
 )
+from flagstone_contract.http import safe_location_path
 
 __all__ = [
     "WS_NOT_FOUND_CODE",
@@ -106,10 +107,9 @@ def slash_toggled_location(scope: Scope, route_path: str, toggled_route_path: st
         else scope.get("root_path", "")
     )
     location = prefix + toggled_route_path
-    # Collapse leading slashes/backslashes: "//evil.example" or "/\\evil.example"
-    # in a relative Location is read as another host (an open redirect).
-    location = "/" + location.lstrip("/\\")
-    location = quote(location, safe=_PATH_SAFE)
+    # "//evil.example" or "/\\evil.example" in a relative Location is read as
+    # another host (an open redirect): the toolkit's one policy encodes it.
+    location = safe_location_path(quote(location, safe=_PATH_SAFE))
     query: bytes = scope.get("query_string", b"")
     if query:
         # The query is already percent-encoded on the wire; re-quoting with "%"

@@ -19,8 +19,9 @@ from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from flagstone_contract import Scope
-from flagstone_contract.http import split_host
+from flagstone_contract.http import safe_location_path, split_host
 
+from ._headers import Headers
 from ._multidict import MultiDict
 
 __all__ = ["URL"]
@@ -35,19 +36,12 @@ _PATH_ESCAPES = str.maketrans(
 )
 
 
-def _scope_host_header(scope: Scope) -> str | None:
-    for name, value in scope.get("headers") or ():
-        if name == b"host":
-            return bytes(value).decode("latin-1")
-    return None
-
-
 def scope_netloc(scope: Scope, scheme: str) -> str:
     """The authority of the request: a valid Host header, else the server address.
 
     Returns "" when neither is usable, which makes the URL relative.
     """
-    host = _scope_host_header(scope)
+    host: str | None = Headers(scope=scope).get("host")
     if host is not None and split_host(host) is not None:
         return host
     # A malformed Host is ignored rather than rejected: the router has already
@@ -91,8 +85,9 @@ def _unsplit(parts: SplitResult) -> str:
         url = f"//{netloc}{url}"
     elif path.startswith("//"):
         # Without an authority a path may not begin with "//" (RFC 3986 §3.3):
-        # it would read back as a host.  "/." keeps the same path meaning.
-        url = "/." + path
+        # it would read back as a host.  The toolkit's one policy encodes the
+        # second slash; a server decoding the path gets the same path back.
+        url = safe_location_path(path)
     elif not scheme and path and not path.startswith("/"):
         # A relative path not starting with "/" could read back as a scheme
         # ("http://evil/x") or, after urlsplit strips leading blanks, as an

@@ -25,7 +25,15 @@ from __future__ import annotations
 
 from ._exceptions import HTTPException
 from ._scope_keys import BODY_COUNTER_KEY, EXCEPTION_HANDLERS_KEY, MAX_BODY_SIZE_KEY
-from ._types import ASGIApp, Message, Receive, Scope, Send
+from ._types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 from .http import MalformedContentLength, parse_content_length
 
 __all__ = [
@@ -154,8 +162,8 @@ async def limit_request_body(
             (b"content-type", b"text/plain; charset=utf-8"),
             (b"content-length", b"%d" % len(body)),
         ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        await send(HTTPResponseStartEvent(type="http.response.start", status=413, headers=headers))
+        await send(HTTPResponseBodyEvent(type="http.response.body", body=body, more_body=False))
 
 
 class RequestBodyLimitMiddleware:

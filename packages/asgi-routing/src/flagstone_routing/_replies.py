@@ -15,6 +15,8 @@ from urllib.parse import quote
 from flagstone_contract import (
     EXCEPTION_HANDLERS_KEY,
     HTTPException,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
     Receive,
     Scope,
     Send,
@@ -49,8 +51,8 @@ async def send_plain(
         (b"content-length", str(len(body)).encode("ascii")),
     ]
     raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status_code, "headers": raw})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+    await send(HTTPResponseStartEvent(type="http.response.start", status=status_code, headers=raw))
+    await send(HTTPResponseBodyEvent(type="http.response.body", body=body, more_body=False))
 
 
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:

@@ -7,7 +7,10 @@ and the keys Starlette established keep their usual names, so third-party
 code that reads `scope["path_params"]` or `scope["session"]` keeps working.
 Agreements private to the toolkit live under the `flagstone.` prefix.
 
-A package that needs a new cross-package key adds it here first.
+A package that needs a new cross-package key adds it here first;
+`tools/check_scope_keys.py` fails on a key a package uses that is not here,
+and on a key here that no package uses.  A key private to one package is
+named `flagstone.<package>.<name>` and is not declared.
 """
 
 from __future__ import annotations
@@ -108,6 +111,20 @@ SCOPE_KEYS: Final[tuple[ScopeKey, ...]] = (
         "sessions (`SessionMiddleware`), for http and websocket scopes",
         "requests (`HTTPConnection.session`), any app",
         "The session of this connection; changes are saved when the response starts.",
+    ),
+    ScopeKey(
+        "auth",
+        "Any (Starlette: AuthCredentials)",
+        "an authentication middleware",
+        "requests (`HTTPConnection.auth`)",
+        "The credentials the authentication middleware established.",
+    ),
+    ScopeKey(
+        "user",
+        "Any (Starlette: BaseUser)",
+        "an authentication middleware",
+        "requests (`HTTPConnection.user`)",
+        "The authenticated (or anonymous) user.",
     ),
     ScopeKey(
         BODY_KEY,

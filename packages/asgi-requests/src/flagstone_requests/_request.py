@@ -46,7 +46,7 @@ from ._forms import FormLimits, check_form_limits, parse_form
 
 __all__ = ["BODY_STATE_KEY", "Request", "empty_receive", "empty_send"]
 
-BODY_STATE_KEY: Final = "flagstone.body_state"
+BODY_STATE_KEY: Final = "flagstone.requests.body_state"
 """Private to flagstone-requests: the shared `_BodyState` of this request."""
 
 _PUSH_HEADERS = ("accept", "accept-encoding", "accept-language", "cache-control", "user-agent")

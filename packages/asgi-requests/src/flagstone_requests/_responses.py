@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import json.encoder
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -288,8 +289,6 @@ def _build_fast_json() -> Callable[[Any], str]:
     # state between calls (no circular-reference markers: a cyclic structure
     # raises RecursionError instead of ValueError), so sharing it is safe.
     # Falls back to the plain encoder where the C accelerator is missing.
-    import json.encoder
-
     c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
     encode_basestring = json.encoder.encode_basestring
     try:

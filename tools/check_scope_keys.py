@@ -44,27 +44,12 @@ def _constants(tree: ast.Module, known: dict[str, str]) -> dict[str, str]:
     """Module-level `NAME = "..."` (or `NAME: Final = "..."`) strings, plus `known`."""
     found = dict(known)
     for statement in tree.body:
-        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-            target, value = statement.targets[0], statement.value
-        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
-            target, value = statement.target, statement.value
-        else:
-            continue
-        if (
-            isinstance(target, ast.Name)
-            and isinstance(value, ast.Constant)
-            and isinstance(value.value, str)
-        ):
-            found[target.id] = value.value
+        target = getattr(statement, "target", None) or getattr(statement, "targets", [None])[0]
+        value = getattr(statement, "value", None)
+        text = value.value if isinstance(value, ast.Constant) else None
+        if isinstance(target, ast.Name) and isinstance(text, str):
+            found[target.id] = text
     return found
-
-
-def _key(node: ast.expr, constants: dict[str, str]) -> str | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.Name):
-        return constants.get(node.id)
-    return None
 
 
 def scope_keys_used(path: Path, known: dict[str, str]) -> Iterator[tuple[str, int]]:
@@ -72,26 +57,19 @@ def scope_keys_used(path: Path, known: dict[str, str]) -> Iterator[tuple[str, in
     tree = ast.parse(path.read_text(), str(path))
     constants = _constants(tree, known)
     for node in ast.walk(tree):
-        key: str | None = None
         if isinstance(node, ast.Subscript) and _is_scope(node.value):
-            key = _key(node.slice, constants)
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in _ACCESSORS
-            and _is_scope(node.func.value)
-            and node.args
-        ):
-            key = _key(node.args[0], constants)
-        elif (
-            isinstance(node, ast.Compare)
-            and len(node.ops) == 1
-            and isinstance(node.ops[0], ast.In | ast.NotIn)
-            and _is_scope(node.comparators[0])
-        ):
-            key = _key(node.left, constants)
-        if key is not None:
-            yield key, getattr(node, "lineno", 0)
+            key_node: ast.expr | None = node.slice
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            accessor = node.func.attr in _ACCESSORS and _is_scope(node.func.value)
+            key_node = node.args[0] if accessor and node.args else None
+        elif isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In | ast.NotIn):
+            key_node = node.left if _is_scope(node.comparators[0]) else None
+        else:
+            continue
+        if isinstance(key_node, ast.Constant) and isinstance(key_node.value, str):
+            yield key_node.value, node.lineno
+        elif isinstance(key_node, ast.Name) and key_node.id in constants:
+            yield constants[key_node.id], node.lineno
 
 
 def dict_keys_written(path: Path) -> set[str]:

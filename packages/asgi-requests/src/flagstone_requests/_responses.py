@@ -197,26 +197,13 @@ class Response:
         browsers drop a partitioned cookie that is not secure, so it is refused
         here instead of failing silently in the browser.
         """
-        self.raw_headers.append(
-            (
-                b"set-cookie",
-                encode_header_value(
-                    "set-cookie",
-                    build_set_cookie(
-                        key,
-                        value,
-                        max_age=max_age,
-                        expires=expires,
-                        path=path,
-                        domain=domain,
-                        secure=secure,
-                        httponly=httponly,
-                        samesite=samesite,
-                        partitioned=partitioned,
-                    ),
-                ),
-            )
-        )
+        # The contract's builder checks every part (name, path, domain,
+        # expires, samesite); the value is quoted, so the result is a safe header.
+        header = build_set_cookie(
+            key, value, max_age=max_age, expires=expires, path=path, domain=domain,
+            secure=secure, httponly=httponly, samesite=samesite, partitioned=partitioned,
+        )  # fmt: skip
+        self.raw_headers.append((b"set-cookie", header.encode("latin-1")))
 
     def delete_cookie(
         self,

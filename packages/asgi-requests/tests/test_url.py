@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flagstone_contract.http import safe_location_path
 from flagstone_requests import URL
 
 
@@ -125,6 +126,12 @@ def test_from_scope_without_host_is_relative() -> None:
     assert URL(scope=scope_for("/a", server=("/tmp/app.sock", None))).netloc == ""
 
 
+def test_url_without_authority_never_starts_with_two_slashes() -> None:
+    url = URL(scope=scope_for("//evil.example/x", server=None))
+    assert str(url) == "/%2Fevil.example/x"
+    assert URL(str(url)).netloc == ""
+
+
 def test_from_scope_escapes_characters_that_would_end_the_path() -> None:
     url = URL(scope=scope_for("/a?b#c\\d"))
     assert url.path == "/a%3Fb%23c%5Cd"
@@ -230,4 +237,6 @@ def test_any_host_header_leaves_the_path_alone(
     assert url.query == ""
     reparsed = URL(str(url))
     assert reparsed.netloc == url.netloc
-    assert reparsed.path in (url.path, "/." + url.path)
+    # Without an authority a leading "//" is written "/%2F" (the contract's
+    # safe_location_path): the same path once decoded, never a host.
+    assert reparsed.path in (url.path, safe_location_path(url.path))

@@ -157,3 +157,16 @@ async def test_subclass_limits_set_as_plain_attributes_are_honoured() -> None:
 def test_request_body_limit_middleware_refuses_a_negative_limit() -> None:
     with pytest.raises(ValueError, match="max_body_size"):
         RequestBodyLimitMiddleware(read_raw, -1)
+
+
+async def test_is_disconnected_leaves_the_413_to_the_body_reader() -> None:
+    seen: list[bool] = []
+
+    async def endpoint(request: Request) -> PlainTextResponse:
+        seen.append(await request.is_disconnected())
+        return PlainTextResponse(f"read {len(await request.body())}")
+
+    app = Router([Route("/up", endpoint, methods=["POST"])], max_body_size=3)
+    async with AsyncTestClient(app) as client:
+        response = await client.post("/up", content=b"x" * 10)
+    assert (response.status_code, seen) == (413, [False])

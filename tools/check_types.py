@@ -8,8 +8,10 @@ them.  Run: `python tools/check_types.py`; exit status 1 on an error.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,6 +37,9 @@ def main() -> int:
             code |= subprocess.run(
                 [sys.executable, "-m", "mypy", "--strict", *files], cwd=ROOT, env=env, check=False
             ).returncode
+    # The contract's README examples are typed documentation: each block is
+    # checked as its own module, so an example that stops type-checking fails.
+    code |= _check_readme_examples(ROOT / "packages" / "asgi-contract" / "README.md")
     # The demo is documentation that runs: it is held to the same bar.
     code |= subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "-p", "flagstone_demo"],
@@ -43,6 +48,22 @@ def main() -> int:
         check=False,
     ).returncode
     return 1 if code else 0
+
+
+def _check_readme_examples(readme: Path) -> int:
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S)
+    with tempfile.TemporaryDirectory() as folder:
+        files = []
+        for number, block in enumerate(blocks):
+            path = Path(folder) / f"readme_example_{number}.py"
+            path.write_text(block)
+            files.append(str(path))
+        if not files:
+            return 0
+        print(f"{readme.relative_to(ROOT)}: {len(files)} example(s)")
+        return subprocess.run(
+            [sys.executable, "-m", "mypy", "--strict", *files], cwd=ROOT, check=False
+        ).returncode
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 from flagstone_contract import (
     APP_TASKS_KEY,
     BACKGROUND_KEY,
+    BODY_COUNTER_KEY,
     BODY_IDLE_TIMEOUT_KEY,
     BODY_KEY,
     EXCEPTION_HANDLERS_KEY,
@@ -29,6 +30,7 @@ def test_toolkit_private_keys_are_prefixed_and_documented() -> None:
     names = {key.name for key in SCOPE_KEYS}
     for constant in (
         BODY_KEY,
+        BODY_COUNTER_KEY,
         MAX_BODY_SIZE_KEY,
         BODY_IDLE_TIMEOUT_KEY,
         EXCEPTION_HANDLERS_KEY,

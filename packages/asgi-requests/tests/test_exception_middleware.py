@@ -15,6 +15,7 @@ from flagstone_requests import (
     Request,
     ServerErrorMiddleware,
     WebSocket,
+    request_response,
 )
 
 pytestmark = pytest.mark.anyio
@@ -30,6 +31,65 @@ def raising(exc: BaseException) -> Any:
 
 
 # --- ExceptionMiddleware, HTTP ---------------------------------------------------
+
+
+# Ported apps keep one instance and raise it on every request.
+MODULE_LEVEL_NOT_FOUND = HTTPException(404, "no such item")
+
+
+def traceback_depth(exc: BaseException) -> int:
+    depth, tb = 0, exc.__traceback__
+    while tb is not None:
+        depth, tb = depth + 1, tb.tb_next
+    return depth
+
+
+async def _requests_raising_one_instance(app: Any, http_scope: Any, count: int) -> list[Any]:
+    """Serve `count` requests; the messages of the last one."""
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    for _ in range(count):
+        sent.clear()
+        await app(http_scope(), receive, send)
+    return sent
+
+
+async def test_handled_instance_raised_on_every_request_stays_bounded(http_scope) -> None:
+    app = ExceptionMiddleware(raising(MODULE_LEVEL_NOT_FOUND))
+    sent = await _requests_raising_one_instance(app, http_scope, 10_000)
+    assert sent[0]["status"] == 404
+    assert traceback_depth(MODULE_LEVEL_NOT_FOUND) == 0
+    assert getattr(MODULE_LEVEL_NOT_FOUND, "__notes__", []) == []
+
+
+async def test_instance_raised_in_endpoint_wrapper_stays_bounded(http_scope) -> None:
+    async def endpoint(request: Request) -> Any:
+        raise MODULE_LEVEL_NOT_FOUND
+
+    app = ExceptionMiddleware(request_response(endpoint))
+    sent = await _requests_raising_one_instance(app, http_scope, 10_000)
+    assert sent[0]["status"] == 404
+    assert traceback_depth(MODULE_LEVEL_NOT_FOUND) == 0
+
+
+async def test_too_late_note_is_added_once_per_instance(http_scope) -> None:
+    error = HTTPException(500, "after start")
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise error
+
+    middleware = ExceptionMiddleware(app)
+    for _ in range(100):
+        with pytest.raises(HTTPException):
+            await _requests_raising_one_instance(middleware, http_scope, 1)
+    assert len(error.__notes__) == 1
 
 
 async def test_http_exception_default_rendering(http_scope, run_asgi, sent_response) -> None:

@@ -49,7 +49,8 @@ raw_headers = st.lists(st.tuples(header_names, header_values), max_size=8)
 
 # Cookie names and values `http.cookies` writes without quoting.
 COOKIE_SAFE = string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~:"
-cookie_names = st.text(COOKIE_SAFE, min_size=1, max_size=10).filter(
+# Cookie names are RFC 9110 tokens (RFC 6265): SimpleCookie also takes ":", flagstone does not.
+cookie_names = st.text(TOKEN_CHARS, min_size=1, max_size=10).filter(
     # SimpleCookie refuses the names of cookie attributes (`Path`, `Max-Age`, ...).
     lambda name: (
         name.lower()

@@ -59,8 +59,8 @@ OUTGOING_MODULES = {
         "_ranges",
         "_sse",
         "_websockets",
-        "_exceptions",
-        "_errors",
+        "_exception_middleware",
+        "_server_errors",
         "_endpoints",
         "_body_timeout",
     )

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flagstone_contract.http import safe_location_path
 from flagstone_requests import URL
 
 
@@ -94,6 +95,28 @@ def test_from_scope_falls_back_to_server_and_drops_default_port() -> None:
     assert str(URL(scope=scope_for("/", server=("h", None)))) == "http://h/"
 
 
+def test_host_port_with_leading_zeros_is_read_as_the_port() -> None:
+    url = URL(scope=scope_for("/a", headers=[(b"host", b"example.com:000080")]))
+    assert url.hostname == "example.com"
+    assert url.port == 80
+
+
+@pytest.mark.parametrize(
+    "host",
+    [b"[:::]", b"[1:2:3:4:5:6:7:8:9]", b"[::g]", b"[fe80::1%25eth0]", b"[]"],
+    ids=["triple_colon", "nine_groups", "non_hex", "zone_id", "empty"],
+)
+def test_invalid_ipv6_literal_falls_back_to_the_server(host: bytes) -> None:
+    url = URL(scope=scope_for("/a", headers=[(b"host", host)]))
+    assert url.netloc == "testserver"
+
+
+def test_ipvfuture_literal_is_accepted() -> None:
+    url = URL(scope=scope_for("/a", headers=[(b"host", b"[v1.x]:8080")]))
+    assert url.netloc == "[v1.x]:8080"
+    assert url.port == 8080
+
+
 def test_from_scope_without_host_is_relative() -> None:
     url = URL(scope=scope_for("/a", server=None, query_string=b"x=1"))
     assert str(url) == "/a?x=1"
@@ -101,6 +124,12 @@ def test_from_scope_without_host_is_relative() -> None:
     assert url.path == "/a"
     # A unix-socket "server" is not an authority either.
     assert URL(scope=scope_for("/a", server=("/tmp/app.sock", None))).netloc == ""
+
+
+def test_url_without_authority_never_starts_with_two_slashes() -> None:
+    url = URL(scope=scope_for("//evil.example/x", server=None))
+    assert str(url) == "/%2Fevil.example/x"
+    assert URL(str(url)).netloc == ""
 
 
 def test_from_scope_escapes_characters_that_would_end_the_path() -> None:
@@ -208,4 +237,6 @@ def test_any_host_header_leaves_the_path_alone(
     assert url.query == ""
     reparsed = URL(str(url))
     assert reparsed.netloc == url.netloc
-    assert reparsed.path in (url.path, "/." + url.path)
+    # Without an authority a leading "//" is written "/%2F" (the contract's
+    # safe_location_path): the same path once decoded, never a host.
+    assert reparsed.path in (url.path, safe_location_path(url.path))

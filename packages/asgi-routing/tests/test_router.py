@@ -246,8 +246,10 @@ async def test_redirect_slashes_off() -> None:
 @pytest.mark.parametrize(
     ("path", "location"),
     [
-        ("//evil.example.html/", "/evil.example.html"),  # protocol-relative open redirect
-        ("/\\evil.example.html/", "/evil.example.html"),  # browsers read "\" as "/"
+        # A protocol-relative open redirect: the second slash is encoded (the
+        # contract's one policy), so the same path, not another host, is asked for.
+        ("//evil.example.html/", "/%2Fevil.example.html"),
+        ("/\\evil.example.html/", "/%5Cevil.example.html"),  # browsers read "\" as "/"
         ("/caf\u00e9.html/", "/caf%C3%A9.html"),  # non-ASCII path: encoded, header stays ASCII
         ("/50%.html/", "/50%25.html"),  # a literal percent sign in the decoded path
     ],
@@ -375,6 +377,32 @@ async def test_malformed_host_headers_never_match(host: bytes) -> None:
 async def test_host_with_ipv6_literal() -> None:
     router = Router([Host("[::1]", app=text_app("v6"))])
     assert (await call(router, "/", headers=[(b"host", b"[::1]:8000")])).text == "v6"
+
+
+async def test_host_port_with_leading_zeros_is_a_port() -> None:
+    # Starlette (and RFC 3986) read ":000080" as port 80; only > 65535 is bad.
+    router = Router([Host("{sub}.example.org", app=text_app("host")), Route("/", text_app("no"))])
+    headers = [(b"host", b"api.example.org:000080")]
+    assert (await call(router, "/", headers=headers)).text == "host"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        b"[:::]",  # hex and colons, but not an IPv6 address
+        b"[1:2:3:4:5:6:7:8:9]",
+        b"[fe80::1%25eth0]",  # a zone id names the client's interface
+        b"[::1",
+    ],
+)
+async def test_invalid_ip_literal_never_matches(host: bytes) -> None:
+    router = Router([Host("{anything}", app=text_app("host")), Route("/", text_app("fallback"))])
+    assert (await call(router, "/", headers=[(b"host", host)])).text == "fallback"
+
+
+async def test_host_matches_an_ipvfuture_literal() -> None:
+    router = Router([Host("[v1.x]", app=text_app("future")), Route("/", text_app("no"))])
+    assert (await call(router, "/", headers=[(b"host", b"[v1.x]:8000")])).text == "future"
 
 
 # --- routes can change ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from flagstone_requests import (
     PlainTextResponse,
     Request,
 )
-from flagstone_routing import Mount, Route, Router
+from flagstone_routing import Host, Mount, Route, Router
 
 pytestmark = pytest.mark.anyio
 
@@ -117,3 +117,39 @@ async def test_body_limit_with_a_function_endpoint() -> None:
         large = await c.post("/upload", content=b"abcdefgh")
     assert small.text == "3"
     assert large.status_code == 413
+
+
+# --- one Host validator -----------------------------------------------------------------
+
+HOST_HEADERS = {
+    "plain_name": b"api.example.org",
+    "name_ending_in_hyphen": b"a-",  # once trusted by URLs but never routed
+    "name_of_300_characters": b"a" * 300,  # once routed but never trusted by URLs
+    "leading_zero_port": b"api.example.org:000080",
+    "port_out_of_range": b"api.example.org:65536",
+    "ipv6_literal": b"[::1]:8000",
+    "not_an_ipv6_literal": b"[:::]",
+    "ipvfuture_literal": b"[v1.x]",
+    "path_in_host": b"api.example.org/admin?x=",
+}
+
+
+async def _seen_by_url_and_router(host: bytes) -> tuple[bool, bool]:
+    """(Request.url took its host from the header, a catch-all Host route matched)."""
+
+    async def by_host(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("host " + request.url.netloc)
+
+    async def fallback(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("fallback " + request.url.netloc)
+
+    app = Router([Host("{any}", app=Router([Route("/", by_host)])), Route("/", fallback)])
+    response = await client(app).get("/", headers={"host": host.decode("latin-1")})
+    route, netloc = response.text.split(" ", 1)
+    return netloc != "testserver", route == "host"
+
+
+@pytest.mark.parametrize("host", HOST_HEADERS.values(), ids=HOST_HEADERS.keys())
+async def test_url_building_and_host_routing_trust_the_same_hosts(host: bytes) -> None:
+    trusted_by_url, routed = await _seen_by_url_and_router(host)
+    assert trusted_by_url == routed

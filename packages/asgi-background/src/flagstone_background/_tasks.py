@@ -16,6 +16,8 @@ from typing import Any, ParamSpec
 import anyio
 import anyio.to_thread
 
+from flagstone_contract.http import is_async_callable
+
 from ._threads import thread_limiter
 
 __all__ = ["BackgroundTask", "BackgroundTasks", "logger", "run_tasks"]
@@ -23,15 +25,6 @@ __all__ = ["BackgroundTask", "BackgroundTasks", "logger", "run_tasks"]
 P = ParamSpec("P")
 
 logger = logging.getLogger("flagstone.background")
-
-
-def _is_async_callable(func: object) -> bool:
-    if inspect.iscoroutinefunction(func):  # the common case, and it sees through partials
-        return True
-    # An object whose `__call__` is `async def` (possibly behind a partial).
-    while isinstance(func, functools.partial):
-        func = func.func
-    return inspect.iscoroutinefunction(getattr(func, "__call__", None))  # noqa: B004 - need the method itself
 
 
 def _task_name(func: object) -> str:
@@ -67,7 +60,7 @@ class BackgroundTask:
         self.func: Callable[..., Any] = func
         self.args: tuple[Any, ...] = args
         self.kwargs: dict[str, Any] = kwargs
-        self.is_async = _is_async_callable(func)
+        self.is_async = is_async_callable(func)
         # Computed on first use: most tasks succeed and are never named, and a
         # task is built on every request that schedules one.
         self._name: str | None = None

@@ -2,17 +2,25 @@
 
 What crosses package boundaries, and nothing else: the ASGI 3 types, the
 exceptions routing raises and request handling renders, the middleware
-declaration, HTTP and WebSocket status codes, and the scope keys one package
+declaration, the request-body limit every layer shares, HTTP and WebSocket
+status codes, the HTTP grammar (`http`), and the scope keys one package
 writes for another to read.  It has no runtime dependency, so a framework
 author can build on it without pulling in any other flagstone package.
 """
 
 from . import http, status
+from ._body_limit import (
+    BodyCounter,
+    ContentTooLarge,
+    RequestBodyLimitMiddleware,
+    limit_request_body,
+)
 from ._exceptions import HTTPException, WebSocketException
 from ._middleware import Middleware, MiddlewareFactory, wrap_middleware
 from ._scope_keys import (
     APP_TASKS_KEY,
     BACKGROUND_KEY,
+    BODY_COUNTER_KEY,
     BODY_IDLE_TIMEOUT_KEY,
     BODY_KEY,
     EXCEPTION_HANDLERS_KEY,
@@ -60,7 +68,10 @@ __all__ = [
     "ASGIVersions",
     "BACKGROUND_KEY",
     "BODY_IDLE_TIMEOUT_KEY",
+    "BODY_COUNTER_KEY",
     "BODY_KEY",
+    "BodyCounter",
+    "ContentTooLarge",
     "EXCEPTION_HANDLERS_KEY",
     "HTTPDisconnectEvent",
     "HTTPException",
@@ -84,6 +95,7 @@ __all__ = [
     "Middleware",
     "MiddlewareFactory",
     "Receive",
+    "RequestBodyLimitMiddleware",
     "SCOPE_KEYS",
     "Scope",
     "ScopeKey",
@@ -99,6 +111,7 @@ __all__ = [
     "WebSocketScope",
     "WebSocketSendEvent",
     "http",
+    "limit_request_body",
     "status",
     "wrap_middleware",
 ]

@@ -7,7 +7,10 @@ and the keys Starlette established keep their usual names, so third-party
 code that reads `scope["path_params"]` or `scope["session"]` keeps working.
 Agreements private to the toolkit live under the `flagstone.` prefix.
 
-A package that needs a new cross-package key adds it here first.
+A package that needs a new cross-package key adds it here first;
+`tools/check_scope_keys.py` fails on a key a package uses that is not here,
+and on a key here that no package uses.  A key private to one package is
+named `flagstone.<package>.<name>` and is not declared.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ __all__ = [
     "APP_TASKS_KEY",
     "BACKGROUND_KEY",
     "BODY_IDLE_TIMEOUT_KEY",
+    "BODY_COUNTER_KEY",
     "BODY_KEY",
     "EXCEPTION_HANDLERS_KEY",
     "MAX_BODY_SIZE_KEY",
@@ -29,6 +33,7 @@ __all__ = [
 BODY_KEY: Final = "flagstone.body"
 MAX_BODY_SIZE_KEY: Final = "flagstone.max_body_size"
 BODY_IDLE_TIMEOUT_KEY: Final = "flagstone.body_idle_timeout"
+BODY_COUNTER_KEY: Final = "flagstone.body_counter"
 EXCEPTION_HANDLERS_KEY: Final = "flagstone.exception_handlers"
 BACKGROUND_KEY: Final = "flagstone.background"
 APP_TASKS_KEY: Final = "flagstone.app_tasks"
@@ -110,6 +115,20 @@ SCOPE_KEYS: Final[tuple[ScopeKey, ...]] = (
         "The session of this connection; changes are saved when the response starts.",
     ),
     ScopeKey(
+        "auth",
+        "Any (Starlette: AuthCredentials)",
+        "an authentication middleware",
+        "requests (`HTTPConnection.auth`)",
+        "The credentials the authentication middleware established.",
+    ),
+    ScopeKey(
+        "user",
+        "Any (Starlette: BaseUser)",
+        "an authentication middleware",
+        "requests (`HTTPConnection.user`)",
+        "The authenticated (or anonymous) user.",
+    ),
+    ScopeKey(
         BODY_KEY,
         "bytes",
         "requests: the first reader that consumed the whole body",
@@ -119,9 +138,19 @@ SCOPE_KEYS: Final[tuple[ScopeKey, ...]] = (
     ScopeKey(
         MAX_BODY_SIZE_KEY,
         "int | None",
-        "the App and routing (`max_body_size` on App, Router, Mount, Route; innermost wins)",
-        "requests (body readers answer 413 past it); routing enforces it for raw ASGI endpoints",
-        "The most request-body bytes this request may carry; None means no limit.",
+        "every body-limit layer on the way in (`RequestBodyLimitMiddleware`, `max_body_size` "
+        "on App, Router, Mount, Route): the innermost one wins, larger or smaller",
+        "the body counter, on each chunk; requests (413 for a cached body over the limit)",
+        "The most request-body bytes this request may carry; None means no limit.  The one "
+        "public key through which limits nest: write it (or wrap with "
+        "`RequestBodyLimitMiddleware`) to set the limit for everything inside.",
+    ),
+    ScopeKey(
+        BODY_COUNTER_KEY,
+        "flagstone_contract.BodyCounter",
+        "the first body-limit layer (`limit_request_body`), which wraps `receive` with it",
+        "inner body-limit layers (so they do not count again); requests (counts only without it)",
+        "The one counter of this request's body bytes; present means `receive` is counted.",
     ),
     ScopeKey(
         BODY_IDLE_TIMEOUT_KEY,

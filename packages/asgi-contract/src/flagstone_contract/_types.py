@@ -4,7 +4,8 @@ The loose aliases (`Scope`, `Message`, `Receive`, `Send`, `ASGIApp`) are what
 function signatures use: servers and middleware add keys freely, so a scope is
 a mutable mapping, not a closed TypedDict.  The TypedDicts below describe the
 keys the ASGI specification (version 2.5) defines, so code that builds or
-inspects a message can be checked field by field.
+inspects a message can be checked field by field, and `send` accepts them
+as they are (`await send(HTTPResponseStartEvent(type=..., status=200))`).
 """
 
 # No `from __future__ import annotations`: TypedDict needs NotRequired at runtime
@@ -49,7 +50,12 @@ __all__ = [
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+# `send` takes a plain mapping (what middleware builds, and what Starlette-typed
+# code passes) or one of the message TypedDicts below.  The parameter is `Any`
+# because no narrower type admits both: a TypedDict is not a MutableMapping,
+# and a `Mapping` parameter would refuse every send wrapper already written as
+# `async def wrapper(message: Message)` (and Starlette's, in both directions).
+Send = Callable[[Any], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Headers travel as (name, value) byte pairs; names are lower-cased by servers.

@@ -249,8 +249,9 @@ def build_set_cookie(
     requires `secure`.  Raises `ValueError` saying which argument is wrong.
     """
     if not is_token(key):
-        raise ValueError(
-            f"cookie name {key!r} is not a token: use letters, digits and !#$%&'*+-.^_`|~"
+        raise _IllegalCookieName(
+            f"Illegal key {key!r}: a cookie name is not a token unless it is made of "
+            "letters, digits and !#$%&'*+-.^_`|~"
         )
     cookie: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
     cookie[key] = value
@@ -278,6 +279,11 @@ def build_set_cookie(
         # Written by hand: SimpleCookie only learned `Partitioned` in 3.14.
         header += "; Partitioned"
     return header
+
+
+class _IllegalCookieName(ValueError, http.cookies.CookieError):
+    # Both: code ported from Starlette catches SimpleCookie's CookieError.
+    pass
 
 
 def _cookie_expires(expires: datetime | str | int) -> str | int:

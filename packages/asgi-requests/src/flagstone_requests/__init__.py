@@ -22,9 +22,7 @@ from ._datastructures import (
     State,
     UploadFile,
 )
-from ._forms import DEFAULT_MAX_FORM_MEMORY_SIZE
-from ._request import DEFAULT_MAX_JSON_SIZE, Request
-from ._request_errors import (
+from ._exceptions import (
     ClientDisconnect,
     ContentTooLarge,
     FormError,
@@ -33,6 +31,8 @@ from ._request_errors import (
     RequestTimeout,
     StreamConsumed,
 )
+from ._forms import DEFAULT_MAX_FORM_MEMORY_SIZE
+from ._request import DEFAULT_MAX_JSON_SIZE, Request
 
 __all__: list[str] = [
     "DEFAULT_MAX_FORM_MEMORY_SIZE",
@@ -63,10 +63,10 @@ __all__: list[str] = [
 # --- outgoing side: responses, websockets, errors, endpoints -----------------
 from ._body_timeout import BodyIdleTimeout
 from ._endpoints import HTTPEndpoint, WebSocketEndpoint, request_response, websocket_session
-from ._errors import ServerErrorMiddleware
-from ._exceptions import ExceptionMiddleware
+from ._exception_middleware import ExceptionMiddleware
 from ._file_response import FileResponse
 from ._responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from ._server_errors import ServerErrorMiddleware
 from ._sse import EventSourceResponse, ServerSentEvent
 from ._streaming import StreamingResponse
 from ._websockets import (

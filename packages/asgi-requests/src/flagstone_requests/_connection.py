@@ -187,14 +187,11 @@ class HTTPConnection(Mapping[str, Any]):
                 "flagstone_sessions.SessionMiddleware (or any middleware that sets "
                 'scope["session"])'
             )
-        session = self.scope["session"]
-        # Session stores that track access (to add `Vary: Cookie`) expose
-        # mark_accessed(); plain dicts do not.
-        mark_accessed = getattr(session, "mark_accessed", None)
-        if callable(mark_accessed):
-            mark_accessed()
-        result: dict[str, Any] = session
-        return result
+        # No access marking here: flagstone's `Session` marks itself accessed
+        # (for `Vary: Cookie`) when it is read, which is what the response
+        # depends on; holding the object reads nothing.
+        session: dict[str, Any] = self.scope["session"]
+        return session
 
     @property
     def auth(self) -> Any:

@@ -36,10 +36,11 @@ import anyio
 import anyio.to_thread
 
 from flagstone_contract import ASGIApp, HTTPException, Message, Receive, Scope, Send
+from flagstone_contract.http import is_async_callable
 
-from ._exceptions import Progress, handle_exception, handlers_in, is_async_callable
+from ._exception_middleware import Progress, handle_exception, handlers_in
+from ._exceptions import ClientDisconnect
 from ._request import Request, client_gone
-from ._request_errors import ClientDisconnect
 from ._responses import PlainTextResponse, Response
 from ._websockets import WebSocket, WebSocketDisconnect, WebSocketState
 

@@ -1,294 +1,143 @@
-"""`ExceptionMiddleware`: render exceptions with handlers chosen by class or status.
+"""Exceptions raised while reading a request body.
 
-The middleware publishes its handlers in the scope under
-`EXCEPTION_HANDLERS_KEY` as `(handlers_by_class, handlers_by_status)`.  That
-does two things: routing sees the key and raises `HTTPException(404/405)`
-for us to render instead of answering plainly, and the endpoint wrappers
-(`request_response`, `websocket_session`) apply the same handlers *inside*
-route middleware, as Starlette does.
-
-Deliberate differences from Starlette:
-
-- A handled exception raised after the response started is re-raised
-  *itself*, with a note saying why its handler could not run, instead of
-  being replaced by a `RuntimeError` that hides it.
-- On a WebSocket, the handler's response is never sent after `accept()` (an
-  invalid message sequence).  An `HTTPException` there closes the socket with
-  1008 (4xx: policy violation) or 1011 (5xx: server error), its detail as the
-  reason.  Before `accept()` the response becomes a denial response when the
-  server supports it, else a close (the server answers 403).
+Client mistakes are `HTTPException` subclasses, so any exception handling
+(flagstone's `ExceptionMiddleware`, Starlette's, or your own) renders them
+as the right 4xx with a message naming the limit; without exception handling
+they still say exactly what was wrong.  `ContentTooLarge` is the contract's
+(the same class routing's body limit raises), re-exported here.  This differs from Starlette, where
+form errors are HTTP errors only when `"app" in scope` and bad JSON is a 500.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable, Mapping
-from typing import Any
+import json
+import sys
 
-import anyio.to_thread
-
-from flagstone_contract import (
-    EXCEPTION_HANDLERS_KEY,
-    ASGIApp,
-    HTTPException,
-    Message,
-    Receive,
-    Scope,
-    Send,
-    WebSocketException,
-)
+from flagstone_contract import ContentTooLarge, HTTPException
 
 __all__ = [
-    "ExceptionHandler",
-    "ExceptionMiddleware",
-    "Progress",
-    "handle_exception",
-    "handlers_in",
-    "is_async_callable",
+    "ClientDisconnect",
+    "ContentTooLarge",
+    "FormError",
+    "FormTooLarge",
+    "InvalidJSON",
+    "MultiPartException",
+    "RequestTimeout",
+    "StreamConsumed",
 ]
 
-# handler(request_or_websocket, exc) -> Response | None, sync or async.
-ExceptionHandler = Callable[[Any, Any], Any]
-HandlerTables = tuple[dict[type[BaseException], ExceptionHandler], dict[int, ExceptionHandler]]
+
+class ClientDisconnect(Exception):
+    """The client disconnected before the whole request body arrived."""
 
 
-def is_async_callable(obj: Any) -> bool:
-    """True for async functions, partials of them, and objects with an async `__call__`."""
-    while isinstance(obj, functools.partial):
-        obj = obj.func
-    return inspect.iscoroutinefunction(obj) or (
-        callable(obj) and inspect.iscoroutinefunction(obj.__call__)
-    )
+class StreamConsumed(RuntimeError):
+    """The body was already streamed without being kept, so it cannot be read again.
 
-
-def lookup_handler(exc: Exception, tables: HandlerTables) -> ExceptionHandler | None:
-    """The handler for `exc`: by status code for an `HTTPException`, then by class (MRO)."""
-    by_class, by_status = tables
-    if isinstance(exc, HTTPException) and exc.status_code in by_status:
-        return by_status[exc.status_code]
-    for cls in type(exc).__mro__:
-        if cls in by_class:
-            return by_class[cls]
-    return None
-
-
-async def call_handler(handler: ExceptionHandler, conn: Any, exc: Exception) -> Any:
-    """Call `handler(conn, exc)`; a sync handler runs in a worker thread."""
-    if is_async_callable(handler):
-        return await handler(conn, exc)
-    return await anyio.to_thread.run_sync(handler, conn, exc)
-
-
-class Progress:
-    """What the app has sent so far on this connection."""
-
-    __slots__ = ("accepted", "finished", "started")
-
-    def __init__(
-        self, started: bool = False, accepted: bool = False, finished: bool = False
-    ) -> None:
-        self.started = started  # HTTP response or WebSocket denial started
-        self.accepted = accepted  # WebSocket accepted
-        self.finished = finished  # WebSocket closed or denial sent
-
-
-_STARTS = frozenset({"http.response.start", "websocket.http.response.start"})
-
-
-async def handle_exception(
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    exc: Exception,
-    tables: HandlerTables,
-    progress: Progress,
-    conn: Any = None,
-) -> None:
-    """Render `exc` with its handler from `tables`, or re-raise it if it has none.
-
-    `progress` says what was already sent; `conn` is the `Request` or
-    `WebSocket` to hand to the handler (built from the scope if `None`).
-    """
-    handler = lookup_handler(exc, tables)
-    if handler is None:
-        raise exc
-    if scope["type"] == "http":
-        await _render_http(scope, receive, send, exc, handler, progress, conn)
-    else:
-        await _render_websocket(scope, receive, send, exc, handler, progress, conn)
-
-
-def _too_late(exc: Exception, what: str) -> None:
-    # The original exception goes on, so logs and error trackers see what
-    # really failed; the note explains why its handler did not answer.
-    exc.add_note(
-        f"flagstone: an exception handler is registered for {type(exc).__name__}, "
-        f"but {what}, so it could not be rendered"
-    )
-
-
-async def _render_http(
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    exc: Exception,
-    handler: ExceptionHandler,
-    progress: Progress,
-    request: Any,
-) -> None:
-    if progress.started:
-        _too_late(exc, "the response had already started")
-        raise exc
-    if request is None:
-        from ._request import Request
-
-        request = Request(scope, receive, send)
-    response = await call_handler(handler, request, exc)
-    if response is not None:
-        await response(scope, receive, send)
-
-
-async def _render_websocket(
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    exc: Exception,
-    handler: ExceptionHandler,
-    progress: Progress,
-    websocket: Any,
-) -> None:
-    from ._websockets import WebSocket, WebSocketState
-
-    if progress.finished or progress.started:
-        _too_late(exc, "the WebSocket was already closed or denied")
-        raise exc
-    if websocket is None:
-        websocket = WebSocket(scope, receive, send)
-        if progress.accepted:
-            # Reflect reality, so that a handler calling `close()` is allowed
-            # and one trying to send a denial response is refused.
-            websocket.client_state = WebSocketState.CONNECTED
-            websocket.application_state = WebSocketState.CONNECTED
-        else:
-            # Whether the app already read `websocket.connect` is unknown.  If
-            # it did, a second receive() would block forever, so the handler's
-            # socket never waits for it; servers take a reply to an unread
-            # connect.
-            websocket.client_state = WebSocketState.CONNECTED
-    response = await call_handler(handler, websocket, exc)
-    if response is None or websocket.application_state == WebSocketState.DISCONNECTED:
-        return
-    if progress.accepted:
-        code, reason = _close_for(exc)
-        await websocket.close(code, reason)
-        return
-    extensions = scope.get("extensions") or {}
-    if "websocket.http.response" in extensions:
-        await websocket.send_denial_response(response)
-    else:
-        await websocket.close(1008, _truncate(str(getattr(exc, "detail", ""))))
-
-
-def _close_for(exc: Exception) -> tuple[int, str]:
-    if isinstance(exc, HTTPException):
-        code = 1011 if exc.status_code >= 500 else 1008
-        return code, _truncate(exc.detail)
-    return 1011, ""
-
-
-def _truncate(reason: str) -> str:
-    raw = reason.encode("utf-8")[:123]
-    return raw.decode("utf-8", "ignore")
-
-
-async def http_exception_handler(request: Any, exc: Exception) -> Any:
-    """Default: `HTTPException` → plain-text `detail` (empty body for 204/304) with its headers."""
-    from ._responses import PlainTextResponse, Response
-
-    assert isinstance(exc, HTTPException)
-    headers = dict(exc.headers) if exc.headers else None
-    if exc.status_code in (204, 304):
-        return Response(status_code=exc.status_code, headers=headers)
-    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=headers)
-
-
-async def websocket_exception_handler(websocket: Any, exc: Exception) -> None:
-    """Default: `WebSocketException` → close the socket with its code and reason."""
-    assert isinstance(exc, WebSocketException)
-    await websocket.close(code=exc.code, reason=_truncate(exc.reason))
-
-
-class ExceptionMiddleware:
-    """Render exceptions raised by `app` with handlers keyed by class or status code.
-
-    `handlers` maps an exception class or an HTTP status code to
-    `handler(request_or_websocket, exc)`, sync (run in a thread) or async,
-    returning a response or `None`.  Defaults render `HTTPException` as a
-    plain-text response and close the socket on `WebSocketException`.
-    Exceptions without a handler propagate (to `ServerErrorMiddleware`).
+    A `RuntimeError`, like Starlette's "Stream consumed".  Read the body with
+    `await request.body()` (which keeps it in the scope for every later
+    reader) instead of `request.stream()` if more than one reader needs it.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        handlers: Mapping[Any, ExceptionHandler] | None = None,
-        debug: bool = False,
-    ) -> None:
-        self.app = app
-        self.debug = debug  # kept for Starlette compatibility; rendering does not depend on it
-        self._status_handlers: dict[int, ExceptionHandler] = {}
-        self._exception_handlers: dict[type[BaseException], ExceptionHandler] = {
-            HTTPException: http_exception_handler,
-            WebSocketException: websocket_exception_handler,
-        }
-        for key, handler in (handlers or {}).items():
-            self.add_exception_handler(key, handler)
-        # Built once: the dicts inside stay the same objects, so handlers
-        # added later are seen through it too.
-        self._tables: HandlerTables = (self._exception_handlers, self._status_handlers)
 
-    def add_exception_handler(
-        self, exc_class_or_status_code: int | type[BaseException], handler: ExceptionHandler
-    ) -> None:
-        """Register `handler` for an exception class or an HTTP status code."""
-        if isinstance(exc_class_or_status_code, int):
-            self._status_handlers[exc_class_or_status_code] = handler
-        elif isinstance(exc_class_or_status_code, type) and issubclass(
-            exc_class_or_status_code, BaseException
-        ):
-            self._exception_handlers[exc_class_or_status_code] = handler
+class MultiPartException(Exception):
+    """Starlette's name for "this form body could not be parsed": every form error is one.
+
+    Ported code that writes `except MultiPartException` keeps catching
+    flagstone's form errors: `FormError` (400: malformed body, too many
+    fields, files or part headers) and the 413s of a form part or file over
+    its size limit are all instances of it, and all `HTTPException`s, so they
+    render as 400/413 with or without an `"app"` in the scope (Starlette
+    turns its `MultiPartException` into a 400 only inside an app).
+    `message` is the text, as in Starlette.
+    """
+
+    # No __init__ of its own: `MultiPartException(message)` needs none, and
+    # the HTTPException subclasses below pass (status, detail) up the MRO.
+
+    @property
+    def message(self) -> str:
+        """What was wrong with the form (the `detail` of flagstone's form errors)."""
+        detail = getattr(self, "detail", None)
+        if isinstance(detail, str):
+            return detail
+        return str(self.args[0]) if self.args else ""
+
+
+class RequestTimeout(HTTPException):
+    """408: no body bytes arrived for `timeout` seconds (the body-read idle timeout).
+
+    Raised by every body reader when `scope["flagstone.body_idle_timeout"]`
+    (or `Request.body_idle_timeout`) is set and the client stalls: a stalled
+    upload then stops holding its task and temporary files.  Carries
+    `Connection: close`, since the rest of the body may still be on its way.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(
+            408,
+            f"Request Timeout: no request body bytes arrived for {timeout:g} s "
+            "(body_idle_timeout).",
+            {"Connection": "close"},
+        )
+        self.timeout = timeout
+
+
+class FormError(HTTPException, ValueError, MultiPartException):
+    """400: a form body is malformed or breaks a count limit (fields, files, headers).
+
+    Also a `ValueError`, so `except ValueError` code keeps working, and a
+    `MultiPartException`, so Starlette-style `except` clauses do.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(400, detail)
+
+
+class FormTooLarge(ContentTooLarge, MultiPartException):
+    """413: one form field (`max_part_size`) or uploaded file (`max_file_size`) is too large.
+
+    A `ContentTooLarge` and a `MultiPartException`: catchable either way.
+    """
+
+
+class InvalidJSON(HTTPException, json.JSONDecodeError):
+    """400: `request.json()` found a body that is not valid JSON.
+
+    Also a `json.JSONDecodeError` (hence a `ValueError`), so Starlette-style
+    `except json.JSONDecodeError` / `except ValueError` handlers still catch it,
+    while exception middleware renders it as a 400 instead of a 500.
+    """
+
+    def __init__(self, error: Exception) -> None:
+        if isinstance(error, json.JSONDecodeError):
+            reason = f"{error.msg}: line {error.lineno} column {error.colno} (char {error.pos})"
+            self.msg, self.doc, self.pos = error.msg, error.doc, error.pos
+            self.lineno, self.colno = error.lineno, error.colno
         else:
-            raise TypeError(
-                "exception handlers are keyed by an exception class or an int status code, "
-                f"not {exc_class_or_status_code!r}"
-            )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        tables = self._tables
-        scope[EXCEPTION_HANDLERS_KEY] = tables
-        progress = Progress()
-
-        async def tracking_send(message: Message) -> None:
-            kind = message["type"]
-            if kind in _STARTS:
-                progress.started = True
-            elif kind == "websocket.accept":
-                progress.accepted = True
-            elif kind == "websocket.close":
-                progress.finished = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            await handle_exception(scope, receive, send, exc, tables, progress)
+            reason = _json_failure(error)
+            self.msg, self.doc, self.pos, self.lineno, self.colno = reason, "", 0, 1, 1
+        self.status_code = 400
+        self.detail = f"Invalid JSON in request body: {reason}"
+        self.headers = None
+        # Skip both parents' __init__: their argument lists are incompatible;
+        # BaseException only needs args for pickling and the default str().
+        Exception.__init__(self, 400, self.detail)
 
 
-def handlers_in(scope: Scope) -> HandlerTables | None:
-    """The handler tables an `ExceptionMiddleware` published in `scope`, if any."""
-    tables: HandlerTables | None = scope.get(EXCEPTION_HANDLERS_KEY)
-    return tables
+def _json_failure(error: Exception) -> str:
+    """Name what `json.loads` refused when it was not a syntax error."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    if isinstance(error, UnicodeDecodeError):
+        # json picks UTF-8, -16 or -32 from the first bytes (RFC 8259 / 4627
+        # detection); name the encoding it tried, not always "UTF-8".
+        return f"body is not text in the encoding its first bytes announce ({error})"
+    if "integer string conversion" in str(error):
+        # Python refuses to turn more than sys.get_int_max_str_digits() digits
+        # into an int (CVE-2020-10735: the conversion is quadratic).
+        return (
+            "a number has more digits than Python's integer-digit limit "
+            f"({sys.get_int_max_str_digits()} digits, sys.set_int_max_str_digits)"
+        )
+    return str(error)

@@ -37,7 +37,13 @@ import anyio.to_thread
 from flagstone_contract import Receive, Scope, Send
 
 from ._ranges import RangeDecision, if_range_matches, parse_range
-from ._responses import BackgroundCallable, Response, encode_headers, run_background
+from ._responses import (
+    BackgroundCallable,
+    PlainTextResponse,
+    Response,
+    encode_headers,
+    run_background,
+)
 from ._streaming import run_until_disconnect, should_watch
 
 __all__ = ["FileResponse"]
@@ -184,7 +190,7 @@ class FileResponse(Response):
             return
         decision = self._range_decision(request_headers, method, size)
         if decision.outcome in ("bad_request", "unsatisfiable"):
-            await self._send_range_error(send, decision, size)
+            await self._send_range_error(scope, receive, send, decision, size)
             return
         if decision.outcome == "partial":
             await self._send_ranges(scope, receive, send, decision.ranges, size, handle)
@@ -250,20 +256,16 @@ class FileResponse(Response):
             return RangeDecision("full")
         return parse_range(range_header, size, self.max_ranges)
 
-    async def _send_range_error(self, send: Send, decision: RangeDecision, size: int) -> None:
+    async def _send_range_error(
+        self, scope: Scope, receive: Receive, send: Send, decision: RangeDecision, size: int
+    ) -> None:
         if decision.outcome == "unsatisfiable":
-            status, body = 416, b"Range Not Satisfiable"
-            extra = [(b"content-range", f"bytes */{size}".encode("latin-1"))]
+            response = PlainTextResponse(
+                "Range Not Satisfiable", 416, headers={"content-range": f"bytes */{size}"}
+            )
         else:
-            status, body = 400, b"Malformed Range header"
-            extra = []
-        headers = [
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"content-length", str(len(body)).encode("latin-1")),
-            *extra,
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            response = PlainTextResponse("Malformed Range header", 400)
+        await response(scope, receive, send)
 
     async def _send_ranges(
         self,

@@ -39,7 +39,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, QuerystringParser, parse_options_header
 
 from ._datastructures import FormData, Headers, UploadFile
-from ._request_errors import ContentTooLarge, FormError, FormTooLarge
+from ._exceptions import ContentTooLarge, FormError, FormTooLarge
 
 __all__ = [
     "DEFAULT_MAX_FORM_MEMORY_SIZE",

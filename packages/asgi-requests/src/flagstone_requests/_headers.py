@@ -12,28 +12,39 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from flagstone_contract import Scope
+from flagstone_contract.http import is_header_value, is_token
 
-__all__ = ["Headers", "MutableHeaders"]
+__all__ = ["Headers", "MutableHeaders", "encode_header_name", "encode_header_value"]
 
 RawHeaders = list[tuple[bytes, bytes]]
 
-# CR, LF and NUL in a header value let a caller smuggle a second header or a
-# whole response into the stream (response splitting).  ASGI servers usually
-# refuse them, but only when the response is sent, far from the line at fault.
-# (Tested as ints: `13 in raw` is several times faster than a set or regex.)
-_CR, _LF, _NUL = 13, 10, 0
 
+def encode_header_name(name: str) -> bytes:
+    """`name` lower-cased as ASGI wants; `ValueError` unless it is an RFC 9110 token.
 
-def _encode_name(name: str) -> bytes:
-    return name.lower().encode("latin-1")
-
-
-def _encode_value(name: str, value: str) -> bytes:
-    raw = value.encode("latin-1")
-    if _CR in raw or _LF in raw or _NUL in raw:
+    A name with ":", a space or a line break would let the caller forge a
+    second header (response splitting).
+    """
+    raw = name.lower().encode("latin-1")
+    if not is_token(raw):
         raise ValueError(
-            f"header {name!r} has a value containing CR, LF or NUL ({value!r}); "
-            "strip or encode line breaks before setting a header"
+            f"invalid header name {name!r}: use letters, digits and !#$%&'*+-.^_`|~ only"
+        )
+    return raw
+
+
+def encode_header_value(name: str, value: str) -> bytes:
+    """`value` as latin-1 bytes; `ValueError` if it holds CR, LF, NUL or another control.
+
+    CR and LF let a caller smuggle a second header or a whole response into
+    the stream (response splitting).  ASGI servers refuse them too, but only
+    when the response is sent, far from the line at fault.
+    """
+    raw = value.encode("latin-1")
+    if not is_header_value(raw):
+        raise ValueError(
+            f"header {name!r} has a value containing CR, LF or NUL or another control "
+            f"character ({value!r}); strip or encode line breaks before setting a header"
         )
     return raw
 
@@ -61,7 +72,9 @@ class Headers(Mapping[str, str]):
         if given > 1:
             raise TypeError("Headers() takes at most one of headers=, raw= or scope=")
         if headers is not None:
-            self._list = [(_encode_name(k), _encode_value(k, v)) for k, v in headers.items()]
+            self._list = [
+                (encode_header_name(k), encode_header_value(k, v)) for k, v in headers.items()
+            ]
         elif raw is not None:
             self._list = raw if isinstance(raw, list) else list(raw)
         elif scope is not None:
@@ -177,8 +190,8 @@ class MutableHeaders(Headers):
 
     def __setitem__(self, key: str, value: str) -> None:
         """Set header `key` to `value`, replacing every existing occurrence."""
-        name = _encode_name(key)
-        raw_value = _encode_value(key, value)
+        name = encode_header_name(key)
+        raw_value = encode_header_value(key, value)
         found = False
         kept: RawHeaders = []
         for k, v in self._list:
@@ -194,7 +207,7 @@ class MutableHeaders(Headers):
 
     def __delitem__(self, key: str) -> None:
         """Remove every occurrence of header `key` (KeyError if absent)."""
-        name = _encode_name(key)
+        name = encode_header_name(key)
         kept = [(k, v) for k, v in self._list if k != name]
         if len(kept) == len(self._list):
             raise KeyError(key)
@@ -205,7 +218,7 @@ class MutableHeaders(Headers):
         existing: str | None = self.get(key)
         if existing is not None:
             return existing
-        self._list.append((_encode_name(key), _encode_value(key, value)))
+        self._list.append((encode_header_name(key), encode_header_value(key, value)))
         return value
 
     def update(self, other: Mapping[str, str]) -> None:
@@ -215,7 +228,7 @@ class MutableHeaders(Headers):
 
     def append(self, key: str, value: str) -> None:
         """Add a header, keeping any existing ones with the same name."""
-        self._list.append((_encode_name(key), _encode_value(key, value)))
+        self._list.append((encode_header_name(key), encode_header_value(key, value)))
 
     def add_vary_header(self, vary: str) -> None:
         """Add `vary` to the `Vary` header, merging with the values already there."""

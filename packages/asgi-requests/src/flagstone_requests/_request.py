@@ -30,25 +30,28 @@ from typing import Any, Final
 import anyio
 
 from flagstone_contract import (
+    BODY_COUNTER_KEY,
     BODY_IDLE_TIMEOUT_KEY,
     BODY_KEY,
     MAX_BODY_SIZE_KEY,
+    BodyCounter,
     Message,
     Receive,
     Scope,
     Send,
 )
+from flagstone_contract.http import parse_content_length
 
 from ._connection import HTTPConnection
 from ._datastructures import FormData, UploadFile
-from ._forms import DEFAULT_MAX_FORM_MEMORY_SIZE, FormLimits, check_form_limits, parse_form
-from ._request_errors import (
+from ._exceptions import (
     ClientDisconnect,
     ContentTooLarge,
     InvalidJSON,
     RequestTimeout,
     StreamConsumed,
 )
+from ._forms import DEFAULT_MAX_FORM_MEMORY_SIZE, FormLimits, check_form_limits, parse_form
 
 __all__ = [
     "BODY_STATE_KEY",
@@ -64,7 +67,7 @@ logger = logging.getLogger("flagstone_requests")
 DEFAULT_MAX_JSON_SIZE = 10 * 1024 * 1024
 """The default `max_size` of `request.json()`: 10 MiB, unless the app configures max_body_size."""
 
-BODY_STATE_KEY: Final = "flagstone.body_state"
+BODY_STATE_KEY: Final = "flagstone.requests.body_state"
 """Private to flagstone-requests: the shared `_BodyState` of this request."""
 
 _PUSH_HEADERS = ("accept", "accept-encoding", "accept-language", "cache-control", "user-agent")
@@ -93,13 +96,13 @@ class _BodyState:
     __slots__ = (
         "body",
         "consumed",
+        "counter",
         "disconnected",
         "error",
         "form",
         "more_body",
         "pending",
         "pending_bytes",
-        "received",
     )
 
     def __init__(self) -> None:
@@ -110,8 +113,9 @@ class _BodyState:
         self.more_body = True
         # True once a reader started pulling chunks from receive.
         self.consumed = False
-        # Body bytes read so far, against max_body_size.
-        self.received = 0
+        # Counts the body against max_body_size when no body-limit layer
+        # (routing, the App, RequestBodyLimitMiddleware) counts `receive`.
+        self.counter: BodyCounter | None = None
         self.disconnected = False
         self.body: bytes | None = None
         self.form: FormData | None = None
@@ -211,21 +215,25 @@ class Request(HTTPConnection):
             # the one this (inner, e.g. per-route) scope sets.
             limit: int | None = self.scope.get(MAX_BODY_SIZE_KEY)
             if limit is not None and len(body) > limit:
-                raise _body_too_large(limit)
+                raise ContentTooLarge(limit=limit)
         return body
 
-    def _body_limit(self) -> int | None:
-        limit: int | None = self.scope.get(MAX_BODY_SIZE_KEY)
-        if limit is None:
-            return None
-        # Reject before reading a byte when the client announces too much; the
-        # count below still holds for chunked bodies and lying Content-Length.
-        declared = self.headers.get("content-length")
-        if declared is not None and _declared_length(declared) > limit:
-            raise _body_too_large(limit)
-        return limit
+    def _body_counter(self, state: _BodyState) -> BodyCounter | None:
+        """The counter this reader feeds: None when a body-limit layer counts `receive`.
 
-    def _start_reading(self) -> tuple[_BodyState, int | None]:
+        One count per byte: a layer's counter already saw every message that
+        reaches us, so counting again would halve the limit.
+        """
+        if BODY_COUNTER_KEY in self.scope or self.scope.get(MAX_BODY_SIZE_KEY) is None:
+            return None
+        if state.counter is None:
+            state.counter = BodyCounter(self.scope)
+        # Refuse before reading a byte when the client announces too much;
+        # the count still holds for chunked bodies and a lying Content-Length.
+        state.counter.check_declared()
+        return state.counter
+
+    def _start_reading(self) -> tuple[_BodyState, BodyCounter | None]:
         """Claim the body stream of this scope; it can be claimed only once."""
         state = self._body_state()
         if state.error is not None:
@@ -236,11 +244,11 @@ class Request(HTTPConnection):
                 "request.form()) without being kept, so it cannot be read again; read "
                 "it with `await request.body()` first, which keeps it for every reader"
             )
-        limit = self._body_limit()
+        counter = self._body_counter(state)
         state.consumed = True
-        return state, limit
+        return state, counter
 
-    async def _next_chunk(self, state: _BodyState, limit: int | None) -> bytes | None:
+    async def _next_chunk(self, state: _BodyState, counter: BodyCounter | None) -> bytes | None:
         """The next non-empty body chunk, or None once the body is complete.
 
         A plain coroutine rather than an async generator: the body of most
@@ -262,9 +270,8 @@ class Request(HTTPConnection):
                 else:
                     return None
                 if chunk:
-                    state.received += len(chunk)
-                    if limit is not None and state.received > limit:
-                        raise _body_too_large(limit)
+                    if counter is not None:
+                        counter.add(len(chunk))
                     return chunk
         except (ContentTooLarge, ClientDisconnect, RequestTimeout) as exc:
             state.error = exc
@@ -285,7 +292,9 @@ class Request(HTTPConnection):
             return await self._receive()
         raise RequestTimeout(timeout)
 
-    async def _coalesced_chunk(self, state: _BodyState, limit: int | None) -> bytes | None:
+    async def _coalesced_chunk(
+        self, state: _BodyState, counter: BodyCounter | None
+    ) -> bytes | None:
         """Like `_next_chunk`, but small chunks are joined up to `COALESCE_BYTES`.
 
         A parser pays a fixed cost per chunk it is fed (python-multipart's
@@ -294,13 +303,13 @@ class Request(HTTPConnection):
         bytes (64 KiB took seconds).  A form is only complete at the end of
         the body anyway, so waiting for the next messages delays nothing.
         """
-        chunk = await self._next_chunk(state, limit)
+        chunk = await self._next_chunk(state, counter)
         if chunk is None or len(chunk) >= COALESCE_BYTES:
             return chunk
         parts = [chunk]
         size = len(chunk)
         while size < COALESCE_BYTES and (state.pending or state.more_body):
-            more = await self._next_chunk(state, limit)
+            more = await self._next_chunk(state, counter)
             if more is None:
                 break
             parts.append(more)
@@ -334,8 +343,8 @@ class Request(HTTPConnection):
             yield body
             yield b""
             return
-        state, limit = self._start_reading()
-        while (chunk := await self._next_chunk(state, limit)) is not None:
+        state, counter = self._start_reading()
+        while (chunk := await self._next_chunk(state, counter)) is not None:
             yield chunk
         yield b""
 
@@ -347,23 +356,20 @@ class Request(HTTPConnection):
         """`body()`, refusing (413) a body over `cap` bytes as well as over max_body_size."""
         body = self._cached_body()
         if body is None:
-            if cap is not None:
+            if cap is not None and _declared_length(self.scope) > cap:
                 # Refused before a byte is consumed: a later body() with no
                 # cap (or a larger one) can still read it.
-                declared = self.headers.get("content-length")
-                if declared is not None and _declared_length(declared) > cap:
-                    raise _json_too_large(cap)
-            state, limit = self._start_reading()
-            if cap is not None and (limit is None or cap < limit):
-                limit = cap
+                raise _json_too_large(cap)
+            state, counter = self._start_reading()
             parts: list[bytes] = []
-            try:
-                while (chunk := await self._next_chunk(state, limit)) is not None:
-                    parts.append(chunk)
-            except ContentTooLarge:
-                if cap is not None and limit == cap:
-                    raise _json_too_large(cap) from None
-                raise
+            size = 0
+            while (chunk := await self._next_chunk(state, counter)) is not None:
+                parts.append(chunk)
+                size += len(chunk)
+                if cap is not None and size > cap:
+                    # Every later reader fails the same way (the body is gone).
+                    error = state.error = _json_too_large(cap)
+                    raise error
             body = parts[0] if len(parts) == 1 else b"".join(parts)
             self.scope[BODY_KEY] = state.body = body
         elif cap is not None and len(body) > cap:
@@ -454,10 +460,10 @@ class Request(HTTPConnection):
         created: list[UploadFile] = []
         body = self._cached_body()
         if body is None:
-            state, limit = self._start_reading()
+            state, counter = self._start_reading()
 
             async def next_chunk() -> bytes | None:
-                return await self._coalesced_chunk(state, limit)
+                return await self._coalesced_chunk(state, counter)
 
         else:
             replay: list[bytes] = [body] if body else []
@@ -508,7 +514,13 @@ class Request(HTTPConnection):
         # A pre-cancelled scope makes receive() return only what is ready now.
         with anyio.CancelScope() as scope:
             scope.cancel()
-            message = await self._receive()
+            try:
+                message = await self._receive()
+            except ContentTooLarge as exc:
+                # A body-limit layer counts `receive`: the body is over the
+                # limit, which the next body reader reports; not a disconnect.
+                state.error = exc
+                return False
         if message is not None:
             chunk = self._record(state, message)
             if chunk:
@@ -545,20 +557,19 @@ def _pending_cap(scope: Scope) -> int:
     return PENDING_CAP if limit is None else min(PENDING_CAP, limit + 1)
 
 
-def _declared_length(value: str) -> int:
-    """A Content-Length as an int; -1 if it is not a plain decimal number.
+def _declared_length(scope: Scope) -> int:
+    """The `Content-Length` the request declares; -1 if none or malformed.
 
-    `str.isdigit()` alone accepts "²" or "٣", which `int()` then rejects
-    (a 500), and `int()` refuses more than 4300 digits; both would turn a
-    hostile header into a server error.  Anything malformed is left to the
-    byte count (and to the server, which owns framing).
+    Read with the contract's one strict parser; a malformed value is left to
+    the byte count (and to the server, which owns framing).
     """
-    value = value.strip()
-    if not (value.isascii() and value.isdigit()):
-        return -1
-    if len(value) > 18:
-        return 10**18  # more than any limit; never feed a huge string to int()
-    return int(value)
+    for name, value in scope.get("headers") or ():
+        if name == b"content-length":
+            try:
+                return parse_content_length(value)
+            except ValueError:
+                return -1
+    return -1
 
 
 def _same_error(error: ContentTooLarge | ClientDisconnect | RequestTimeout) -> Exception:
@@ -568,13 +579,6 @@ def _same_error(error: ContentTooLarge | ClientDisconnect | RequestTimeout) -> E
     if isinstance(error, RequestTimeout):
         return RequestTimeout(error.timeout)
     return ClientDisconnect()
-
-
-def _body_too_large(limit: int) -> ContentTooLarge:
-    return ContentTooLarge(
-        f"Content Too Large: the request body exceeds the limit of {limit} bytes (max_body_size).",
-        limit=limit,
-    )
 
 
 def client_gone(scope: Scope) -> None:

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import inspect
 import json
-import re
+import json.encoder
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
 from flagstone_contract import Receive, Scope, Send
+from flagstone_contract.http import build_set_cookie
 
-from ._cookies import cookie_header
-from ._headers import MutableHeaders
+from ._headers import MutableHeaders, encode_header_name, encode_header_value
 
 __all__ = [
     "BackgroundCallable",
@@ -48,7 +48,6 @@ __all__ = [
 # loop, and wrapping it in a thread is the background package's job.
 BackgroundCallable = Callable[[], Awaitable[None]]
 
-_FORBIDDEN_VALUE_BYTES = (b"\r", b"\n", b"\x00")
 _CONTENT_TYPE_CACHE: dict[str, bytes] = {}
 _SMALL_LENGTHS = [b"%d" % n for n in range(1024)]  # most bodies are short
 
@@ -61,43 +60,17 @@ def _content_type(media_type: str, charset: str) -> bytes:
         value = media_type
         if media_type.startswith("text/") and "charset=" not in media_type.lower():
             value = f"{media_type}; charset={charset}"
-        cached = _encode_value("content-type", value)
+        cached = encode_header_value("content-type", value)
         if len(_CONTENT_TYPE_CACHE) < 256:  # bounded: media types may be user data
             _CONTENT_TYPE_CACHE[key] = cached
     return cached
-
-
-def _encode_value(name: str, value: str) -> bytes:
-    raw = value.encode("latin-1")
-    # CR/LF/NUL would let a value smuggle extra headers (response splitting).
-    for forbidden in _FORBIDDEN_VALUE_BYTES:
-        if forbidden in raw:
-            raise ValueError(
-                f"header {name!r} has a value containing CR, LF or NUL ({value!r}); "
-                "strip line breaks before putting user data in a header"
-            )
-    return raw
-
-
-# RFC 9110 §5.1 field names are tokens.  A name with ":", a space or a line
-# break would let the caller forge a second header (response splitting).
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
-
-
-def _encode_name(name: str) -> bytes:
-    raw = name.lower().encode("latin-1")
-    if _TOKEN.fullmatch(raw) is None:
-        raise ValueError(
-            f"invalid header name {name!r}: use letters, digits and !#$%&'*+-.^_`|~ only"
-        )
-    return raw
 
 
 def encode_headers(headers: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
     """User headers as ASGI raw pairs, names lower-cased and checked, values checked."""
     if not headers:
         return []
-    return [(_encode_name(k), _encode_value(k, v)) for k, v in headers.items()]
+    return [(encode_header_name(k), encode_header_value(k, v)) for k, v in headers.items()]
 
 
 async def run_background(background: BackgroundCallable) -> None:
@@ -224,26 +197,13 @@ class Response:
         browsers drop a partitioned cookie that is not secure, so it is refused
         here instead of failing silently in the browser.
         """
-        self.raw_headers.append(
-            (
-                b"set-cookie",
-                _encode_value(
-                    "set-cookie",
-                    cookie_header(
-                        key,
-                        value,
-                        max_age,
-                        expires,
-                        path,
-                        domain,
-                        secure,
-                        httponly,
-                        samesite,
-                        partitioned,
-                    ),
-                ),
-            )
-        )
+        # The contract's builder checks every part (name, path, domain,
+        # expires, samesite); the value is quoted, so the result is a safe header.
+        header = build_set_cookie(
+            key, value, max_age=max_age, expires=expires, path=path, domain=domain,
+            secure=secure, httponly=httponly, samesite=samesite, partitioned=partitioned,
+        )  # fmt: skip
+        self.raw_headers.append((b"set-cookie", header.encode("latin-1")))
 
     def delete_cookie(
         self,
@@ -317,8 +277,6 @@ def _build_fast_json() -> Callable[[Any], str]:
     # state between calls (no circular-reference markers: a cyclic structure
     # raises RecursionError instead of ValueError), so sharing it is safe.
     # Falls back to the plain encoder where the C accelerator is missing.
-    import json.encoder
-
     c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
     encode_basestring = json.encoder.encode_basestring
     try:

@@ -21,7 +21,9 @@ import anyio
 import anyio.to_thread
 
 from flagstone_contract import BODY_KEY, Message, Receive, Scope, Send
+from flagstone_contract.http import MalformedContentLength, parse_content_length
 
+from ._headers import Headers
 from ._request import BODY_STATE_KEY, Request
 from ._responses import BackgroundCallable, Response, run_background
 
@@ -126,10 +128,14 @@ def body_settled(scope: Scope) -> bool:
     state = scope.get(BODY_STATE_KEY)
     if state is not None:
         return not state.more_body
-    for name, value in scope.get("headers") or ():
-        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
-            return False
-    return True
+    headers = Headers(scope=scope)
+    declared = headers.get("content-length", "0")
+    if "transfer-encoding" in headers:
+        return False
+    try:
+        return parse_content_length(declared) == 0
+    except MalformedContentLength:
+        return False
 
 
 def should_watch(scope: Scope) -> bool:

@@ -6,34 +6,27 @@ Host of `example.com/abc?x=` or a request target of `//evil/x` or `@evil`
 changed `url.path` (or `url.hostname`) away from what the router dispatches
 on, and authorisation checks on `request.url.path` could be bypassed.  Here
 a URL built from a scope is held as COMPONENTS: the path always comes from
-`scope["path"]`, the authority only from a Host header that matches the
-RFC 3986 host[:port] grammar (else from `scope["server"]`), and nothing is
+`scope["path"]`, the authority only from a Host header that
+`flagstone_contract.http.split_host` accepts (else from `scope["server"]`;
+the same validator decides whether a `Host` route can match), and nothing is
 ever re-parsed out of the concatenation.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from flagstone_contract import Scope
+from flagstone_contract.http import safe_location_path, split_host
 
+from ._headers import Headers
 from ._multidict import MultiDict
 
 __all__ = ["URL"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-
-# host [":" port], where host is a DNS-style name or IPv4 address, or a
-# bracketed IPv6 literal.  Deliberately narrower than RFC 3986's reg-name:
-# no "/", "?", "#", "@", "\\", whitespace or percent-escapes, so nothing in
-# a Host header can move the boundary between authority and path.
-_HOST_RE = re.compile(
-    r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,252}))(?::(?P<port>[0-9]{1,5}))?",
-    re.ASCII,
-)
 
 # Characters a path can hold that would end the path when the URL is read
 # back as a string (Starlette escapes the first three), and the ones urlsplit
@@ -43,29 +36,13 @@ _PATH_ESCAPES = str.maketrans(
 )
 
 
-def valid_host(value: str) -> bool:
-    """True if `value` is a well-formed `host[:port]` (port 0-65535)."""
-    match = _HOST_RE.fullmatch(value)
-    if match is None:
-        return False
-    port = match.group("port")
-    return port is None or int(port) <= 65535
-
-
-def _scope_host_header(scope: Scope) -> str | None:
-    for name, value in scope.get("headers") or ():
-        if name == b"host":
-            return bytes(value).decode("latin-1")
-    return None
-
-
 def scope_netloc(scope: Scope, scheme: str) -> str:
     """The authority of the request: a valid Host header, else the server address.
 
     Returns "" when neither is usable, which makes the URL relative.
     """
-    host = _scope_host_header(scope)
-    if host is not None and valid_host(host):
+    host: str | None = Headers(scope=scope).get("host")
+    if host is not None and split_host(host) is not None:
         return host
     # A malformed Host is ignored rather than rejected: the router has already
     # dispatched on scope["path"], and the URL must agree with it.
@@ -78,7 +55,7 @@ def scope_netloc(scope: Scope, scheme: str) -> str:
     if ":" in server_host and not server_host.startswith("["):
         server_host = f"[{server_host}]"
     # A unix-socket path or other non-host value can't be an authority.
-    if not valid_host(server_host):
+    if split_host(server_host) is None:
         return ""
     if server_port is None or _DEFAULT_PORTS.get(scheme) == server_port:
         return server_host
@@ -108,8 +85,9 @@ def _unsplit(parts: SplitResult) -> str:
         url = f"//{netloc}{url}"
     elif path.startswith("//"):
         # Without an authority a path may not begin with "//" (RFC 3986 §3.3):
-        # it would read back as a host.  "/." keeps the same path meaning.
-        url = "/." + path
+        # it would read back as a host.  The toolkit's one policy encodes the
+        # second slash; a server decoding the path gets the same path back.
+        url = safe_location_path(path)
     elif not scheme and path and not path.startswith("/"):
         # A relative path not starting with "/" could read back as a scheme
         # ("http://evil/x") or, after urlsplit strips leading blanks, as an

@@ -8,14 +8,21 @@ events to.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from flagstone_contract import ASGIApp, Middleware, Receive, Scope, Send, wrap_middleware
+from flagstone_contract import (
+    ASGIApp,
+    Middleware,
+    Receive,
+    Scope,
+    Send,
+    limit_request_body,
+    wrap_middleware,
+)
+from flagstone_contract.http import split_host
 
 from ._adapters import EndpointAdapter
-from ._body_limit import apply_body_limit
 from ._compile import Segment, compile_path, get_route_path, segment_shape
 from ._convertors import Convertor
 from ._routes import BaseRoute, Match, RouteInfo, allow_header, convert_params, replace_params
@@ -190,7 +197,7 @@ class Mount(BaseRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Call the mounted app (with this mount's body limit, if any)."""
         if self.max_body_size is not None and scope["type"] == "http":
-            await apply_body_limit(self.max_body_size, self.app, scope, receive, send)
+            await limit_request_body(self.max_body_size, self.app, scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -223,27 +230,20 @@ class Mount(BaseRoute):
         return f"Mount(path={self.path!r}, name={self.name!r}, app={self._base_app!r})"
 
 
-# A Host header as RFC 9110 allows it: a registered name, or an IPv6 literal,
-# with an optional port.  Anything else (spaces, "/", "@", a port > 65535)
-# never matches: such headers were used to make URLs built from Host
-# disagree with the path actually routed (CVE-2026-48710).
-_HOST_RE = re.compile(
-    r"^(?:[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?\.?|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?$"
-)
-
-
 def _host_name(scope: Scope) -> str | None:
+    """The Host header's host, lower-cased and without its port; None if invalid.
+
+    The one validator (`flagstone_contract.http.split_host`) also decides
+    which Host headers `Request.url` trusts, so a header that builds a URL
+    is exactly a header that can match a `Host` route.  Anything else
+    (spaces, "/", "@", a port > 65535) never matches: such headers were used
+    to make URLs built from Host disagree with the path routed
+    (CVE-2026-48710).
+    """
     for key, value in scope.get("headers", ()):
         if key == b"host":
-            host = value.decode("latin-1").lower()
-            valid = _HOST_RE.match(host)
-            if valid is None or (valid.group(1) is not None and int(valid.group(1)) > 65535):
-                return None
-            if host.startswith("["):
-                literal: str = host[: host.index("]") + 1]
-                return literal
-            name: str = host.split(":")[0]
-            return name
+            valid = split_host(value.decode("latin-1"))
+            return None if valid is None else valid.host.lower()
     return None
 
 

@@ -15,12 +15,15 @@ from urllib.parse import quote
 from flagstone_contract import (
     EXCEPTION_HANDLERS_KEY,
     HTTPException,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
     Receive,
     Scope,
     Send,
     WebSocketException,
     status,
 )
+from flagstone_contract.http import safe_location_path
 
 __all__ = [
     "WS_NOT_FOUND_CODE",
@@ -48,8 +51,8 @@ async def send_plain(
         (b"content-length", str(len(body)).encode("ascii")),
     ]
     raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status_code, "headers": raw})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+    await send(HTTPResponseStartEvent(type="http.response.start", status=status_code, headers=raw))
+    await send(HTTPResponseBodyEvent(type="http.response.body", body=body, more_body=False))
 
 
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
@@ -106,10 +109,9 @@ def slash_toggled_location(scope: Scope, route_path: str, toggled_route_path: st
         else scope.get("root_path", "")
     )
     location = prefix + toggled_route_path
-    # Collapse leading slashes/backslashes: "//evil.example" or "/\\evil.example"
-    # in a relative Location is read as another host (an open redirect).
-    location = "/" + location.lstrip("/\\")
-    location = quote(location, safe=_PATH_SAFE)
+    # "//evil.example" or "/\\evil.example" in a relative Location is read as
+    # another host (an open redirect): the toolkit's one policy encodes it.
+    location = safe_location_path(quote(location, safe=_PATH_SAFE))
     query: bytes = scope.get("query_string", b"")
     if query:
         # The query is already percent-encoded on the wire; re-quoting with "%"

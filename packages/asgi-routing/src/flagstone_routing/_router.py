@@ -27,10 +27,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, SupportsIndex
 
-from flagstone_contract import ASGIApp, Middleware, Receive, Scope, Send, wrap_middleware
+from flagstone_contract import (
+    ASGIApp,
+    Middleware,
+    Receive,
+    Scope,
+    Send,
+    limit_request_body,
+    wrap_middleware,
+)
 
 from ._adapters import EndpointAdapter
-from ._body_limit import apply_body_limit
 from ._compile import get_route_path
 from ._lifespan import normalize_lifespan, run_lifespan
 from ._matcher import RouteIndex
@@ -131,6 +138,9 @@ class Router:
     `Mount(routes=...)`.
     """
 
+    # A class-level default, so a subclass may set the limit as plain data.
+    max_body_size: int | None = None
+
     def __init__(
         self,
         routes: Sequence[BaseRoute] | None = None,
@@ -146,7 +156,8 @@ class Router:
         self.redirect_slashes = redirect_slashes
         self.default: ASGIApp = not_found if default is None else default
         self.lifespan_context = normalize_lifespan(lifespan)
-        self.max_body_size = max_body_size
+        if max_body_size is not None:  # else keep a subclass's class-level limit
+            self.max_body_size = max_body_size
         self.endpoint_adapter = endpoint_adapter
         self._inherited_adapter: EndpointAdapter | None = None
         self._index: RouteIndex | None = None
@@ -288,7 +299,7 @@ class Router:
         if scope_type == "lifespan":
             await self.lifespan(scope, receive, send)
         elif self.max_body_size is not None and scope_type == "http":
-            await apply_body_limit(self.max_body_size, self._dispatch, scope, receive, send)
+            await limit_request_body(self.max_body_size, self._dispatch, scope, receive, send)
         else:
             await self._dispatch(scope, receive, send)
 

@@ -15,10 +15,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flagstone_contract import ASGIApp, Middleware, Receive, Scope, Send, wrap_middleware
+from flagstone_contract import (
+    ASGIApp,
+    Middleware,
+    Receive,
+    Scope,
+    Send,
+    limit_request_body,
+    wrap_middleware,
+)
 
 from ._adapters import EndpointAdapter, HandlerAdapter, default_adapter, is_function_endpoint
-from ._body_limit import apply_body_limit
 from ._compile import PARAM_RE, Segment, compile_path, get_route_path, segment_shape
 from ._convertors import Convertor, PathConvertor, StringConvertor
 from ._replies import method_not_allowed, not_found
@@ -280,6 +287,9 @@ class Route(_EndpointRoute):
     """
 
     scope_types = ("http",)
+    # A class-level default, so a subclass that sets the limit as a class
+    # attribute (or skips __init__) is honoured by `handle`.
+    max_body_size: int | None = None
 
     def __init__(
         self,
@@ -295,7 +305,8 @@ class Route(_EndpointRoute):
         convertors: Mapping[str, Convertor[Any]] | None = None,
     ) -> None:
         self.include_in_schema = include_in_schema
-        self.max_body_size = max_body_size
+        if max_body_size is not None:  # else keep a subclass's class-level limit
+            self.max_body_size = max_body_size
         if methods is None and is_function_endpoint(endpoint):
             methods = ["GET"]
         self.methods: set[str] | None = None
@@ -338,7 +349,7 @@ class Route(_EndpointRoute):
             return
         app = self._app or self.app
         if self.max_body_size is not None:
-            await apply_body_limit(self.max_body_size, app, scope, receive, send)
+            await limit_request_body(self.max_body_size, app, scope, receive, send)
         else:
             await app(scope, receive, send)
 

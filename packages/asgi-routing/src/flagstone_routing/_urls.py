@@ -6,25 +6,18 @@ from collections.abc import Iterable
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from flagstone_contract.http import safe_location_path
+
 __all__ = ["NoMatchFound", "URLPath"]
-
-
-def _safe_path(path: str) -> str:
-    # A path that starts with "//" (or a backslash, which browsers read as a
-    # slash) is a *protocol-relative URL* when used as a Location or a link:
-    # "//evil.example/x" would leave the site.  Escaping keeps it a path.
-    path = path.replace("\\", "%5C")
-    if path.startswith("//"):
-        path = "/%2F" + path[2:]
-    return path
 
 
 class URLPath(str):
     """A reversed path (`str`), with the protocol and host needed to make it absolute.
 
     `protocol` is `"http"`, `"websocket"` or `""`; `host` is set by `Host`
-    routes.  Backslashes and a leading `//` are escaped so the path can never
-    be read as a link to another host.
+    routes.  The path goes through `flagstone_contract.http.safe_location_path`
+    (backslashes and a leading `//` escaped), so it can never be read as a
+    link to another host.
     """
 
     protocol: Literal["http", "websocket", ""]
@@ -35,7 +28,7 @@ class URLPath(str):
     ) -> URLPath:
         if protocol not in ("http", "websocket", ""):
             raise ValueError(f'protocol must be "http", "websocket" or "", got {protocol!r}')
-        return str.__new__(cls, _safe_path(path))
+        return str.__new__(cls, safe_location_path(path))
 
     def __init__(
         self, path: str, protocol: Literal["http", "websocket", ""] = "", host: str = ""

@@ -8,7 +8,7 @@ with only a signed random id in the cookie.  It signs, it does not encrypt:
 do not put secrets in a cookie session.
 """
 
-from ._errors import (
+from ._exceptions import (
     CookieTooLargeError,
     SessionError,
     SessionNotSerializableError,

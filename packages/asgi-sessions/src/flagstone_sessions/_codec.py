@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from itsdangerous import BadSignature, TimestampSigner
 
-from ._errors import SessionNotSerializableError
+from ._exceptions import SessionNotSerializableError
 
 __all__ = [
     "BROWSER_COOKIE_LIMIT",

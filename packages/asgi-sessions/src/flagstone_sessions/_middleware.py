@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import re
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Final, Literal
 
 from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
+from flagstone_contract.http import build_set_cookie, is_token
 
 from ._codec import (
     BROWSER_COOKIE_LIMIT,
@@ -21,7 +21,7 @@ from ._codec import (
     serialize,
     unchanged,
 )
-from ._errors import (
+from ._exceptions import (
     CookieTooLargeError,
     SessionReadOnlyError,
     SessionStoreError,
@@ -33,14 +33,6 @@ from ._stores import SessionStore
 __all__ = ["SessionMiddleware"]
 
 DEFAULT_MAX_AGE: Final = 14 * 24 * 3600  # two weeks, as Starlette
-
-# RFC 6265 cookie-name is an RFC 7230 token.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# Attribute values end at ";" and must not carry control characters: a path
-# or domain taken from configuration must not be able to inject attributes
-# (or, with CR/LF, whole headers) into every Set-Cookie we send.
-_PATH = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")
-_DOMAIN = re.compile(r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 
 _VARY_COOKIE: Final = b"Cookie"
 
@@ -127,19 +119,24 @@ class SessionMiddleware:
         # the other way round, even under the same key.
         salt = None if store is None else ID_SALT
         self._signer = PayloadSigner(normalize_keys(secret_key), self.max_age, salt)
-        if not _TOKEN.fullmatch(session_cookie):
+        if not is_token(session_cookie):
             raise ValueError(f"session_cookie {session_cookie!r} is not a valid cookie name")
         self.session_cookie = session_cookie
+        _check_cookie_options(path, same_site, https_only, partitioned)
+        # The value changes per response, the attributes never: built once, by
+        # the contract's Set-Cookie builder (which checks path and domain).
+        attributes = build_set_cookie(
+            session_cookie, "v", path=path, domain=domain, secure=https_only,
+            httponly=True, samesite=same_site.lower(), partitioned=partitioned,
+        )[len(session_cookie) + 2 :].encode("latin-1")  # fmt: skip
+        age = b"" if self.max_age is None else b"; Max-Age=%d" % self.max_age
         self._cookie_name = session_cookie.encode("ascii")
-        attributes = _cookie_attributes(path, same_site, https_only, domain, partitioned)
-        age = "" if self.max_age is None else f"; Max-Age={self.max_age}"
         self._set_prefix = self._cookie_name + b"="
-        self._set_suffix = f"{age}{attributes}".encode("ascii")
+        self._set_suffix = age + attributes
         # Max-Age=0 for current browsers, the 1970 Expires for old ones.
         self._clear_header = (
             b"set-cookie",
-            self._cookie_name
-            + f"=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT{attributes}".encode("ascii"),
+            self._set_prefix + b"; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT" + attributes,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -405,32 +402,20 @@ def _seconds(max_age: int | timedelta | None) -> int | None:
     return seconds
 
 
-def _cookie_attributes(
-    path: str, same_site: str, https_only: bool, domain: str | None, partitioned: bool
-) -> str:
-    if not _PATH.fullmatch(path):
-        raise ValueError(f"path {path!r} must start with '/' and contain no ';', space or control")
-    same_site = same_site.lower()
-    if same_site not in ("lax", "strict", "none"):
+def _check_cookie_options(path: str, same_site: str, https_only: bool, partitioned: bool) -> None:
+    # A session cookie whose path the browser ignores would never come back.
+    if not path.startswith("/"):
+        raise ValueError(f"path {path!r} must start with '/'")
+    if same_site.lower() not in ("lax", "strict", "none"):
         raise ValueError(f"same_site must be 'lax', 'strict' or 'none', got {same_site!r}")
     # Deliberate difference from Starlette: browsers reject SameSite=None and
     # Partitioned cookies without Secure, so the session would silently never
     # stick.  Fail at startup instead.
-    if (same_site == "none" or partitioned) and not https_only:
-        what = "same_site='none'" if same_site == "none" else "partitioned=True"
+    if (same_site.lower() == "none" or partitioned) and not https_only:
+        what = "same_site='none'" if same_site.lower() == "none" else "partitioned=True"
         raise ValueError(
             f"{what} needs https_only=True: browsers drop such cookies unless they are Secure"
         )
-    attributes = f"; Path={path}; HttpOnly; SameSite={same_site}"
-    if https_only:
-        attributes += "; Secure"
-    if domain is not None:
-        if not _DOMAIN.fullmatch(domain):
-            raise ValueError(f"domain {domain!r} is not a valid cookie domain")
-        attributes += f"; Domain={domain}"
-    if partitioned:
-        attributes += "; Partitioned"
-    return attributes
 
 
 def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:

@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from ._errors import SessionStoreError
+from ._exceptions import SessionStoreError
 
 __all__ = ["RedisStore"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._errors import SessionReadOnlyError, SessionUnavailableError
+from ._exceptions import SessionReadOnlyError, SessionUnavailableError
 
 __all__ = ["Session", "UnavailableSession"]
 

@@ -8,19 +8,18 @@ offers in its scope).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from enum import Enum, auto
 from typing import Any
 
-from ._exceptions import ASGIProtocolError
+from flagstone_contract.http import (
+    MalformedContentLength,
+    is_header_value,
+    is_token,
+    parse_content_length,
+)
 
-# RFC 9110 token characters: anything else in a header name lets an app split
-# or smuggle headers once a real server writes them to the socket.
-_TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9a-z]+$")
-# CR, LF and NUL in a value are the classic response-splitting attack; real
-# servers (h11, httptools) refuse to write them.
-_FORBIDDEN_IN_VALUE = re.compile(rb"[\r\n\x00]")
+from ._exceptions import ASGIProtocolError
 
 
 def _require_mapping(message: Any) -> Mapping[str, Any]:
@@ -72,12 +71,17 @@ def check_headers(message: Mapping[str, Any], key: str = "headers") -> list[tupl
                 f"{type(value).__name__}",
                 message,
             )
-        if not _TOKEN.match(name):
-            problem = "lower-case" if _TOKEN.match(name.lower()) else "a valid token (RFC 9110)"
+        # A name that is not an RFC 9110 token, or a value with CR, LF, NUL or
+        # another control character, lets an app split or smuggle headers once
+        # a real server writes them (h11 and httptools refuse to).
+        if not is_token(name) or name != name.lower():
+            problem = "lower-case" if is_token(name) else "a valid token (RFC 9110)"
             raise ASGIProtocolError(f"header name {name!r} must be {problem}", message)
-        if _FORBIDDEN_IN_VALUE.search(value):
+        if not is_header_value(value):
             raise ASGIProtocolError(
-                f"header {name!r} has CR, LF or NUL in its value (response splitting)", message
+                f"header {name!r} has CR, LF, NUL or another control character in its value "
+                "(response splitting)",
+                message,
             )
         pairs.append((name, value))
     return pairs
@@ -177,9 +181,14 @@ class HTTPResponseValidator:
         values = [value for name, value in headers if name == b"content-length"]
         if not values:
             return None
-        if len(set(values)) > 1 or not values[0].isdigit():
-            raise ASGIProtocolError(f"invalid content-length header(s) {values!r}", message)
-        return int(values[0])
+        try:
+            if len(set(values)) > 1:
+                raise MalformedContentLength("differing values")
+            return parse_content_length(values[0])
+        except MalformedContentLength:
+            raise ASGIProtocolError(
+                f"invalid content-length header(s) {values!r}", message
+            ) from None
 
     def _require_streaming(self, message: Mapping[str, Any]) -> None:
         if self.state is _HTTPState.BEFORE_START:

@@ -4,10 +4,11 @@ The stack, built once on the first call (or rebuilt by `add_middleware`
 before the first call):
 
     ServerErrorMiddleware (outer)   catches what user middleware itself raises
-      -> user middleware            first listed is outermost
-        -> ServerErrorMiddleware (inner)  renders the 500 *inside* user middleware
-          -> ExceptionMiddleware    HTTPException, WebSocketException, handlers
-            -> Router
+      -> RequestBodyLimitMiddleware  only with `max_body_size`, as in Starlette
+        -> user middleware            first listed is outermost
+          -> ServerErrorMiddleware (inner)  renders the 500 *inside* user middleware
+            -> ExceptionMiddleware    HTTPException, WebSocketException, handlers
+              -> Router
 
 Deliberate difference from Starlette: Starlette renders the 500 only in the
 outermost middleware, so a 500 never passes through user middleware and
@@ -25,10 +26,10 @@ from typing import Any
 
 from flagstone_contract import (
     BODY_IDLE_TIMEOUT_KEY,
-    MAX_BODY_SIZE_KEY,
     ASGIApp,
     Middleware,
     Receive,
+    RequestBodyLimitMiddleware,
     Scope,
     Send,
     wrap_middleware,
@@ -90,20 +91,23 @@ class App:
                 handlers[key] = handler
         app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug)
         app = ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
-        if not self.user_middleware:
+        if self.user_middleware:
+            app = wrap_middleware(app, self.user_middleware)
+        if self.max_body_size is not None:
+            # The outermost limit; routers, mounts and routes inside may
+            # replace it (innermost wins) through the same counter.
+            app = RequestBodyLimitMiddleware(app, self.max_body_size)
+        elif not self.user_middleware:
             # Nothing between the two error layers: the outer one could only
             # ever see what the inner one already answered.  Every layer wraps
             # `send` for every message (a WebSocket's too), so skip it.
             return app
-        app = wrap_middleware(app, self.user_middleware)
         return ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
-        if self.max_body_size is not None and scope["type"] == "http":
-            # The outermost default; routers, mounts and routes may override it.
-            scope.setdefault(MAX_BODY_SIZE_KEY, self.max_body_size)
         if self.body_idle_timeout is not None and scope["type"] == "http":
+            # The outermost default; a BodyIdleTimeout further in overrides it.
             scope.setdefault(BODY_IDLE_TIMEOUT_KEY, self.body_idle_timeout)
         if self.middleware_stack is None:
             self.middleware_stack = self.build_middleware_stack()

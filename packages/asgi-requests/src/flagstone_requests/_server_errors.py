@@ -29,9 +29,11 @@ import anyio.to_thread
 
 from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
 
-from ._exceptions import ExceptionHandler, call_handler
-from ._request import client_gone
-from ._request_errors import ClientDisconnect
+from ._exception_middleware import ExceptionHandler, call_handler
+from ._exceptions import ClientDisconnect
+from ._headers import Headers
+from ._request import Request, client_gone
+from ._responses import HTMLResponse, PlainTextResponse
 from ._websockets import WebSocketDisconnect
 
 __all__ = ["ServerErrorMiddleware"]
@@ -109,10 +111,7 @@ def debug_page(exc: BaseException, *, as_html: bool) -> str:
 
 
 def _accepts_html(scope: Scope) -> bool:
-    for name, value in scope.get("headers") or ():
-        if name == b"accept" and b"text/html" in value:
-            return True
-    return False
+    return any("text/html" in accept for accept in Headers(scope=scope).getlist("accept"))
 
 
 class ServerErrorMiddleware:
@@ -165,7 +164,7 @@ class ServerErrorMiddleware:
                 if kind == "http" and not started:
                     await self._send_http_error(scope, receive, send, exc)
                 elif kind == "websocket" and not started:
-                    await self._close_websocket(scope, send, accepted)
+                    await self._close_websocket(scope, receive, send, accepted)
             except Exception as answer_error:
                 # Never let a failure to answer (client gone, a broken custom
                 # handler) replace the exception that caused it.
@@ -176,9 +175,6 @@ class ServerErrorMiddleware:
     async def _send_http_error(
         self, scope: Scope, receive: Receive, send: Send, exc: Exception
     ) -> None:
-        from ._request import Request
-        from ._responses import HTMLResponse, PlainTextResponse
-
         response: Any
         if self.debug:
             as_html = _accepts_html(scope)
@@ -193,22 +189,14 @@ class ServerErrorMiddleware:
         if response is not None:
             await response(scope, receive, _closing_connection(scope, send))
 
-    async def _close_websocket(self, scope: Scope, send: Send, accepted: bool) -> None:
+    async def _close_websocket(
+        self, scope: Scope, receive: Receive, send: Send, accepted: bool
+    ) -> None:
         if accepted:
             await send({"type": "websocket.close", "code": 1011, "reason": "Internal Server Error"})
             return
         if "websocket.http.response" in (scope.get("extensions") or {}):
-            body = b"Internal Server Error"
-            await send(
-                {
-                    "type": "websocket.http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"text/plain; charset=utf-8"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "websocket.http.response.body", "body": body})
+            # A response on a websocket scope is sent as the denial response.
+            await PlainTextResponse("Internal Server Error", 500)(scope, receive, send)
         else:
             await send({"type": "websocket.close", "code": 1011, "reason": ""})

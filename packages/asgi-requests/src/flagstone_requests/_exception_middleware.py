@@ -1,0 +1,289 @@
+"""`ExceptionMiddleware`: render exceptions with handlers chosen by class or status.
+
+The middleware publishes its handlers in the scope under
+`EXCEPTION_HANDLERS_KEY` as `(handlers_by_class, handlers_by_status)`.  That
+does two things: routing sees the key and raises `HTTPException(404/405)`
+for us to render instead of answering plainly, and the endpoint wrappers
+(`request_response`, `websocket_session`) apply the same handlers *inside*
+route middleware, as Starlette does.
+
+Deliberate differences from Starlette:
+
+- A handled exception raised after the response started is re-raised
+  *itself*, with a note saying why its handler could not run, instead of
+  being replaced by a `RuntimeError` that hides it.
+- On a WebSocket, the handler's response is never sent after `accept()` (an
+  invalid message sequence).  An `HTTPException` there closes the socket with
+  1008 (4xx: policy violation) or 1011 (5xx: server error), its detail as the
+  reason.  Before `accept()` the response becomes a denial response when the
+  server supports it, else a close (the server answers 403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio.to_thread
+
+from flagstone_contract import (
+    EXCEPTION_HANDLERS_KEY,
+    ASGIApp,
+    HTTPException,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    WebSocketException,
+)
+from flagstone_contract.http import is_async_callable
+
+from ._request import Request
+from ._responses import PlainTextResponse, Response
+from ._websockets import WebSocket, WebSocketState
+
+__all__ = [
+    "ExceptionHandler",
+    "ExceptionMiddleware",
+    "Progress",
+    "handle_exception",
+    "handlers_in",
+]
+
+# handler(request_or_websocket, exc) -> Response | None, sync or async.
+ExceptionHandler = Callable[[Any, Any], Any]
+HandlerTables = tuple[dict[type[BaseException], ExceptionHandler], dict[int, ExceptionHandler]]
+
+
+def lookup_handler(exc: Exception, tables: HandlerTables) -> ExceptionHandler | None:
+    """The handler for `exc`: by status code for an `HTTPException`, then by class (MRO)."""
+    by_class, by_status = tables
+    if isinstance(exc, HTTPException) and exc.status_code in by_status:
+        return by_status[exc.status_code]
+    for cls in type(exc).__mro__:
+        if cls in by_class:
+            return by_class[cls]
+    return None
+
+
+async def call_handler(handler: ExceptionHandler, conn: Any, exc: Exception) -> Any:
+    """Call `handler(conn, exc)`; a sync handler runs in a worker thread."""
+    if is_async_callable(handler):
+        return await handler(conn, exc)
+    return await anyio.to_thread.run_sync(handler, conn, exc)
+
+
+class Progress:
+    """What the app has sent so far on this connection."""
+
+    __slots__ = ("accepted", "finished", "started")
+
+    def __init__(
+        self, started: bool = False, accepted: bool = False, finished: bool = False
+    ) -> None:
+        self.started = started  # HTTP response or WebSocket denial started
+        self.accepted = accepted  # WebSocket accepted
+        self.finished = finished  # WebSocket closed or denial sent
+
+
+_STARTS = frozenset({"http.response.start", "websocket.http.response.start"})
+
+
+async def handle_exception(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    exc: Exception,
+    tables: HandlerTables,
+    progress: Progress,
+    conn: Any = None,
+) -> None:
+    """Render `exc` with its handler from `tables`, or re-raise it if it has none.
+
+    `progress` says what was already sent; `conn` is the `Request` or
+    `WebSocket` to hand to the handler (built from the scope if `None`).
+    """
+    handler = lookup_handler(exc, tables)
+    if handler is None:
+        raise exc
+    if scope["type"] == "http":
+        await _render_http(scope, receive, send, exc, handler, progress, conn)
+    else:
+        await _render_websocket(scope, receive, send, exc, handler, progress, conn)
+    # Handled: drop the frames this raise attached.  Ported apps often raise
+    # one module-level instance (`NOT_FOUND = HTTPException(404)`) on every
+    # request; each raise would otherwise chain its frames (and all their
+    # locals: requests, bodies) onto that immortal object, forever.
+    exc.__traceback__ = None
+
+
+def _too_late(exc: Exception, what: str) -> None:
+    # The original exception goes on, so logs and error trackers see what
+    # really failed; the note explains why its handler did not answer.
+    note = (
+        f"flagstone: an exception handler is registered for {type(exc).__name__}, "
+        f"but {what}, so it could not be rendered"
+    )
+    # Once: an instance raised on every request must not grow a note each time.
+    if note not in getattr(exc, "__notes__", ()):
+        exc.add_note(note)
+
+
+async def _render_http(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    exc: Exception,
+    handler: ExceptionHandler,
+    progress: Progress,
+    request: Any,
+) -> None:
+    if progress.started:
+        _too_late(exc, "the response had already started")
+        raise exc
+    if request is None:
+        request = Request(scope, receive, send)
+    response = await call_handler(handler, request, exc)
+    if response is not None:
+        await response(scope, receive, send)
+
+
+async def _render_websocket(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    exc: Exception,
+    handler: ExceptionHandler,
+    progress: Progress,
+    websocket: Any,
+) -> None:
+    if progress.finished or progress.started:
+        _too_late(exc, "the WebSocket was already closed or denied")
+        raise exc
+    if websocket is None:
+        websocket = WebSocket(scope, receive, send)
+        if progress.accepted:
+            # Reflect reality, so that a handler calling `close()` is allowed
+            # and one trying to send a denial response is refused.
+            websocket.client_state = WebSocketState.CONNECTED
+            websocket.application_state = WebSocketState.CONNECTED
+        else:
+            # Whether the app already read `websocket.connect` is unknown.  If
+            # it did, a second receive() would block forever, so the handler's
+            # socket never waits for it; servers take a reply to an unread
+            # connect.
+            websocket.client_state = WebSocketState.CONNECTED
+    response = await call_handler(handler, websocket, exc)
+    if response is None or websocket.application_state == WebSocketState.DISCONNECTED:
+        return
+    if progress.accepted:
+        code, reason = _close_for(exc)
+        await websocket.close(code, reason)
+        return
+    extensions = scope.get("extensions") or {}
+    if "websocket.http.response" in extensions:
+        await websocket.send_denial_response(response)
+    else:
+        await websocket.close(1008, _truncate(str(getattr(exc, "detail", ""))))
+
+
+def _close_for(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, HTTPException):
+        code = 1011 if exc.status_code >= 500 else 1008
+        return code, _truncate(exc.detail)
+    return 1011, ""
+
+
+def _truncate(reason: str) -> str:
+    raw = reason.encode("utf-8")[:123]
+    return raw.decode("utf-8", "ignore")
+
+
+async def http_exception_handler(request: Any, exc: Exception) -> Any:
+    """Default: `HTTPException` → plain-text `detail` (empty body for 204/304) with its headers."""
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=headers)
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=headers)
+
+
+async def websocket_exception_handler(websocket: Any, exc: Exception) -> None:
+    """Default: `WebSocketException` → close the socket with its code and reason."""
+    assert isinstance(exc, WebSocketException)
+    await websocket.close(code=exc.code, reason=_truncate(exc.reason))
+
+
+class ExceptionMiddleware:
+    """Render exceptions raised by `app` with handlers keyed by class or status code.
+
+    `handlers` maps an exception class or an HTTP status code to
+    `handler(request_or_websocket, exc)`, sync (run in a thread) or async,
+    returning a response or `None`.  Defaults render `HTTPException` as a
+    plain-text response and close the socket on `WebSocketException`.
+    Exceptions without a handler propagate (to `ServerErrorMiddleware`).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        handlers: Mapping[Any, ExceptionHandler] | None = None,
+        debug: bool = False,
+    ) -> None:
+        self.app = app
+        self.debug = debug  # kept for Starlette compatibility; rendering does not depend on it
+        self._status_handlers: dict[int, ExceptionHandler] = {}
+        self._exception_handlers: dict[type[BaseException], ExceptionHandler] = {
+            HTTPException: http_exception_handler,
+            WebSocketException: websocket_exception_handler,
+        }
+        for key, handler in (handlers or {}).items():
+            self.add_exception_handler(key, handler)
+        # Built once: the dicts inside stay the same objects, so handlers
+        # added later are seen through it too.
+        self._tables: HandlerTables = (self._exception_handlers, self._status_handlers)
+
+    def add_exception_handler(
+        self, exc_class_or_status_code: int | type[BaseException], handler: ExceptionHandler
+    ) -> None:
+        """Register `handler` for an exception class or an HTTP status code."""
+        if isinstance(exc_class_or_status_code, int):
+            self._status_handlers[exc_class_or_status_code] = handler
+        elif isinstance(exc_class_or_status_code, type) and issubclass(
+            exc_class_or_status_code, BaseException
+        ):
+            self._exception_handlers[exc_class_or_status_code] = handler
+        else:
+            raise TypeError(
+                "exception handlers are keyed by an exception class or an int status code, "
+                f"not {exc_class_or_status_code!r}"
+            )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        tables = self._tables
+        scope[EXCEPTION_HANDLERS_KEY] = tables
+        progress = Progress()
+
+        async def tracking_send(message: Message) -> None:
+            kind = message["type"]
+            if kind in _STARTS:
+                progress.started = True
+            elif kind == "websocket.accept":
+                progress.accepted = True
+            elif kind == "websocket.close":
+                progress.finished = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            await handle_exception(scope, receive, send, exc, tables, progress)
+
+
+def handlers_in(scope: Scope) -> HandlerTables | None:
+    """The handler tables an `ExceptionMiddleware` published in `scope`, if any."""
+    tables: HandlerTables | None = scope.get(EXCEPTION_HANDLERS_KEY)
+    return tables

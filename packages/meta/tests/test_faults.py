@@ -726,3 +726,44 @@ def test_sync_generator_blocked_in_its_thread_while_the_client_leaves(
     assert server_errors(caplog) == []
     # uvicorn's thread and the worker threads are gone again.
     wait_for(lambda: threading.active_count() <= threads_before + 1, "threads to be reaped")
+
+
+# --- 9. an upload that stalls: 408 after the body idle timeout, files closed ----------
+
+
+async def stalled_upload(app: App) -> list[dict[str, Any]]:
+    """128 KiB of a file (past the 1 KiB spool: a real temporary file), then silence."""
+    headers = [(b"content-type", b"multipart/form-data; boundary=" + BOUNDARY)]
+    scope = http_scope("POST", "/upload", headers)
+    body = [partial_multipart(64 * 1024), b"z" * (64 * 1024)]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if body:
+            return {"type": "http.request", "body": body.pop(0), "more_body": True}
+        await anyio.sleep_forever()  # the client neither sends nor leaves
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await call_app(app, scope, receive, send)
+    return sent
+
+
+@pytest.mark.anyio
+async def test_stalled_upload_gets_408_and_its_files_are_closed() -> None:
+    events: list[str] = []
+    app = upload_app(events)
+    app.body_idle_timeout = 0.2  # as App(body_idle_timeout=0.2)
+    await stalled_upload(app)  # warm-up: lazy imports, worker threads
+    before = Resources.now()
+
+    events.clear()
+    sent = await stalled_upload(app)
+    assert events == ["endpoint started", "endpoint finished"]
+    start = sent[0]
+    assert start["status"] == 408
+    assert (b"connection", b"close") in start["headers"]
+    assert b"body_idle_timeout" in sent[1]["body"]
+    assert_nothing_leaked(before)

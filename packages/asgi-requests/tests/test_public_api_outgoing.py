@@ -62,7 +62,7 @@ OUTGOING_MODULES = {
         "_server_errors",
         "_endpoints",
     )
-}
+} | {"flagstone_contract._exceptions"}  # WebSocketDisconnect: the contract's, re-exported
 
 
 def test_no_accidental_outgoing_exports() -> None:

@@ -1,0 +1,137 @@
+"""What a test written for `starlette.testclient` relies on, kept when it runs on this client.
+
+Each behaviour is checked with a raw ASGI app and with a Starlette app (the
+third-party framework the client drives), through `TestClient` and
+`AsyncTestClient`, on asyncio and trio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from flagstone_contract import WebSocketDisconnect
+from flagstone_testclient import (
+    AsyncTestClient,
+    TestClient,
+    WebSocketClosed,
+    WebSocketDenialResponse,
+)
+
+starlette = pytest.importorskip("starlette")
+
+from starlette.applications import Starlette  # noqa: E402
+from starlette.responses import PlainTextResponse  # noqa: E402
+from starlette.routing import WebSocketRoute  # noqa: E402
+from starlette.websockets import WebSocket  # noqa: E402
+
+
+def closing_app(code: int, reason: str, *, accept: bool) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        if accept:
+            await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": code, "reason": reason})
+
+    return app
+
+
+async def denying_app(scope: Any, receive: Any, send: Any) -> None:
+    await receive()
+    await send({"type": "websocket.http.response.start", "status": 403, "headers": []})
+    await send({"type": "websocket.http.response.body", "body": b"forbidden"})
+
+
+def starlette_ws_app() -> Starlette:
+    async def policy(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.close(code=1008, reason="policy")
+
+    async def refuse(websocket: WebSocket) -> None:
+        await websocket.close(code=4003, reason="no")
+
+    async def deny(websocket: WebSocket) -> None:
+        await websocket.send_denial_response(PlainTextResponse("forbidden", status_code=403))
+
+    return Starlette(
+        routes=[
+            WebSocketRoute("/policy", policy),
+            WebSocketRoute("/refuse", refuse),
+            WebSocketRoute("/deny", deny),
+        ]
+    )
+
+
+class TestWebSocketDisconnectIsRaised:
+    """Item: `pytest.raises(WebSocketDisconnect)` catches every close the test sees."""
+
+    def test_client_errors_are_websocket_disconnects(self) -> None:
+        assert issubclass(WebSocketClosed, WebSocketDisconnect)
+        assert issubclass(WebSocketDenialResponse, WebSocketDisconnect)
+        assert issubclass(WebSocketDenialResponse, httpx.Response)
+
+    @pytest.mark.parametrize("accept", [False, True], ids=["before-accept", "after-accept"])
+    def test_raw_app_close(self, make_client: Callable[..., TestClient], accept: bool) -> None:
+        app = closing_app(4001, "bye", accept=accept)
+        with pytest.raises(WebSocketDisconnect) as info:  # noqa: PT012
+            with make_client(app).websocket_connect("/") as ws:
+                ws.receive_text()
+        assert (info.value.code, info.value.reason) == (4001, "bye")
+        assert isinstance(info.value, WebSocketClosed)
+
+    @pytest.mark.parametrize(
+        ("path", "code", "reason"),
+        [("/policy", 1008, "policy"), ("/refuse", 4003, "no"), ("/missing", 1000, "")],
+    )
+    def test_starlette_app_close(
+        self, make_client: Callable[..., TestClient], path: str, code: int, reason: str
+    ) -> None:
+        with pytest.raises(WebSocketDisconnect) as info:  # noqa: PT012
+            with make_client(starlette_ws_app()).websocket_connect(path) as ws:
+                ws.receive_text()
+        assert (info.value.code, info.value.reason) == (code, reason)
+
+    @pytest.mark.parametrize("app", [denying_app, starlette_ws_app()], ids=["raw", "starlette"])
+    def test_denial_response(self, make_client: Callable[..., TestClient], app: Any) -> None:
+        with pytest.raises(WebSocketDisconnect) as info, make_client(app).websocket_connect("/deny"):
+            pass
+        assert isinstance(info.value, WebSocketDenialResponse)
+        assert (info.value.status_code, info.value.text) == (403, "forbidden")
+
+    def test_send_after_the_app_closed(self, make_client: Callable[..., TestClient]) -> None:
+        with make_client(closing_app(1001, "going away", accept=True)).websocket_connect("/") as ws:
+            assert ws.receive()["type"] == "websocket.close"
+            with pytest.raises(WebSocketDisconnect, match="1001"):
+                ws.send_text("late")
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("accept", [False, True], ids=["before-accept", "after-accept"])
+    async def test_async_raw_app_close(self, accept: bool) -> None:
+        client = AsyncTestClient(closing_app(4001, "bye", accept=accept))
+        with pytest.raises(WebSocketDisconnect) as info:  # noqa: PT012
+            async with client.websocket_connect("/") as ws:
+                await ws.receive_text()
+        assert (info.value.code, info.value.reason) == (4001, "bye")
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize(
+        ("path", "code"), [("/policy", 1008), ("/refuse", 4003), ("/missing", 1000)]
+    )
+    async def test_async_starlette_app_close(self, path: str, code: int) -> None:
+        async with AsyncTestClient(starlette_ws_app()) as client:
+            with pytest.raises(WebSocketDisconnect) as info:  # noqa: PT012
+                async with client.websocket_connect(path) as ws:
+                    await ws.receive_text()
+        assert info.value.code == code
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("app", [denying_app, starlette_ws_app()], ids=["raw", "starlette"])
+    async def test_async_denial_response(self, app: Any) -> None:
+        with pytest.raises(WebSocketDisconnect) as info:
+            async with AsyncTestClient(app).websocket_connect("/deny"):
+                pass
+        assert isinstance(info.value, WebSocketDenialResponse)
+        assert info.value.status_code == 403

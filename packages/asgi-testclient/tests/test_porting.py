@@ -76,9 +76,11 @@ class TestWebSocketDisconnectIsRaised:
     @pytest.mark.parametrize("accept", [False, True], ids=["before-accept", "after-accept"])
     def test_raw_app_close(self, make_client: Callable[..., TestClient], accept: bool) -> None:
         app = closing_app(4001, "bye", accept=accept)
-        with pytest.raises(WebSocketDisconnect) as info:  # noqa: PT012
-            with make_client(app).websocket_connect("/") as ws:
-                ws.receive_text()
+        with (
+            pytest.raises(WebSocketDisconnect) as info,
+            make_client(app).websocket_connect("/") as ws,
+        ):
+            ws.receive_text()
         assert (info.value.code, info.value.reason) == (4001, "bye")
         assert isinstance(info.value, WebSocketClosed)
 
@@ -89,14 +91,19 @@ class TestWebSocketDisconnectIsRaised:
     def test_starlette_app_close(
         self, make_client: Callable[..., TestClient], path: str, code: int, reason: str
     ) -> None:
-        with pytest.raises(WebSocketDisconnect) as info:  # noqa: PT012
-            with make_client(starlette_ws_app()).websocket_connect(path) as ws:
-                ws.receive_text()
+        with (
+            pytest.raises(WebSocketDisconnect) as info,
+            make_client(starlette_ws_app()).websocket_connect(path) as ws,
+        ):
+            ws.receive_text()
         assert (info.value.code, info.value.reason) == (code, reason)
 
     @pytest.mark.parametrize("app", [denying_app, starlette_ws_app()], ids=["raw", "starlette"])
     def test_denial_response(self, make_client: Callable[..., TestClient], app: Any) -> None:
-        with pytest.raises(WebSocketDisconnect) as info, make_client(app).websocket_connect("/deny"):
+        with (
+            pytest.raises(WebSocketDisconnect) as info,
+            make_client(app).websocket_connect("/deny"),
+        ):
             pass
         assert isinstance(info.value, WebSocketDenialResponse)
         assert (info.value.status_code, info.value.text) == (403, "forbidden")
@@ -111,7 +118,7 @@ class TestWebSocketDisconnectIsRaised:
     @pytest.mark.parametrize("accept", [False, True], ids=["before-accept", "after-accept"])
     async def test_async_raw_app_close(self, accept: bool) -> None:
         client = AsyncTestClient(closing_app(4001, "bye", accept=accept))
-        with pytest.raises(WebSocketDisconnect) as info:  # noqa: PT012
+        with pytest.raises(WebSocketDisconnect) as info:
             async with client.websocket_connect("/") as ws:
                 await ws.receive_text()
         assert (info.value.code, info.value.reason) == (4001, "bye")
@@ -122,7 +129,7 @@ class TestWebSocketDisconnectIsRaised:
     )
     async def test_async_starlette_app_close(self, path: str, code: int) -> None:
         async with AsyncTestClient(starlette_ws_app()) as client:
-            with pytest.raises(WebSocketDisconnect) as info:  # noqa: PT012
+            with pytest.raises(WebSocketDisconnect) as info:
                 async with client.websocket_connect(path) as ws:
                     await ws.receive_text()
         assert info.value.code == code
@@ -135,3 +142,83 @@ class TestWebSocketDisconnectIsRaised:
                 pass
         assert isinstance(info.value, WebSocketDenialResponse)
         assert info.value.status_code == 403
+
+
+def scope_recorder(seen: list[dict[str, Any]]) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return
+        seen.append(scope)
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.close"})
+            return
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body"})
+
+    return app
+
+
+def mounted_starlette_app() -> Starlette:
+    from starlette.requests import Request
+    from starlette.routing import Mount, Route
+
+    async def items(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(f"{request.url.path} {request.url_for('items')}")
+
+    return Starlette(routes=[Mount("/sub", routes=[Route("/items", items, name="items")])])
+
+
+class TestRootPath:
+    """Item: `root_path` fills `scope["root_path"]`; the URL path is sent as written."""
+
+    def test_http_path_is_sent_as_written(self, make_client: Callable[..., TestClient]) -> None:
+        seen: list[dict[str, Any]] = []
+        make_client(scope_recorder(seen), root_path="/sub").get("/sub/items?x=1")
+        path, raw_path, root_path = seen[0]["path"], seen[0]["raw_path"], seen[0]["root_path"]
+        assert (path, raw_path, root_path) == ("/sub/items", b"/sub/items", "/sub")
+
+    def test_websocket_path_is_sent_as_written(
+        self, make_client: Callable[..., TestClient]
+    ) -> None:
+        seen: list[dict[str, Any]] = []
+        with pytest.raises(WebSocketDisconnect):  # noqa: SIM117
+            with make_client(scope_recorder(seen), root_path="/sub").websocket_connect("/sub/ws"):
+                pass
+        assert (seen[0]["path"], seen[0]["root_path"]) == ("/sub/ws", "/sub")
+
+    def test_starlette_app_behind_a_root_path(self, make_client: Callable[..., TestClient]) -> None:
+        client = make_client(mounted_starlette_app(), root_path="/sub")
+        response = client.get("/sub/sub/items")
+        assert response.text == "/sub/sub/items http://testserver/sub/sub/items"
+
+    def test_prefix_root_path_is_the_opt_in(self, make_client: Callable[..., TestClient]) -> None:
+        seen: list[dict[str, Any]] = []
+        make_client(scope_recorder(seen), root_path="/sub", prefix_root_path=True).get("/items")
+        assert (seen[0]["path"], seen[0]["root_path"]) == ("/sub/items", "/sub")
+
+    @pytest.mark.anyio
+    async def test_async_path_is_sent_as_written(self) -> None:
+        seen: list[dict[str, Any]] = []
+        async with AsyncTestClient(scope_recorder(seen), root_path="/sub") as client:
+            await client.get("/sub/items")
+            with pytest.raises(WebSocketDisconnect):
+                async with client.websocket_connect("/sub/ws"):
+                    pass
+        assert [(s["path"], s["root_path"]) for s in seen] == [
+            ("/sub/items", "/sub"),
+            ("/sub/ws", "/sub"),
+        ]
+
+    @pytest.mark.anyio
+    async def test_async_starlette_app_behind_a_root_path(self) -> None:
+        client = AsyncTestClient(mounted_starlette_app(), root_path="/sub")
+        response = await client.get("/sub/sub/items")
+        assert response.text == "/sub/sub/items http://testserver/sub/sub/items"
+
+    @pytest.mark.anyio
+    async def test_async_prefix_root_path(self) -> None:
+        seen: list[dict[str, Any]] = []
+        client = AsyncTestClient(scope_recorder(seen), root_path="/sub", prefix_root_path=True)
+        await client.get("/items")
+        assert (seen[0]["path"], seen[0]["raw_path"]) == ("/sub/items", b"/sub/items")

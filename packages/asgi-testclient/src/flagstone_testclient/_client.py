@@ -55,7 +55,7 @@ def _handshake_request(
 
 
 def _connection_info(
-    client: tuple[str, int], root_path: str, state: dict[str, Any]
+    client: tuple[str, int], root_path: str, state: dict[str, Any], prefix_root_path: bool
 ) -> ConnectionInfo:
     # Checked here, not at the first request, so the mistake points at the
     # line that made it.
@@ -64,7 +64,7 @@ def _connection_info(
         raise ValueError(f"client must be a (host: str, port: int) pair, got {client!r}")
     if not isinstance(root_path, str) or (root_path and not root_path.startswith("/")):
         raise ValueError(f"root_path must be '' or start with '/', got {root_path!r}")
-    return ConnectionInfo((host, port), root_path, state)
+    return ConnectionInfo((host, port), root_path, state, prefix_root_path)
 
 
 def _default_headers(headers: HeaderTypes | None) -> httpx.Headers:
@@ -84,7 +84,9 @@ class TestClient(httpx.Client):
     fresh loop and no lifespan, as in Starlette.  `timeout` bounds every wait
     on an HTTP response (the whole response for `get()`, each chunk for
     `stream()`), `websocket_timeout` every WebSocket handshake and receive,
-    `lifespan_timeout` startup and shutdown.
+    `lifespan_timeout` startup and shutdown.  URLs are sent as written and
+    `root_path` only sets `scope["root_path"]`, as in Starlette;
+    `prefix_root_path=True` prepends it to every path instead.
     """
 
     __test__ = False
@@ -105,6 +107,7 @@ class TestClient(httpx.Client):
         timeout: TimeoutTypes = 5.0,
         websocket_timeout: float | None = 5.0,
         lifespan_timeout: float | None = 5.0,
+        prefix_root_path: bool = False,
     ) -> None:
         self.app = app
         self.raise_server_exceptions = raise_server_exceptions
@@ -117,7 +120,7 @@ class TestClient(httpx.Client):
             "backend_options": backend_options or {},
         }
         self.app_state: dict[str, Any] = {}
-        self._info = _connection_info(client, root_path, self.app_state)
+        self._info = _connection_info(client, root_path, self.app_state, prefix_root_path)
         self._portal: BlockingPortal | None = None
         self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
         self._lifespan: LifespanRunner | None = None
@@ -267,13 +270,14 @@ class AsyncTestClient(httpx.AsyncClient):
         timeout: TimeoutTypes = 5.0,
         websocket_timeout: float | None = 5.0,
         lifespan_timeout: float | None = 5.0,
+        prefix_root_path: bool = False,
     ) -> None:
         self.app = app
         self.raise_server_exceptions = raise_server_exceptions
         self.websocket_timeout = websocket_timeout
         self.lifespan_timeout = lifespan_timeout
         self.app_state: dict[str, Any] = {}
-        self._info = _connection_info(client, root_path, self.app_state)
+        self._info = _connection_info(client, root_path, self.app_state, prefix_root_path)
         self._task_group: TaskGroup | None = None
         self._lifespan: LifespanRunner | None = None
         super().__init__(

@@ -222,3 +222,52 @@ class TestRootPath:
         client = AsyncTestClient(scope_recorder(seen), root_path="/sub", prefix_root_path=True)
         await client.get("/items")
         assert (seen[0]["path"], seen[0]["raw_path"]) == ("/sub/items", b"/sub/items")
+
+
+def starlette_header_echo() -> Starlette:
+    async def headers(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_json({k: websocket.headers.get(k) for k in ("connection", "upgrade")})
+        await websocket.close()
+
+    return Starlette(routes=[WebSocketRoute("/headers", headers)])
+
+
+class TestHandshakeHeaders:
+    """Item: the handshake says `connection: upgrade`, like a real WebSocket client."""
+
+    def test_raw_app_sees_connection_upgrade(self, make_client: Callable[..., TestClient]) -> None:
+        seen: list[dict[str, Any]] = []
+        with (
+            pytest.raises(WebSocketDisconnect),
+            make_client(scope_recorder(seen)).websocket_connect("/"),
+        ):
+            pass
+        headers = dict(seen[0]["headers"])
+        assert (headers[b"connection"], headers[b"upgrade"]) == (b"upgrade", b"websocket")
+        assert [name for name, _ in seen[0]["headers"]].count(b"connection") == 1
+
+    def test_starlette_app_sees_connection_upgrade(
+        self, make_client: Callable[..., TestClient]
+    ) -> None:
+        with make_client(starlette_header_echo()).websocket_connect("/headers") as ws:
+            assert ws.receive_json() == {"connection": "upgrade", "upgrade": "websocket"}
+
+    def test_headers_passed_to_the_call_still_win(
+        self, make_client: Callable[..., TestClient]
+    ) -> None:
+        client = make_client(starlette_header_echo())
+        with client.websocket_connect(
+            "/headers", headers={"Connection": "Upgrade, Keep-Alive"}
+        ) as ws:
+            assert ws.receive_json()["connection"] == "Upgrade, Keep-Alive"
+
+    @pytest.mark.anyio
+    async def test_async_handshake_says_connection_upgrade(self) -> None:
+        seen: list[dict[str, Any]] = []
+        with pytest.raises(WebSocketDisconnect):
+            async with AsyncTestClient(scope_recorder(seen)).websocket_connect("/"):
+                pass
+        assert dict(seen[0]["headers"])[b"connection"] == b"upgrade"
+        async with AsyncTestClient(starlette_header_echo()).websocket_connect("/headers") as ws:
+            assert await ws.receive_json() == {"connection": "upgrade", "upgrade": "websocket"}

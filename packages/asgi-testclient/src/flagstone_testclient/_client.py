@@ -49,8 +49,13 @@ def _handshake_request(
     }
     if subprotocols:
         handshake["sec-websocket-protocol"] = ", ".join(subprotocols)
+    # The handshake's headers replace the client's defaults (httpx sends
+    # `connection: keep-alive`, which no WebSocket client does); only headers
+    # the test passes to this call win over them.
+    explicit = httpx.Headers(headers)
     for name, value in handshake.items():
-        request.headers.setdefault(name, value)
+        if name not in explicit:
+            request.headers[name] = value
     return request
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -271,3 +272,68 @@ class TestHandshakeHeaders:
         assert dict(seen[0]["headers"])[b"connection"] == b"upgrade"
         async with AsyncTestClient(starlette_header_echo()).websocket_connect("/headers") as ws:
             assert await ws.receive_json() == {"connection": "upgrade", "upgrade": "websocket"}
+
+
+async def receive_without_waiting(receive: Any) -> dict[str, Any]:
+    """What a non-blocking disconnect check sees: receive() in a cancelled scope."""
+    message: dict[str, Any] = {}
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        message = await receive()
+    return message
+
+
+def disconnect_probe(seen: list[Any]) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        seen.append(await receive_without_waiting(receive))  # response still open
+        await send({"type": "http.response.body", "body": b"done"})
+        seen.append(await receive_without_waiting(receive))  # exchange over
+
+    return app
+
+
+def starlette_disconnect_probe(seen: list[Any]) -> Starlette:
+    from starlette.background import BackgroundTask
+    from starlette.requests import Request
+    from starlette.routing import Route
+
+    async def endpoint(request: Request) -> PlainTextResponse:
+        async def after() -> None:
+            seen.append(await request.is_disconnected())
+
+        seen.append(await request.is_disconnected())
+        return PlainTextResponse("done", background=BackgroundTask(after))
+
+    return Starlette(routes=[Route("/", endpoint)])
+
+
+class TestDisconnectAfterTheExchange:
+    """Item: once the response is sent, a non-blocking receive() returns the disconnect."""
+
+    def test_raw_app(self, make_client: Callable[..., TestClient]) -> None:
+        seen: list[Any] = []
+        assert make_client(disconnect_probe(seen)).get("/").text == "done"
+        assert seen == [{}, {"type": "http.disconnect"}]
+
+    def test_starlette_is_disconnected(self, make_client: Callable[..., TestClient]) -> None:
+        seen: list[Any] = []
+        with make_client(starlette_disconnect_probe(seen)) as client:
+            assert client.get("/").text == "done"
+        assert seen == [False, True]
+
+    @pytest.mark.anyio
+    async def test_async_raw_app(self) -> None:
+        seen: list[Any] = []
+        async with AsyncTestClient(disconnect_probe(seen)) as client:
+            assert (await client.get("/")).text == "done"
+        assert seen == [{}, {"type": "http.disconnect"}]
+
+    @pytest.mark.anyio
+    async def test_async_starlette_is_disconnected(self) -> None:
+        seen: list[Any] = []
+        assert (await AsyncTestClient(starlette_disconnect_probe(seen)).get("/")).text == "done"
+        assert seen == [False, True]

@@ -96,7 +96,11 @@ class HTTPExchange:
             self._chunks_tx.close()
 
     async def _receive(self) -> Message:
-        if self._disconnected:
+        # Once the response is complete (or the client left) the answer is
+        # known and is returned without yielding, as uvicorn does: a
+        # non-blocking check such as Starlette's `request.is_disconnected()`
+        # (a receive() in a cancelled scope) must see it.
+        if self._disconnected or self._response_over.is_set():
             return {"type": "http.disconnect"}
         if not self._body.done:
             return await self._body.next_message()

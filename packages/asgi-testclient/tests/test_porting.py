@@ -337,3 +337,97 @@ class TestDisconnectAfterTheExchange:
         seen: list[Any] = []
         assert (await AsyncTestClient(starlette_disconnect_probe(seen)).get("/")).text == "done"
         assert seen == [False, True]
+
+
+def counting_stream(log: list[str], body: bytes, count: int = 3) -> Any:
+    """Streams `count` chunks of `body` (maybe empty), then `end`; logs each send that returned."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for n in range(count):
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+            log.append(f"sent {n}")
+        await send({"type": "http.response.body", "body": b"end"})
+        log.append("complete")
+
+    return app
+
+
+def starlette_stream(log: list[str], body: bytes) -> Starlette:
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    async def endpoint(request: Any) -> StreamingResponse:
+        async def chunks() -> Any:
+            for n in range(3):
+                log.append(f"yield {n}")
+                yield body
+            log.append("complete")
+
+        return StreamingResponse(chunks())
+
+    return Starlette(routes=[Route("/", endpoint, methods=["GET", "HEAD"])])
+
+
+# (method, chunk): the cases whose chunks the client used to drop without waiting.
+UNREAD_BODIES = [
+    pytest.param("HEAD", b"data", id="head-body"),
+    pytest.param("GET", b"", id="empty-chunks"),
+]
+
+
+class TestBackpressureWithoutData:
+    """Item: an app streaming a HEAD body or empty chunks waits for the reader."""
+
+    @pytest.mark.parametrize(("method", "chunk"), UNREAD_BODIES)
+    def test_raw_app(
+        self, make_client: Callable[..., TestClient], method: str, chunk: bytes
+    ) -> None:
+        log: list[str] = []
+        with make_client(counting_stream(log, chunk)) as client:
+            with client.stream(method, "/") as response:
+                assert client.portal is not None
+                client.portal.call(anyio.wait_all_tasks_blocked)
+                assert log == []  # blocked in its first body send
+                body = response.read()
+            assert log == ["sent 0", "sent 1", "sent 2", "complete"]
+        assert body == (b"" if method == "HEAD" else b"end")
+
+    @pytest.mark.parametrize(("method", "chunk"), UNREAD_BODIES)
+    def test_starlette_app(
+        self, make_client: Callable[..., TestClient], method: str, chunk: bytes
+    ) -> None:
+        log: list[str] = []
+        with make_client(starlette_stream(log, chunk)) as client:
+            with client.stream(method, "/") as response:
+                assert client.portal is not None
+                client.portal.call(anyio.wait_all_tasks_blocked)
+                assert log == ["yield 0"]
+                response.read()
+            assert log[-1] == "complete"
+
+    @pytest.mark.parametrize(("method", "chunk"), UNREAD_BODIES)
+    def test_buffered_request_still_reads_everything(
+        self, make_client: Callable[..., TestClient], method: str, chunk: bytes
+    ) -> None:
+        log: list[str] = []
+        response = make_client(counting_stream(log, chunk, count=50)).request(method, "/")
+        assert response.content == (b"" if method == "HEAD" else b"end")
+        assert log[-1] == "complete"
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize(("method", "chunk"), UNREAD_BODIES)
+    async def test_async_raw_and_starlette_apps(self, method: str, chunk: bytes) -> None:
+        raw_log: list[str] = []
+        starlette_log: list[str] = []
+        for app, log, first in [
+            (counting_stream(raw_log, chunk), raw_log, []),
+            (starlette_stream(starlette_log, chunk), starlette_log, ["yield 0"]),
+        ]:
+            async with AsyncTestClient(app) as client, client.stream(method, "/") as response:
+                await anyio.wait_all_tasks_blocked()
+                assert log == first
+                await response.aread()
+            assert log[-1] == "complete"

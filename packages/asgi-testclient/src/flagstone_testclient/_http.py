@@ -126,7 +126,8 @@ class HTTPExchange:
             self.headers = self._validator.headers
             self._started.set()
         elif kind == "http.response.body":
-            await self._deliver(bytes(message.get("body", b"")))
+            final = not message.get("more_body", False)
+            await self._deliver(bytes(message.get("body", b"")), final=final)
             self._after_body()
         elif kind == "http.response.pathsend":
             await self._send_file(message["path"])
@@ -138,10 +139,18 @@ class HTTPExchange:
         elif kind == "http.response.early_hint":
             self.extensions["http.response.early_hint"].append(list(message["links"]))
 
-    async def _deliver(self, chunk: bytes) -> None:
+    async def _deliver(self, chunk: bytes, *, final: bool = False) -> None:
         # HEAD: servers drop the body (Starlette's responses send it anyway).
-        if not chunk or self._scope["method"] == "HEAD":
+        if self._scope["method"] == "HEAD":
+            chunk = b""
+        if not chunk and final:
+            # The end of the response: nothing for the reader to take.
             return
+        # Even an empty chunk (a dropped HEAD body, a keep-alive nothing)
+        # goes through the zero-capacity stream, so the app's send() returns
+        # only when the reader asks for more: an app streaming a HEAD response
+        # or empty chunks stays in step with the reader instead of running
+        # ahead of it.  The reader skips empty chunks (`next_chunk`).
         try:
             await self._chunks_tx.send(chunk)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -211,7 +220,12 @@ class HTTPExchange:
         raise ASGIProtocolError("the app returned without sending 'http.response.start'")
 
     async def next_chunk(self) -> bytes | None:
-        """The next body chunk, or None once the response and the app are done."""
+        """The next non-empty body chunk, or None once the response and the app are done."""
+        while (chunk := await self._next_message_chunk()) is not None and not chunk:
+            pass
+        return chunk
+
+    async def _next_message_chunk(self) -> bytes | None:
         if self._closed:
             return None
         if self.protocol_error is not None and not self._reported:
@@ -234,7 +248,7 @@ class HTTPExchange:
             # receive_nowait() and never waits, so the deadline of a buffered
             # read is checked here too: an endless body must still fail.
             raise self._body_timeout()
-        self._chunks_read += 1
+        self._chunks_read += bool(chunk)
         self._bytes_read += len(chunk)
         return chunk
 

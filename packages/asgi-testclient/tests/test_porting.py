@@ -7,6 +7,7 @@ third-party framework the client drives), through `TestClient` and
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -431,3 +432,90 @@ class TestBackpressureWithoutData:
                 assert log == first
                 await response.aread()
             assert log[-1] == "complete"
+
+
+def endless(log: list[str], *, ignore_disconnect: bool) -> Any:
+    """Streams until the client goes away; logs how it ended."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            await send({"type": "http.response.body", "body": b"first", "more_body": True})
+            if ignore_disconnect:
+                await anyio.sleep_forever()
+            while True:
+                await send({"type": "http.response.body", "body": b"more", "more_body": True})
+        except OSError:
+            log.append("disconnected")
+        except anyio.get_cancelled_exc_class():
+            log.append("cancelled")
+            raise
+
+    return app
+
+
+def starlette_endless(log: list[str]) -> Any:
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    async def endpoint(request: Any) -> StreamingResponse:
+        async def chunks() -> Any:
+            while True:
+                yield b"data\n"
+
+        return StreamingResponse(chunks())
+
+    starlette_app = Starlette(routes=[Route("/", endpoint)])
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await starlette_app(scope, receive, send)
+        finally:
+            if scope["type"] == "http":
+                log.append("app ended")
+
+    return app
+
+
+ENDLESS_APPS = [
+    pytest.param(lambda log: endless(log, ignore_disconnect=False), "disconnected", id="raw"),
+    pytest.param(lambda log: endless(log, ignore_disconnect=True), "cancelled", id="raw-deaf"),
+    pytest.param(starlette_endless, "app ended", id="starlette"),
+]
+
+
+class TestCloseStopsOpenStreams:
+    """Item: `client.close()` stops the streamed responses still open, as leaving `with` does."""
+
+    @pytest.mark.parametrize("inside_with", [True, False], ids=["in-with", "no-with"])
+    @pytest.mark.parametrize(("make_app", "ending"), ENDLESS_APPS)
+    def test_close(
+        self,
+        make_client: Callable[..., TestClient],
+        make_app: Callable[[list[str]], Any],
+        ending: str,
+        inside_with: bool,
+    ) -> None:
+        log: list[str] = []
+        client = make_client(make_app(log), timeout=0.5)
+        with contextlib.ExitStack() as stack:
+            if inside_with:
+                stack.enter_context(client)
+            response = client.send(client.build_request("GET", "/"), stream=True)
+            assert next(response.iter_raw())
+            client.close()
+            assert log == [ending]
+        response.close()  # closing it again is harmless
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize(("make_app", "ending"), ENDLESS_APPS)
+    async def test_async_aclose(self, make_app: Callable[[list[str]], Any], ending: str) -> None:
+        log: list[str] = []
+        async with AsyncTestClient(make_app(log), timeout=0.5) as client:
+            response = await client.send(client.build_request("GET", "/"), stream=True)
+            assert await response.aiter_raw().__anext__()
+            await client.aclose()
+            assert log == [ending]
+        await response.aclose()

@@ -60,6 +60,16 @@ class SyncTransport(httpx.BaseTransport):
     def __init__(self, client: TestClient) -> None:
         self._client = client
 
+    def close(self) -> None:
+        """`client.close()`: disconnect every streamed response still open.
+
+        As when a `with` block ends: each app gets `http.disconnect` and is
+        cancelled if it ignores it, rather than left running after the client
+        is gone.
+        """
+        for stream in list(self._client._open_streams):
+            stream.abandon()
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         client = self._client
         portal, release = client._acquire_portal()
@@ -142,6 +152,12 @@ class AsyncTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, client: AsyncTestClient) -> None:
         self._client = client
+        self._open_streams: set[AsyncResponseStream] = set()
+
+    async def aclose(self) -> None:
+        """`await client.aclose()`: disconnect every streamed response still open."""
+        for stream in list(self._open_streams):
+            await stream.abandon()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         client = self._client
@@ -172,7 +188,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         response = httpx.Response(
             exchange.status,
             headers=exchange.headers,
-            stream=AsyncResponseStream(exchange),
+            stream=AsyncResponseStream(exchange, self._open_streams),
             extensions=exchange.extensions,
         )
         # httpx copies the dict; trailers arrive later and go into the copy.
@@ -211,12 +227,22 @@ class AsyncTransport(httpx.AsyncBaseTransport):
 class AsyncResponseStream(httpx.AsyncByteStream):
     """A response body pulled chunk by chunk; closing it early disconnects."""
 
-    def __init__(self, exchange: HTTPExchange) -> None:
+    def __init__(self, exchange: HTTPExchange, open_streams: set[AsyncResponseStream]) -> None:
         self._exchange = exchange
+        self._open_streams = open_streams
+        open_streams.add(self)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while (chunk := await self._exchange.next_chunk()) is not None:
             yield chunk
 
     async def aclose(self) -> None:
+        self._open_streams.discard(self)
         await self._exchange.aclose()
+
+    async def abandon(self) -> None:
+        """Disconnect a stream the test left open, as the client closes."""
+        try:
+            await self.aclose()
+        except Exception:  # the client is closing; the app reacting to it is no news
+            pass

@@ -519,3 +519,44 @@ class TestCloseStopsOpenStreams:
             await client.aclose()
             assert log == [ending]
         await response.aclose()
+
+
+def starlette_server_echo() -> Starlette:
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def endpoint(request: Any) -> JSONResponse:
+        return JSONResponse({"server": list(request.scope["server"]), "port": request.url.port})
+
+    return Starlette(routes=[Route("/", endpoint)])
+
+
+class TestPortZero:
+    """Item: only a missing port is the scheme's default; port 0 stays 0."""
+
+    @pytest.mark.parametrize(
+        ("base_url", "server"),
+        [("http://testserver:0", ("testserver", 0)), ("http://testserver", ("testserver", 80)),
+         ("https://testserver", ("testserver", 443)), ("http://testserver:8000", ("testserver", 8000))],
+    )  # fmt: skip
+    def test_raw_app(
+        self, make_client: Callable[..., TestClient], base_url: str, server: tuple[str, int]
+    ) -> None:
+        seen: list[dict[str, Any]] = []
+        client = make_client(scope_recorder(seen), base_url=base_url)
+        client.get("/")
+        with pytest.raises(WebSocketDisconnect), client.websocket_connect("/"):
+            pass
+        assert [s["server"] for s in seen] == [server, server]
+
+    def test_starlette_app(self, make_client: Callable[..., TestClient]) -> None:
+        client = make_client(starlette_server_echo(), base_url="http://testserver:0")
+        assert client.get("/").json() == {"server": ["testserver", 0], "port": 0}
+
+    @pytest.mark.anyio
+    async def test_async(self) -> None:
+        seen: list[dict[str, Any]] = []
+        await AsyncTestClient(scope_recorder(seen), base_url="http://testserver:0").get("/")
+        assert seen[0]["server"] == ("testserver", 0)
+        client = AsyncTestClient(starlette_server_echo(), base_url="http://testserver:0")
+        assert (await client.get("/")).json() == {"server": ["testserver", 0], "port": 0}

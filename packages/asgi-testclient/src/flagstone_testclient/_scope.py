@@ -45,6 +45,11 @@ def _split_raw_path(url: httpx.URL) -> bytes:
     return url.raw_path.split(b"?", 1)[0]
 
 
+def _server_port(url: httpx.URL) -> int:
+    # Only a *missing* port means the scheme's default: port 0 is a port.
+    return url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme, 80)
+
+
 def _request_path(url: httpx.URL, info: ConnectionInfo) -> tuple[str, bytes, str]:
     """The scope's `path`, `raw_path` and `root_path` for `url`.
 
@@ -78,7 +83,7 @@ def _common_scope(request: httpx.Request, info: ConnectionInfo, scheme: str) -> 
         # Servers lower-case header names; httpx keeps the caller's case.
         "headers": [(name.lower(), value) for name, value in request.headers.raw],
         "client": info.client,
-        "server": (url.host, url.port or _DEFAULT_PORTS.get(url.scheme, 80)),
+        "server": (url.host, _server_port(url)),
         # A shallow copy per connection, as servers do: a request may replace
         # keys without leaking into the next one; mutable values are shared.
         "state": info.state.copy(),

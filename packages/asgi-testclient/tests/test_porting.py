@@ -560,3 +560,66 @@ class TestPortZero:
         assert seen[0]["server"] == ("testserver", 0)
         client = AsyncTestClient(starlette_server_echo(), base_url="http://testserver:0")
         assert (await client.get("/")).json() == {"server": ["testserver", 0], "port": 0}
+
+
+def trailers_then_crash(*, more_trailers: bool) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [], "trailers": True})
+        await send({"type": "http.response.body", "body": b"body"})
+        await send(
+            {
+                "type": "http.response.trailers",
+                "headers": [(b"x-checksum", b"abc")],
+                "more_trailers": more_trailers,
+            }
+        )
+        raise RuntimeError("crashed after the trailers")
+
+    return app
+
+
+TRAILER_CRASHES = [
+    pytest.param(True, id="more-trailers-promised"),
+    pytest.param(False, id="trailers-complete"),
+]
+
+
+class TestTrailersBeforeACrash:
+    """Item: with raise_server_exceptions=False, trailers sent before a crash are delivered."""
+
+    @pytest.mark.parametrize("more_trailers", TRAILER_CRASHES)
+    @pytest.mark.parametrize("stream", [False, True], ids=["get", "stream"])
+    def test_sync(
+        self, make_client: Callable[..., TestClient], more_trailers: bool, stream: bool
+    ) -> None:
+        app = trailers_then_crash(more_trailers=more_trailers)
+        client = make_client(app, raise_server_exceptions=False)
+        with client:
+            if stream:
+                with client.stream("GET", "/") as response:
+                    response.read()
+            else:
+                response = client.get("/")
+        assert (response.status_code, response.content) == (200, b"body")
+        assert response.extensions["http.response.trailers"]["x-checksum"] == "abc"
+
+    @pytest.mark.parametrize("more_trailers", TRAILER_CRASHES)
+    def test_sync_raising(
+        self, make_client: Callable[..., TestClient], more_trailers: bool
+    ) -> None:
+        app = trailers_then_crash(more_trailers=more_trailers)
+        with pytest.raises(RuntimeError, match="crashed after the trailers"):
+            make_client(app).get("/")
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("more_trailers", TRAILER_CRASHES)
+    async def test_async(self, more_trailers: bool) -> None:
+        app = trailers_then_crash(more_trailers=more_trailers)
+        client = AsyncTestClient(app, raise_server_exceptions=False)
+        response = await client.get("/")  # outside `async with`: read in full
+        assert response.extensions["http.response.trailers"]["x-checksum"] == "abc"
+        async with client, client.stream("GET", "/") as streamed:
+            await streamed.aread()
+        assert streamed.extensions["http.response.trailers"]["x-checksum"] == "abc"

@@ -133,8 +133,11 @@ class HTTPExchange:
             await self._send_file(message["path"])
             self._after_body()
         elif kind == "http.response.trailers":
+            # Exposed as they arrive, not only once complete: an app that
+            # crashes after some trailers (`more_trailers=True`) delivered them,
+            # and with raise_server_exceptions=False the test reads them.
+            self.extensions["http.response.trailers"] = httpx.Headers(self._validator.trailers)
             if self._validator.complete:
-                self.extensions["http.response.trailers"] = httpx.Headers(self._validator.trailers)
                 self._complete()
         elif kind == "http.response.early_hint":
             self.extensions["http.response.early_hint"].append(list(message["links"]))

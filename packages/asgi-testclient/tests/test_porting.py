@@ -8,6 +8,7 @@ third-party framework the client drives), through `TestClient` and
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,8 @@ import pytest
 
 from flagstone_contract import WebSocketDisconnect
 from flagstone_testclient import (
+    ASGIProtocolError,
+    ASGIProtocolWarning,
     AsyncTestClient,
     TestClient,
     WebSocketClosed,
@@ -623,3 +626,112 @@ class TestTrailersBeforeACrash:
         async with client, client.stream("GET", "/") as streamed:
             await streamed.aread()
         assert streamed.extensions["http.response.trailers"]["x-checksum"] == "abc"
+
+
+def upper_case_headers(names: list[bytes]) -> Any:
+    """Answers HTTP with `names` as response headers, WebSocket with them on the accept."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(name, b"1") for name in names]
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept", "headers": headers})
+            await send({"type": "websocket.close"})
+        elif scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+    return app
+
+
+def starlette_with_raw_header_middleware() -> Any:
+    """A ported middleware that appends a raw header with its usual spelling."""
+    from starlette.routing import Route
+
+    async def endpoint(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    inner = Starlette(routes=[Route("/", endpoint)])
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        async def send_with_header(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message["headers"], (b"X-Frame-Options", b"DENY")]
+            await send(message)
+
+        await inner(scope, receive, send_with_header)
+
+    return app
+
+
+def header_warnings(record: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in record if issubclass(w.category, ASGIProtocolWarning)]
+
+
+class TestUpperCaseHeaderNames:
+    """Item: an upper-case header name is lower-cased with one warning; strict mode raises."""
+
+    def test_raw_app_warns_once_per_name(self, make_client: Callable[..., TestClient]) -> None:
+        client = make_client(upper_case_headers([b"X-Custom", b"X-CUSTOM", b"X-Other"]))
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            for _ in range(3):
+                response = client.get("/")
+                assert response.headers.raw[0] == (b"x-custom", b"1")
+            with client.websocket_connect("/") as ws:
+                assert ws.extra_headers[0] == (b"x-custom", b"1")
+        messages = header_warnings(record)
+        assert len(messages) == 2
+        assert "b'X-Custom'" in messages[0]
+        assert "b'X-Other'" in messages[1]
+        assert "strict_header_case=True" in messages[0]
+
+    def test_each_client_reports_its_own(self, make_client: Callable[..., TestClient]) -> None:
+        app = upper_case_headers([b"X-Custom"])
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            make_client(app).get("/")
+            make_client(app).get("/")
+        assert len(header_warnings(record)) == 2
+
+    def test_starlette_app_with_a_ported_middleware(
+        self, make_client: Callable[..., TestClient]
+    ) -> None:
+        with pytest.warns(ASGIProtocolWarning, match="X-Frame-Options"):
+            response = make_client(starlette_with_raw_header_middleware()).get("/")
+        assert (response.text, response.headers["x-frame-options"]) == ("ok", "DENY")
+
+    @pytest.mark.parametrize(
+        "app", [upper_case_headers([b"X-Custom"]), None], ids=["raw", "starlette"]
+    )
+    def test_strict_mode_raises(self, make_client: Callable[..., TestClient], app: Any) -> None:
+        app = app or starlette_with_raw_header_middleware()
+        client = make_client(app, strict_header_case=True)
+        with pytest.raises(ASGIProtocolError, match="must be lower-case"):
+            client.get("/")
+
+    def test_strict_mode_on_websocket_accept(self, make_client: Callable[..., TestClient]) -> None:
+        client = make_client(upper_case_headers([b"X-Custom"]), strict_header_case=True)
+        with pytest.raises(ASGIProtocolError, match="must be lower-case"):  # noqa: SIM117
+            with client.websocket_connect("/"):
+                pass
+
+    def test_invalid_names_are_still_refused(self, make_client: Callable[..., TestClient]) -> None:
+        with pytest.raises(ASGIProtocolError, match="valid token"):
+            make_client(upper_case_headers([b"X Custom"])).get("/")
+
+    @pytest.mark.anyio
+    async def test_async(self) -> None:
+        client = AsyncTestClient(upper_case_headers([b"X-Custom"]))
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            async with client:
+                assert (await client.get("/")).headers.raw[0] == (b"x-custom", b"1")
+                async with client.websocket_connect("/") as ws:
+                    assert ws.extra_headers == [(b"x-custom", b"1")]
+            response = await AsyncTestClient(starlette_with_raw_header_middleware()).get("/")
+        assert response.headers["x-frame-options"] == "DENY"
+        assert len(header_warnings(record)) == 2
+        strict = AsyncTestClient(upper_case_headers([b"X-Custom"]), strict_header_case=True)
+        with pytest.raises(ASGIProtocolError, match="must be lower-case"):
+            await strict.get("/")

@@ -20,6 +20,7 @@ from flagstone_contract import ASGIApp
 from ._lifespan import LifespanRunner
 from ._scope import ConnectionInfo, websocket_scope
 from ._transports import BUFFERED, AsyncTransport, SyncResponseStream, SyncTransport
+from ._validation import HeaderCase
 from ._websocket import AsyncWebSocketTestSession, WebSocketConnection, WebSocketTestSession
 
 if TYPE_CHECKING:
@@ -91,7 +92,9 @@ class TestClient(httpx.Client):
     `stream()`), `websocket_timeout` every WebSocket handshake and receive,
     `lifespan_timeout` startup and shutdown.  URLs are sent as written and
     `root_path` only sets `scope["root_path"]`, as in Starlette;
-    `prefix_root_path=True` prepends it to every path instead.
+    `prefix_root_path=True` prepends it to every path instead.  An upper-case
+    header name from the app is lower-cased with an `ASGIProtocolWarning`
+    (once per client and name), or refused with `strict_header_case=True`.
     """
 
     __test__ = False
@@ -113,6 +116,7 @@ class TestClient(httpx.Client):
         websocket_timeout: float | None = 5.0,
         lifespan_timeout: float | None = 5.0,
         prefix_root_path: bool = False,
+        strict_header_case: bool = False,
     ) -> None:
         self.app = app
         self.raise_server_exceptions = raise_server_exceptions
@@ -125,6 +129,7 @@ class TestClient(httpx.Client):
             "backend_options": backend_options or {},
         }
         self.app_state: dict[str, Any] = {}
+        self._header_case = HeaderCase(strict=strict_header_case, app=app)
         self._info = _connection_info(client, root_path, self.app_state, prefix_root_path)
         self._portal: BlockingPortal | None = None
         self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
@@ -194,6 +199,7 @@ class TestClient(httpx.Client):
             websocket_scope(request, self._info, subprotocols or []),
             raise_server_exceptions=self.raise_server_exceptions,
             timeout=self.websocket_timeout if timeout == "default" else timeout,
+            header_case=self._header_case,
         )
         return WebSocketTestSession(connect, self._acquire_portal)
 
@@ -276,12 +282,14 @@ class AsyncTestClient(httpx.AsyncClient):
         websocket_timeout: float | None = 5.0,
         lifespan_timeout: float | None = 5.0,
         prefix_root_path: bool = False,
+        strict_header_case: bool = False,
     ) -> None:
         self.app = app
         self.raise_server_exceptions = raise_server_exceptions
         self.websocket_timeout = websocket_timeout
         self.lifespan_timeout = lifespan_timeout
         self.app_state: dict[str, Any] = {}
+        self._header_case = HeaderCase(strict=strict_header_case, app=app)
         self._info = _connection_info(client, root_path, self.app_state, prefix_root_path)
         self._task_group: TaskGroup | None = None
         self._lifespan: LifespanRunner | None = None
@@ -328,6 +336,7 @@ class AsyncTestClient(httpx.AsyncClient):
             websocket_scope(request, self._info, subprotocols or []),
             raise_server_exceptions=self.raise_server_exceptions,
             timeout=self.websocket_timeout if timeout == "default" else timeout,
+            header_case=self._header_case,
         )
         return AsyncWebSocketTestSession(connection)
 

@@ -11,6 +11,7 @@ from flagstone_contract import WebSocketDisconnect
 
 __all__ = [
     "ASGIProtocolError",
+    "ASGIProtocolWarning",
     "AppTimeoutError",
     "LifespanFailed",
     "WebSocketClosed",
@@ -45,6 +46,16 @@ class ASGIProtocolError(RuntimeError):
             violation if message is None else f"{violation}; message: {describe_message(message)}"
         )
         super().__init__(text)
+
+
+class ASGIProtocolWarning(UserWarning):
+    """The app sent something ASGI forbids but real servers tolerate.
+
+    Today: a header name in upper case (`X-Frame-Options`), which servers
+    lower-case.  The client does the same and warns once per client and header
+    name; `strict_header_case=True` turns it into an `ASGIProtocolError`.
+    Silence it with `-W ignore::flagstone_testclient.ASGIProtocolWarning`.
+    """
 
 
 class AppTimeoutError(TimeoutError):

@@ -25,7 +25,7 @@ from ._running import (
     wait_within,
 )
 from ._scope import RequestBody
-from ._validation import HTTPResponseValidator
+from ._validation import STRICT_HEADER_CASE, HeaderCase, HTTPResponseValidator
 
 _FILE_CHUNK = 64 * 1024
 
@@ -43,6 +43,7 @@ class HTTPExchange:
         timeout: float | None,
         buffered: bool,
         hint: str,
+        header_case: HeaderCase = STRICT_HEADER_CASE,
     ) -> None:
         self._app = app
         self._scope = scope
@@ -55,7 +56,7 @@ class HTTPExchange:
         self._buffered = buffered
         self._hint = hint
         self._deadline: float | None = None
-        self._validator = HTTPResponseValidator(scope["method"])
+        self._validator = HTTPResponseValidator(scope["method"], header_case)
         self._chunks_tx, self._chunks_rx = anyio.create_memory_object_stream[bytes](0)
         self._started = anyio.Event()
         self._app_done = anyio.Event()

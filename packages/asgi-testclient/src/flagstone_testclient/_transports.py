@@ -84,6 +84,7 @@ class SyncTransport(httpx.BaseTransport):
                 timeout=_read_timeout(request),
                 buffered=BUFFERED.get(),
                 hint=_STREAM_HINT,
+                header_case=client._header_case,
             )
         )
         portal.start_task_soon(exchange.run)
@@ -172,6 +173,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
             # so the body is read here, under the whole-response timeout.
             buffered=BUFFERED.get() or task_group is None,
             hint=_STREAM_HINT if task_group is not None else _NO_TASK_GROUP_HINT,
+            header_case=client._header_case,
         )
         if task_group is None:
             return await self._buffered(exchange)

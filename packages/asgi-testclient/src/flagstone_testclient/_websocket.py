@@ -28,7 +28,7 @@ from ._exceptions import (
     describe_message,
 )
 from ._running import DISCONNECT_GRACE, caused_by_disconnect, finish_or_cancel, wait_within
-from ._validation import WebSocketValidator
+from ._validation import STRICT_HEADER_CASE, HeaderCase, WebSocketValidator
 
 # Messages the app may send before the test reads them: a socket buffer.  An
 # app that keeps sending to a test that stopped reading blocks here (as it
@@ -49,12 +49,13 @@ class WebSocketConnection:
         *,
         raise_server_exceptions: bool,
         timeout: float | None,
+        header_case: HeaderCase = STRICT_HEADER_CASE,
     ) -> None:
         self._app = app
         self._scope = scope
         self._raise = raise_server_exceptions
         self.timeout = timeout
-        self._validator = WebSocketValidator(list(scope.get("subprotocols", [])))
+        self._validator = WebSocketValidator(list(scope.get("subprotocols", [])), header_case)
         # Client → app is unbounded: test sends must never block the test.
         self._to_app_tx, self._to_app_rx = anyio.create_memory_object_stream[Message](math.inf)
         self._from_app_tx, self._from_app_rx = anyio.create_memory_object_stream[Message](

@@ -157,6 +157,7 @@ if TYPE_CHECKING:
     from flagstone_testclient import (
         AppTimeoutError,
         ASGIProtocolError,
+        ASGIProtocolWarning,
         AsyncTestClient,
         AsyncWebSocketTestSession,
         LifespanFailed,
@@ -168,6 +169,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "ASGIProtocolError": "flagstone_testclient",
+    "ASGIProtocolWarning": "flagstone_testclient",
     "AppTimeoutError": "flagstone_testclient",
     "AsyncTestClient": "flagstone_testclient",
     "AsyncWebSocketTestSession": "flagstone_testclient",
@@ -194,6 +196,7 @@ __all__ = [
     "APP_TASKS_KEY",
     "ASGIApp",
     "ASGIProtocolError",
+    "ASGIProtocolWarning",
     "ASGIVersions",
     "Address",
     "App",

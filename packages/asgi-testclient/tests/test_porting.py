@@ -735,3 +735,132 @@ class TestUpperCaseHeaderNames:
         strict = AsyncTestClient(upper_case_headers([b"X-Custom"]), strict_header_case=True)
         with pytest.raises(ASGIProtocolError, match="must be lower-case"):
             await strict.get("/")
+
+
+def crashing_endpoint(answer: str) -> Any:
+    """What a framework does with an endpoint's crash: answer the client, then re-raise."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        if answer == "accept-then-1011":
+            await send({"type": "websocket.accept"})
+        try:
+            raise LookupError("endpoint crashed")
+        except LookupError:
+            if answer == "denial-500":
+                start = {"type": "websocket.http.response.start", "status": 500, "headers": []}
+                await send(start)
+                await send({"type": "websocket.http.response.body", "body": b"Internal"})
+            else:
+                await send({"type": "websocket.close", "code": 1011})
+            raise
+
+    return app
+
+
+def starlette_crashing_endpoint() -> Starlette:
+    async def endpoint(websocket: WebSocket) -> None:
+        raise LookupError("endpoint crashed")
+
+    return Starlette(routes=[WebSocketRoute("/", endpoint)])
+
+
+CRASH_ANSWERS = ["denial-500", "close-1011", "accept-then-1011"]
+
+
+class TestWebSocketEndpointCrash:
+    """Issue 20: an endpoint's exception reaches the test, as for HTTP, not a denial."""
+
+    @pytest.mark.parametrize("answer", CRASH_ANSWERS)
+    def test_raw_app(self, make_client: Callable[..., TestClient], answer: str) -> None:
+        with (
+            pytest.raises(LookupError, match="endpoint crashed"),
+            make_client(crashing_endpoint(answer)).websocket_connect("/") as ws,
+        ):
+            ws.receive_text()
+
+    def test_starlette_app(self, make_client: Callable[..., TestClient]) -> None:
+        with (
+            pytest.raises(LookupError, match="endpoint crashed"),
+            make_client(starlette_crashing_endpoint()).websocket_connect("/"),
+        ):
+            pass
+
+    @pytest.mark.parametrize(
+        ("answer", "code"), [("denial-500", None), ("close-1011", 1011), ("accept-then-1011", 1011)]
+    )
+    def test_without_raising_the_answer_is_reported(
+        self, make_client: Callable[..., TestClient], answer: str, code: int | None
+    ) -> None:
+        client = make_client(crashing_endpoint(answer), raise_server_exceptions=False)
+        with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/") as ws:
+            ws.receive_text()
+        if code is None:
+            assert isinstance(info.value, WebSocketDenialResponse)
+            assert info.value.status_code == 500
+        else:
+            assert info.value.code == code
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("answer", CRASH_ANSWERS)
+    async def test_async_raw_app(self, answer: str) -> None:
+        with pytest.raises(LookupError, match="endpoint crashed"):
+            async with AsyncTestClient(crashing_endpoint(answer)).websocket_connect("/") as ws:
+                await ws.receive_text()
+
+    @pytest.mark.anyio
+    async def test_async_starlette_app(self) -> None:
+        async with AsyncTestClient(starlette_crashing_endpoint()) as client:
+            with pytest.raises(LookupError, match="endpoint crashed"):
+                async with client.websocket_connect("/"):
+                    pass
+
+
+def starlette_abnormal_close() -> Starlette:
+    async def after_accept(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.close(code=1006)
+
+    async def before_accept(websocket: WebSocket) -> None:
+        await websocket.close(code=1006, reason="abnormal")
+
+    return Starlette(
+        routes=[WebSocketRoute("/after", after_accept), WebSocketRoute("/before", before_accept)]
+    )
+
+
+class TestReservedCloseCodes:
+    """Issue 20: a close code such as 1006 sent by an app is reported, not refused."""
+
+    @pytest.mark.parametrize("code", [1004, 1005, 1006, 1015])
+    @pytest.mark.parametrize("accept", [False, True], ids=["before-accept", "after-accept"])
+    def test_raw_app(self, make_client: Callable[..., TestClient], code: int, accept: bool) -> None:
+        with (
+            pytest.raises(WebSocketDisconnect) as info,
+            make_client(closing_app(code, "abnormal", accept=accept)).websocket_connect("/") as ws,
+        ):
+            ws.receive_text()
+        assert (info.value.code, info.value.reason) == (code, "abnormal")
+
+    @pytest.mark.parametrize("path", ["/after", "/before"])
+    def test_starlette_app(self, make_client: Callable[..., TestClient], path: str) -> None:
+        with (
+            pytest.raises(WebSocketDisconnect) as info,
+            make_client(starlette_abnormal_close()).websocket_connect(path) as ws,
+        ):
+            ws.receive_text()
+        assert info.value.code == 1006
+
+    def test_raw_message_is_returned(self, make_client: Callable[..., TestClient]) -> None:
+        with make_client(closing_app(1006, "", accept=True)).websocket_connect("/") as ws:
+            assert ws.receive() == {"type": "websocket.close", "code": 1006, "reason": ""}
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("path", ["/after", "/before"])
+    async def test_async(self, path: str) -> None:
+        with pytest.raises(WebSocketDisconnect) as info:
+            async with AsyncTestClient(starlette_abnormal_close()).websocket_connect(path) as ws:
+                await ws.receive_text()
+        assert info.value.code == 1006

@@ -293,13 +293,14 @@ class AsyncTestClient(httpx.AsyncClient):
         self._info = _connection_info(client, root_path, self.app_state, prefix_root_path)
         self._task_group: TaskGroup | None = None
         self._lifespan: LifespanRunner | None = None
+        self._asgi_transport = AsyncTransport(self)
         super().__init__(
             base_url=base_url,
             headers=_default_headers(headers),
             cookies=cookies,
             follow_redirects=follow_redirects,
             timeout=timeout,
-            transport=AsyncTransport(self),
+            transport=self._asgi_transport,
         )
 
     async def send(
@@ -331,14 +332,16 @@ class AsyncTestClient(httpx.AsyncClient):
     ) -> AsyncWebSocketTestSession:
         """A WebSocket session to `url` (relative to `base_url`); use it in `async with`."""
         request = _handshake_request(self, url, subprotocols, params, headers, cookies)
-        connection = WebSocketConnection(
+        # Built on entry, so a session never entered leaves no stream unclosed.
+        connect = partial(
+            WebSocketConnection,
             self.app,
             websocket_scope(request, self._info, subprotocols or []),
             raise_server_exceptions=self.raise_server_exceptions,
             timeout=self.websocket_timeout if timeout == "default" else timeout,
             header_case=self._header_case,
         )
-        return AsyncWebSocketTestSession(connection)
+        return AsyncWebSocketTestSession(connect)
 
     async def __aenter__(self) -> AsyncTestClient:
         if self._task_group is not None:
@@ -378,6 +381,9 @@ class AsyncTestClient(httpx.AsyncClient):
         if task_group is None or lifespan is None:
             raise RuntimeError("AsyncTestClient.__aexit__ without a matching __aenter__")
         try:
+            # Streams the test left open are client disconnects, before
+            # shutdown (a server closes its connections first), as in TestClient.
+            await self._asgi_transport.abandon_open_streams()
             await lifespan.shutdown()
         finally:
             # Cancels whatever the test left running (unclosed streams).

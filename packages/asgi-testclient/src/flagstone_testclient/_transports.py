@@ -157,8 +157,13 @@ class AsyncTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         """`await client.aclose()`: disconnect every streamed response still open."""
-        for stream in list(self._open_streams):
-            await stream.abandon()
+        await self.abandon_open_streams()
+
+    async def abandon_open_streams(self) -> None:
+        """Disconnect every streamed response still open (the app may react, then is cancelled)."""
+        with anyio.CancelScope(shield=True):
+            for stream in list(self._open_streams):
+                await stream.abandon()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         client = self._client
@@ -234,9 +239,17 @@ class AsyncResponseStream(httpx.AsyncByteStream):
         self._open_streams = open_streams
         open_streams.add(self)
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        while (chunk := await self._exchange.next_chunk()) is not None:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # An iterator object, not an async generator: a generator left
+        # unfinished (the test closed the response early) makes trio warn
+        # when it is collected, an error under `-W error`.
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await self._exchange.next_chunk()
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
 
     async def aclose(self) -> None:
         self._open_streams.discard(self)

@@ -682,6 +682,8 @@ class TestUpperCaseHeaderNames:
                 assert ws.extra_headers[0] == (b"x-custom", b"1")
         messages = header_warnings(record)
         assert len(messages) == 2
+        # Attributed to the app's send() call, where the header was written.
+        assert {w.filename for w in record if w.category is ASGIProtocolWarning} == {__file__}
         assert "b'X-Custom'" in messages[0]
         assert "b'X-Other'" in messages[1]
         assert "strict_header_case=True" in messages[0]

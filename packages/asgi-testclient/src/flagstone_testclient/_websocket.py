@@ -251,7 +251,7 @@ def _prefer_the_app_error(refusal: BaseException, app_error: Exception) -> None:
     response and then re-raises the exception for the server's log (as
     flagstone's `ServerErrorMiddleware` does).  With raise_server_exceptions,
     the test sees that exception, as it would for HTTP, not the refusal it
-    caused (which stays its `__context__`).  Any other handshake failure (a
+    caused (which becomes its `__cause__`).  Any other handshake failure (a
     timeout, a protocol error) is the one to report.
     """
     if isinstance(refusal, WebSocketClosed) and app_error is not refusal:

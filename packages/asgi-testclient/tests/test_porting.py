@@ -688,12 +688,13 @@ class TestUpperCaseHeaderNames:
         assert "b'X-Other'" in messages[1]
         assert "strict_header_case=True" in messages[0]
 
-    def test_each_client_reports_its_own(self, make_client: Callable[..., TestClient]) -> None:
-        app = upper_case_headers([b"X-Custom"])
+    def test_once_per_app_across_clients(self, make_client: Callable[..., TestClient]) -> None:
+        app, other_app = upper_case_headers([b"X-Custom"]), upper_case_headers([b"X-Custom"])
         with warnings.catch_warnings(record=True) as record:
             warnings.simplefilter("always")
             make_client(app).get("/")
             make_client(app).get("/")
+            make_client(other_app).get("/")
         assert len(header_warnings(record)) == 2
 
     def test_starlette_app_with_a_ported_middleware(

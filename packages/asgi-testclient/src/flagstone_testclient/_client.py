@@ -149,7 +149,7 @@ class TestClient(_LifespanSteps, httpx.Client):
     `root_path` only sets `scope["root_path"]`, as in Starlette;
     `prefix_root_path=True` prepends it to every path instead.  An upper-case
     header name from the app is lower-cased with an `ASGIProtocolWarning`
-    (once per client and name), or refused with `strict_header_case=True`.
+    (once per app and name), or refused with `strict_header_case=True`.
     """
 
     __test__ = False

@@ -52,7 +52,7 @@ class ASGIProtocolWarning(UserWarning):
     """The app sent something ASGI forbids but real servers tolerate.
 
     Today: a header name in upper case (`X-Frame-Options`), which servers
-    lower-case.  The client does the same and warns once per client and header
+    lower-case.  The client does the same and warns once per app and header
     name; `strict_header_case=True` turns it into an `ASGIProtocolError`.
     Silence it with `-W ignore::flagstone_testclient.ASGIProtocolWarning`.
     """

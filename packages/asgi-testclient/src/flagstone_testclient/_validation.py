@@ -9,6 +9,7 @@ offers in its scope).
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Iterable, Mapping
 from enum import Enum, auto
 from typing import Any
@@ -51,13 +52,28 @@ def _check_bytes(message: Mapping[str, Any], key: str, *, required: bool = False
     return bytes(value)
 
 
+# The header names already reported, per app: every client of one app (a
+# module-level app shared by a test suite) reports a name once.  Weak keys,
+# so an app's entry goes with the app.
+_WARNED: weakref.WeakKeyDictionary[Any, set[bytes]] = weakref.WeakKeyDictionary()
+
+
+def _names_warned_about(app: object) -> set[bytes]:
+    try:
+        return _WARNED.setdefault(app, set())
+    except TypeError:
+        # Not weak-referenceable or not hashable (an app with value
+        # equality): reported once per client instead.
+        return set()
+
+
 class HeaderCase:
     """What to do with a header name that is a valid token except for its upper case.
 
     ASGI requires lower-case names, but real servers accept others (uvicorn
     lower-cases them), so a middleware that appends `X-Frame-Options` works
     in production.  By default the client does what servers do, lower-cases
-    the name, and warns once per client (one app) and header name, so the bug
+    the name, and warns once per app and header name, so the bug
     is visible without failing a ported test; `strict=True` raises
     `ASGIProtocolError` instead.
     """
@@ -65,7 +81,7 @@ class HeaderCase:
     def __init__(self, *, strict: bool, app: object = None) -> None:
         self.strict = strict
         self._app_name = getattr(app, "__qualname__", None) or type(app).__name__
-        self._warned: set[bytes] = set()
+        self._warned = _names_warned_about(app)
 
     def lower(self, name: bytes, message: Mapping[str, Any]) -> bytes:
         """`name` lower-cased, after a warning (the first time) or an error (strict)."""
@@ -78,7 +94,7 @@ class HeaderCase:
                 ASGIProtocolWarning(
                     f"the app {self._app_name} sent the header name {name!r}, which ASGI requires "
                     f"in lower case; the test client lower-cased it as servers do (reported once "
-                    f"per client and name; strict_header_case=True makes it an error)"
+                    f"per app and name; strict_header_case=True makes it an error)"
                 ),
                 # app -> send -> validator.check -> handler -> check_headers -> here
                 stacklevel=6,

@@ -136,7 +136,9 @@ def check_headers(
         # another control character, lets an app split or smuggle headers once
         # a real server writes them (h11 and httptools refuse to).
         if not is_token(name):
-            raise ASGIProtocolError(f"header name {name!r} must be a valid token (RFC 9110)", message)
+            raise ASGIProtocolError(
+                f"header name {name!r} must be a valid token (RFC 9110)", message
+            )
         if name != name.lower():
             name = case.lower(name, message)
         if not is_header_value(value):

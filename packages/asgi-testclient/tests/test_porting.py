@@ -518,7 +518,8 @@ class TestCloseStopsOpenStreams:
         log: list[str] = []
         async with AsyncTestClient(make_app(log), timeout=0.5) as client:
             response = await client.send(client.build_request("GET", "/"), stream=True)
-            assert await response.aiter_raw().__anext__()
+            async with contextlib.aclosing(response.aiter_raw()) as chunks:
+                assert await chunks.__anext__()
             await client.aclose()
             assert log == [ending]
         await response.aclose()

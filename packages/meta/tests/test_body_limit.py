@@ -175,9 +175,9 @@ async def test_is_disconnected_leaves_the_413_to_the_body_reader() -> None:
 def test_one_exception_class_under_every_name() -> None:
     import flagstone_contract
     import flagstone_requests
-    from flagstone_routing._body_limit import BodyTooLarge  # the old name, kept as an alias
 
-    assert flagstone_requests.ContentTooLarge is flagstone_contract.ContentTooLarge
-    assert BodyTooLarge is ContentTooLarge is flagstone_contract.ContentTooLarge
+    assert (
+        flagstone_requests.ContentTooLarge is ContentTooLarge is flagstone_contract.ContentTooLarge
+    )
     assert issubclass(ContentTooLarge, flagstone_contract.HTTPException)
     assert (ContentTooLarge(limit=5).status_code, ContentTooLarge(limit=5).limit) == (413, 5)

@@ -10,13 +10,8 @@ author can build on it without pulling in any other flagstone package.
 """
 
 from . import http, status
-from ._body_limit import (
-    BodyCounter,
-    ContentTooLarge,
-    RequestBodyLimitMiddleware,
-    limit_request_body,
-)
-from ._exceptions import HTTPException, WebSocketDisconnect, WebSocketException
+from ._body_limit import BodyCounter, RequestBodyLimitMiddleware, limit_request_body
+from ._exceptions import ContentTooLarge, HTTPException, WebSocketDisconnect, WebSocketException
 from ._middleware import Middleware, MiddlewareFactory, wrap_middleware
 from ._scope_keys import (
     APP_TASKS_KEY,

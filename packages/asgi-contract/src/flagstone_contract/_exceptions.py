@@ -14,7 +14,7 @@ from __future__ import annotations
 import http
 from collections.abc import Mapping
 
-__all__ = ["HTTPException", "WebSocketDisconnect", "WebSocketException"]
+__all__ = ["ContentTooLarge", "HTTPException", "WebSocketDisconnect", "WebSocketException"]
 
 
 def _reason_phrase(status_code: int) -> str:
@@ -52,6 +52,24 @@ class HTTPException(Exception):
     def __repr__(self) -> str:
         name = type(self).__name__
         return f"{name}(status_code={self.status_code!r}, detail={self.detail!r})"
+
+
+class ContentTooLarge(HTTPException):
+    """413: the request body, a form part or an uploaded file is larger than its limit.
+
+    `limit` is the limit in bytes; `detail` says which limit was hit.  The one
+    exception for every size limit in the toolkit: the declared
+    (`Content-Length`) and the streamed (chunked) case alike.
+    """
+
+    def __init__(self, detail: str | None = None, *, limit: int) -> None:
+        if detail is None:
+            detail = (
+                f"Content Too Large: the request body exceeds the limit of {limit} bytes "
+                "(max_body_size)."
+            )
+        super().__init__(413, detail)
+        self.limit = limit
 
 
 class WebSocketException(Exception):

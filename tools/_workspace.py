@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,3 +38,11 @@ def packages(root: Path = ROOT) -> list[Package]:
         dist = data["project"]["name"]
         found.append(Package(pyproject.parent, dist, dist.replace("-", "_")))
     return found
+
+
+def report(problems: Sequence[object], summary: str) -> int:
+    """Print each problem, then `summary`; the exit status of a check (1 on a problem)."""
+    for problem in problems:
+        print(problem)
+    print(summary)
+    return 1 if problems else 0

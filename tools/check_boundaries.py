@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workspace import CONTRACT, META, ROOT, Package, packages
+from _workspace import CONTRACT, META, ROOT, Package, packages, report
 
 LAZY_ALLOWED = {("flagstone_routing", "flagstone_requests")}
 
@@ -129,11 +129,8 @@ def check_tree(root: Path) -> list[Violation]:
 def main(argv: list[str]) -> int:
     root = Path(argv[0]) if argv else ROOT
     violations = check_tree(root)
-    for violation in violations:
-        print(violation)
     count = len(list(packages(root)))
-    print(f"boundaries: {len(violations)} violation(s) in {count} packages")
-    return 1 if violations else 0
+    return report(violations, f"boundaries: {len(violations)} violation(s) in {count} packages")
 
 
 if __name__ == "__main__":

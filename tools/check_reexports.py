@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workspace import META, packages
+from _workspace import META, packages, report
 
 
 def problems() -> list[str]:
@@ -44,10 +44,7 @@ def problems() -> list[str]:
 
 def main() -> int:
     found = problems()
-    for problem in found:
-        print(problem)
-    print(f"reexports: {len(found)} problem(s)")
-    return 1 if found else 0
+    return report(found, f"reexports: {len(found)} problem(s)")
 
 
 if __name__ == "__main__":

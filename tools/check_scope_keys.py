@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workspace import ROOT
+from _workspace import ROOT, report
 
 CONTRACT_KEYS_FILE = "packages/asgi-contract/src/flagstone_contract/_scope_keys.py"
 
@@ -128,10 +128,7 @@ def problems(root: Path = ROOT) -> list[str]:
 
 def main() -> int:
     found = problems()
-    for problem in found:
-        print(problem)
-    print(f"scope keys: {len(found)} problem(s)")
-    return 1 if found else 0
+    return report(found, f"scope keys: {len(found)} problem(s)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 import pytest
 
-from flagstone_contract import HTTPException, WebSocketException
+from flagstone_contract import HTTPException, WebSocketDisconnect, WebSocketException
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,31 @@ def test_websocket_exception() -> None:
     assert str(exc) == "1008: policy"
     assert repr(exc) == "WebSocketException(code=1008, reason='policy')"
     assert WebSocketException(1000).reason == ""
+
+
+def test_websocket_disconnect_defaults_like_starlette() -> None:
+    exc = WebSocketDisconnect()
+    assert (exc.code, exc.reason) == (1000, "")
+    assert str(exc) == "WebSocket closed with code 1000"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "code", "reason", "text"),
+    [((1001,), {}, 1001, "", "WebSocket closed with code 1001"),
+     ((), {"code": 4000, "reason": "bye"}, 4000, "bye", "WebSocket closed with code 4000: bye"),
+     ((1006, None), {}, 1006, "", "WebSocket closed with code 1006")],
+)  # fmt: skip
+def test_websocket_disconnect_code_and_reason(
+    args: tuple[object, ...], kwargs: dict[str, object], code: int, reason: str, text: str
+) -> None:
+    exc = WebSocketDisconnect(*args, **kwargs)  # type: ignore[arg-type]
+    assert (exc.code, exc.reason, str(exc)) == (code, reason, text)
+
+
+def test_websocket_disconnect_subclasses_are_caught_by_the_base() -> None:
+    class Closed(WebSocketDisconnect):
+        pass
+
+    with pytest.raises(WebSocketDisconnect) as info:
+        raise Closed(4001, "gone")
+    assert (info.value.code, info.value.reason) == (4001, "gone")

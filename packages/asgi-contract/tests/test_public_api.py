@@ -15,7 +15,7 @@ EXPECTED = {
     "LifespanStartupCompleteEvent", "LifespanStartupEvent", "LifespanStartupFailedEvent",
     "MAX_BODY_SIZE_KEY", "Message", "Middleware", "MiddlewareFactory", "Receive",
     "SCOPE_KEYS", "Scope", "ScopeKey", "Send", "WebSocketAcceptEvent", "WebSocketCloseEvent",
-    "WebSocketConnectEvent", "WebSocketDisconnectEvent", "WebSocketException",
+    "WebSocketConnectEvent", "WebSocketDisconnect", "WebSocketDisconnectEvent", "WebSocketException",
     "WebSocketReceiveEvent", "WebSocketResponseBodyEvent", "WebSocketResponseStartEvent",
     "WebSocketScope", "WebSocketSendEvent", "http", "status", "wrap_middleware",
 }  # fmt: skip

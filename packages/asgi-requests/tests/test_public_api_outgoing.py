@@ -64,7 +64,7 @@ OUTGOING_MODULES = {
         "_endpoints",
         "_body_timeout",
     )
-}
+} | {"flagstone_contract._exceptions"}  # WebSocketDisconnect: the contract's, re-exported
 
 
 def test_no_accidental_outgoing_exports() -> None:

@@ -124,3 +124,10 @@ async def test_no_limit_means_receive_is_untouched() -> None:
     response = await call(router, "/x", "POST", body=b"x" * 100_000)
     assert response.text == "100000"
     assert MAX_BODY_SIZE_KEY not in make_scope()
+
+
+def test_the_old_name_is_the_one_exception() -> None:
+    from flagstone_contract import ContentTooLarge
+    from flagstone_routing._body_limit import BodyTooLarge
+
+    assert BodyTooLarge is ContentTooLarge

@@ -72,9 +72,11 @@ class TestScope:
         assert headers[b"user-agent"] == b"testclient"
         assert headers[b"host"] == b"testserver"
 
-    def test_root_path_is_prepended_to_path(self, make_client: Callable[..., TestClient]) -> None:
+    def test_prefix_root_path_prepends_the_root_path(
+        self, make_client: Callable[..., TestClient]
+    ) -> None:
         seen: list[dict[str, Any]] = []
-        client = make_client(make_echo_scope_app(seen), root_path="/api")
+        client = make_client(make_echo_scope_app(seen), root_path="/api/", prefix_root_path=True)
         assert client.get("/users").json()["path"] == "/api/users"
         assert seen[0]["root_path"] == "/api"
         assert seen[0]["raw_path"] == b"/api/users"

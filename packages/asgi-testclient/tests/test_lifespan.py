@@ -172,3 +172,90 @@ async def test_async_client_entered_in_a_fixture(entered_client: Any) -> None:
     client, log = entered_client
     assert (await client.get("/")).status_code == 200
     assert log == ["startup", "request state={'pool': 'pool-object'}"]
+
+
+class TestLifespanSteps:
+    """Starlette's step names: `lifespan()`, `wait_startup()`, `wait_shutdown()`."""
+
+    def test_a_subclass_wraps_the_steps(self, make_client: Callable[..., TestClient]) -> None:
+        log: list[str] = []
+        backend = make_client(lifespan_app(log)).async_backend["backend"]
+
+        class Recording(TestClient):
+            async def wait_startup(self) -> None:
+                log.append("before startup")
+                await super().wait_startup()
+                log.append("after startup")
+
+            async def wait_shutdown(self) -> None:
+                log.append("before shutdown")
+                await super().wait_shutdown()
+
+        with Recording(lifespan_app(log), backend=backend) as client:
+            client.get("/")
+        assert log == [
+            "before startup", "startup", "after startup",
+            "request state={'pool': 'pool-object'}", "before shutdown", "shutdown",
+        ]  # fmt: skip
+
+    def test_steps_driven_through_a_portal(self, anyio_backend: str) -> None:
+        from anyio.from_thread import start_blocking_portal
+
+        log: list[str] = []
+        client = TestClient(lifespan_app(log))
+        with start_blocking_portal(anyio_backend) as portal:
+            portal.start_task_soon(client.lifespan)
+            portal.call(client.wait_startup)
+            assert client.app_state == {"pool": "pool-object"}
+            portal.call(client.wait_shutdown)
+        assert log == ["startup", "shutdown"]
+
+    def test_startup_failure_is_raised_by_wait_startup(
+        self, make_client: Callable[..., TestClient]
+    ) -> None:
+        log: list[str] = []
+
+        class Recording(TestClient):
+            async def wait_startup(self) -> None:
+                try:
+                    await super().wait_startup()
+                except LifespanFailed:
+                    log.append("wait_startup raised")
+                    raise
+
+        backend = make_client(lifespan_app(log)).async_backend["backend"]
+        with (
+            pytest.raises(LifespanFailed),
+            Recording(lifespan_app(log, startup="failed"), backend=backend),
+        ):
+            pass
+        assert log == ["startup", "wait_startup raised"]
+
+    def test_wait_shutdown_without_a_lifespan_says_so(self, anyio_backend: str) -> None:
+        client = TestClient(lifespan_app([]))
+        with pytest.raises(RuntimeError, match=r"start lifespan\(\) and await wait_startup\(\)"):
+            anyio.run(client.wait_shutdown, backend=anyio_backend)
+
+    @pytest.mark.anyio
+    async def test_async_steps_driven_by_hand(self) -> None:
+        log: list[str] = []
+        client = AsyncTestClient(lifespan_app(log))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.lifespan)
+            await client.wait_startup()
+            assert client.app_state == {"pool": "pool-object"}
+            await client.wait_shutdown()
+        assert log == ["startup", "shutdown"]
+
+    @pytest.mark.anyio
+    async def test_async_subclass_wraps_the_steps(self) -> None:
+        log: list[str] = []
+
+        class Recording(AsyncTestClient):
+            async def wait_startup(self) -> None:
+                log.append("before startup")
+                await super().wait_startup()
+
+        async with Recording(lifespan_app(log)):
+            pass
+        assert log == ["before startup", "startup", "shutdown"]

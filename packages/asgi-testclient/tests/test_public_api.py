@@ -4,6 +4,7 @@ import flagstone_testclient
 
 EXPECTED = {
     "ASGIProtocolError",
+    "ASGIProtocolWarning",
     "AppTimeoutError",
     "AsyncTestClient",
     "AsyncWebSocketTestSession",

@@ -235,13 +235,33 @@ def test_stream_left_open_is_disconnected_when_the_block_ends(
 
 
 @pytest.mark.anyio
-async def test_async_stream_left_open_is_cancelled_when_the_block_ends() -> None:
+async def test_async_stream_left_open_is_disconnected_when_the_block_ends() -> None:
     log: list[str] = []
     async with AsyncTestClient(watching_app(log)) as client:
         response = await client.send(client.build_request("GET", "/"), stream=True)
         assert await response.aiter_raw().__anext__() == b"first"
-    await response.aclose()
-    assert "cleanup ran" not in log  # cancelled, not left running
+    assert log == ["http.disconnect", "cleanup ran"]  # told, then it ended; not left running
+    await response.aclose()  # closing afterwards is harmless
+
+
+@pytest.mark.anyio
+async def test_async_stream_ignoring_the_disconnect_is_cancelled_when_the_block_ends() -> None:
+    log: list[str] = []
+
+    async def deaf(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        try:
+            await anyio.sleep_forever()
+        finally:
+            log.append("cancelled")
+
+    async with AsyncTestClient(deaf, timeout=0.2) as client:
+        response = await client.send(client.build_request("GET", "/"), stream=True)
+        assert await response.aiter_raw().__anext__() == b"first"
+    assert log == ["cancelled"]
 
 
 def test_no_thread_outlives_its_request(make_client: Callable[..., TestClient]) -> None:

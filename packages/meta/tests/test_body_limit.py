@@ -170,3 +170,14 @@ async def test_is_disconnected_leaves_the_413_to_the_body_reader() -> None:
     async with AsyncTestClient(app) as client:
         response = await client.post("/up", content=b"x" * 10)
     assert (response.status_code, seen) == (413, [False])
+
+
+def test_one_exception_class_under_every_name() -> None:
+    import flagstone_contract
+    import flagstone_requests
+
+    assert (
+        flagstone_requests.ContentTooLarge is ContentTooLarge is flagstone_contract.ContentTooLarge
+    )
+    assert issubclass(ContentTooLarge, flagstone_contract.HTTPException)
+    assert (ContentTooLarge(limit=5).status_code, ContentTooLarge(limit=5).limit) == (413, 5)

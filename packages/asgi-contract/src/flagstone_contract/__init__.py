@@ -1,7 +1,8 @@
 """The shared contract of the flagstone toolkit.
 
 What crosses package boundaries, and nothing else: the ASGI 3 types, the
-exceptions routing raises and request handling renders, the middleware
+exceptions routing raises and request handling renders (and the
+`WebSocketDisconnect` both the app side and the test client raise), the middleware
 declaration, the request-body limit every layer shares, HTTP and WebSocket
 status codes, the HTTP grammar (`http`), and the scope keys one package
 writes for another to read.  It has no runtime dependency, so a framework
@@ -9,13 +10,8 @@ author can build on it without pulling in any other flagstone package.
 """
 
 from . import http, status
-from ._body_limit import (
-    BodyCounter,
-    ContentTooLarge,
-    RequestBodyLimitMiddleware,
-    limit_request_body,
-)
-from ._exceptions import HTTPException, WebSocketException
+from ._body_limit import BodyCounter, RequestBodyLimitMiddleware, limit_request_body
+from ._exceptions import ContentTooLarge, HTTPException, WebSocketDisconnect, WebSocketException
 from ._middleware import Middleware, MiddlewareFactory, wrap_middleware
 from ._scope_keys import (
     APP_TASKS_KEY,
@@ -103,6 +99,7 @@ __all__ = [
     "WebSocketAcceptEvent",
     "WebSocketCloseEvent",
     "WebSocketConnectEvent",
+    "WebSocketDisconnect",
     "WebSocketDisconnectEvent",
     "WebSocketException",
     "WebSocketReceiveEvent",

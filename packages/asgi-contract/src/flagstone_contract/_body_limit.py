@@ -23,7 +23,7 @@ for it (or for 413) sees every over-limit body.
 
 from __future__ import annotations
 
-from ._exceptions import HTTPException
+from ._exceptions import ContentTooLarge
 from ._scope_keys import BODY_COUNTER_KEY, EXCEPTION_HANDLERS_KEY, MAX_BODY_SIZE_KEY
 from ._types import (
     ASGIApp,
@@ -38,28 +38,9 @@ from .http import MalformedContentLength, parse_content_length
 
 __all__ = [
     "BodyCounter",
-    "ContentTooLarge",
     "RequestBodyLimitMiddleware",
     "limit_request_body",
 ]
-
-
-class ContentTooLarge(HTTPException):
-    """413: the request body, a form part or an uploaded file is larger than its limit.
-
-    `limit` is the limit in bytes; `detail` says which limit was hit.  The one
-    exception for every size limit in the toolkit: the declared
-    (`Content-Length`) and the streamed (chunked) case alike.
-    """
-
-    def __init__(self, detail: str | None = None, *, limit: int) -> None:
-        if detail is None:
-            detail = (
-                f"Content Too Large: the request body exceeds the limit of {limit} bytes "
-                "(max_body_size)."
-            )
-        super().__init__(413, detail)
-        self.limit = limit
 
 
 _MORE_THAN_ANY_LIMIT = 2**63

@@ -1,7 +1,11 @@
 """Exceptions that cross package boundaries.
 
 Routing raises them, request handling (flagstone-requests' exception
-middleware) renders them; any ASGI app may catch them.  Semantics follow
+middleware) renders them; any ASGI app may catch them.  `WebSocketDisconnect`
+is here because two packages raise it: flagstone-requests' `WebSocket` (the
+app's view of a closed connection) and flagstone-testclient (the test's view,
+through subclasses), and a test written the Starlette way catches both with
+one `except WebSocketDisconnect`.  Semantics follow
 Starlette 1.x so handlers written for `starlette.exceptions` keep working.
 """
 
@@ -10,7 +14,7 @@ from __future__ import annotations
 import http
 from collections.abc import Mapping
 
-__all__ = ["HTTPException", "WebSocketException"]
+__all__ = ["ContentTooLarge", "HTTPException", "WebSocketDisconnect", "WebSocketException"]
 
 
 def _reason_phrase(status_code: int) -> str:
@@ -50,6 +54,24 @@ class HTTPException(Exception):
         return f"{name}(status_code={self.status_code!r}, detail={self.detail!r})"
 
 
+class ContentTooLarge(HTTPException):
+    """413: the request body, a form part or an uploaded file is larger than its limit.
+
+    `limit` is the limit in bytes; `detail` says which limit was hit.  The one
+    exception for every size limit in the toolkit: the declared
+    (`Content-Length`) and the streamed (chunked) case alike.
+    """
+
+    def __init__(self, detail: str | None = None, *, limit: int) -> None:
+        if detail is None:
+            detail = (
+                f"Content Too Large: the request body exceeds the limit of {limit} bytes "
+                "(max_body_size)."
+            )
+        super().__init__(413, detail)
+        self.limit = limit
+
+
 class WebSocketException(Exception):
     """A WebSocket error to be rendered by closing the connection with `code`.
 
@@ -66,3 +88,24 @@ class WebSocketException(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
+
+
+class WebSocketDisconnect(Exception):
+    """The connection closed; `code` and `reason` say how (1000, "" by default).
+
+    Starlette's signature and attributes: `WebSocketDisconnect(code=1000,
+    reason=None)`, `.code`, `.reason`.  flagstone-requests' `WebSocket` raises
+    it when the peer disconnects; flagstone-testclient raises subclasses of it
+    (`WebSocketClosed`, `WebSocketDenialResponse`) when the app closes or
+    refuses the connection.
+    """
+
+    def __init__(self, code: int = 1000, reason: str | None = None) -> None:
+        self.code = code
+        self.reason = reason or ""
+        super().__init__(code, self.reason)
+
+    def __str__(self) -> str:
+        return f"WebSocket closed with code {self.code}" + (
+            f": {self.reason}" if self.reason else ""
+        )

@@ -23,7 +23,8 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Literal
 
-from flagstone_contract import Message, Receive, Scope, Send
+# WebSocketDisconnect lives in the contract (the test client raises subclasses of it).
+from flagstone_contract import Message, Receive, Scope, Send, WebSocketDisconnect
 
 from ._connection import HTTPConnection
 
@@ -46,20 +47,6 @@ class WebSocketState(enum.Enum):
     CONNECTED = 1
     DISCONNECTED = 2
     RESPONSE = 3
-
-
-class WebSocketDisconnect(Exception):
-    """The connection closed; `code` and `reason` say how (1000, "" by default)."""
-
-    def __init__(self, code: int = 1000, reason: str | None = None) -> None:
-        self.code = code
-        self.reason = reason or ""
-        super().__init__(code, self.reason)
-
-    def __str__(self) -> str:
-        return f"WebSocket closed with code {self.code}" + (
-            f": {self.reason}" if self.reason else ""
-        )
 
 
 class WebSocketDisconnected(RuntimeError):

@@ -13,6 +13,7 @@ from ._client import AsyncTestClient, TestClient
 from ._exceptions import (
     AppTimeoutError,
     ASGIProtocolError,
+    ASGIProtocolWarning,
     LifespanFailed,
     WebSocketClosed,
     WebSocketDenialResponse,
@@ -21,6 +22,7 @@ from ._websocket import AsyncWebSocketTestSession, WebSocketTestSession
 
 __all__ = [
     "ASGIProtocolError",
+    "ASGIProtocolWarning",
     "AppTimeoutError",
     "AsyncTestClient",
     "AsyncWebSocketTestSession",

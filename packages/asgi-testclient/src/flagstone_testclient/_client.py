@@ -20,6 +20,7 @@ from flagstone_contract import ASGIApp
 from ._lifespan import LifespanRunner
 from ._scope import ConnectionInfo, websocket_scope
 from ._transports import BUFFERED, AsyncTransport, SyncResponseStream, SyncTransport
+from ._validation import HeaderCase
 from ._websocket import AsyncWebSocketTestSession, WebSocketConnection, WebSocketTestSession
 
 if TYPE_CHECKING:
@@ -49,13 +50,18 @@ def _handshake_request(
     }
     if subprotocols:
         handshake["sec-websocket-protocol"] = ", ".join(subprotocols)
+    # The handshake's headers replace the client's defaults (httpx sends
+    # `connection: keep-alive`, which no WebSocket client does); only headers
+    # the test passes to this call win over them.
+    explicit = httpx.Headers(headers)
     for name, value in handshake.items():
-        request.headers.setdefault(name, value)
+        if name not in explicit:
+            request.headers[name] = value
     return request
 
 
 def _connection_info(
-    client: tuple[str, int], root_path: str, state: dict[str, Any]
+    client: tuple[str, int], root_path: str, state: dict[str, Any], prefix_root_path: bool
 ) -> ConnectionInfo:
     # Checked here, not at the first request, so the mistake points at the
     # line that made it.
@@ -64,7 +70,7 @@ def _connection_info(
         raise ValueError(f"client must be a (host: str, port: int) pair, got {client!r}")
     if not isinstance(root_path, str) or (root_path and not root_path.startswith("/")):
         raise ValueError(f"root_path must be '' or start with '/', got {root_path!r}")
-    return ConnectionInfo((host, port), root_path, state)
+    return ConnectionInfo((host, port), root_path, state, prefix_root_path)
 
 
 def _default_headers(headers: HeaderTypes | None) -> httpx.Headers:
@@ -74,7 +80,62 @@ def _default_headers(headers: HeaderTypes | None) -> httpx.Headers:
     return merged
 
 
-class TestClient(httpx.Client):
+class _LifespanSteps:
+    """Starlette's lifespan steps, `lifespan()`, `wait_startup()`, `wait_shutdown()`.
+
+    `with client:` / `async with client:` runs them; they are public so that a
+    subclass can wrap a step (as with Starlette's `TestClient`) and so that a
+    test can drive the lifespan by hand: start `lifespan()` as a task, await
+    `wait_startup()`, later `wait_shutdown()`.  Every step is bounded by
+    `lifespan_timeout`.
+    """
+
+    app: ASGIApp
+    app_state: dict[str, Any]
+    lifespan_timeout: float | None
+    raise_server_exceptions: bool
+    _lifespan: LifespanRunner | None
+
+    def _lifespan_runner(self, step: str) -> LifespanRunner:
+        # Built on first use, inside the event loop (anyio primitives belong
+        # to one); `lifespan()` and `wait_startup()` may run in either order.
+        if self._lifespan is None:
+            if step == "wait_shutdown":
+                raise RuntimeError(
+                    "wait_shutdown() without a running lifespan: start lifespan() and await "
+                    "wait_startup() first (or use the client in a `with` block)"
+                )
+            self._lifespan = LifespanRunner(
+                self.app,
+                self.app_state,
+                timeout=self.lifespan_timeout,
+                raise_server_exceptions=self.raise_server_exceptions,
+            )
+        return self._lifespan
+
+    async def lifespan(self) -> None:
+        """Run the app's `lifespan` scope until shutdown; start it as a task."""
+        await self._lifespan_runner("lifespan").run()
+
+    async def wait_startup(self) -> None:
+        """Send `lifespan.startup` and wait for the app's answer; raise if startup failed."""
+        await self._lifespan_runner("wait_startup").startup()
+
+    async def wait_shutdown(self) -> None:
+        """Send `lifespan.shutdown`, wait for the answer and for the lifespan task to end."""
+        try:
+            await self._lifespan_runner("wait_shutdown").shutdown()
+        finally:
+            self._lifespan = None
+
+    async def _abandon_lifespan(self) -> None:
+        # Startup failed or timed out: stop the task without a shutdown.
+        runner, self._lifespan = self._lifespan, None
+        if runner is not None:
+            await runner.cancel()
+
+
+class TestClient(_LifespanSteps, httpx.Client):
     """A sync `httpx.Client` that sends its requests to an ASGI app.
 
     Starlette-compatible constructor.  The app runs in an event loop on a
@@ -84,7 +145,11 @@ class TestClient(httpx.Client):
     fresh loop and no lifespan, as in Starlette.  `timeout` bounds every wait
     on an HTTP response (the whole response for `get()`, each chunk for
     `stream()`), `websocket_timeout` every WebSocket handshake and receive,
-    `lifespan_timeout` startup and shutdown.
+    `lifespan_timeout` startup and shutdown.  URLs are sent as written and
+    `root_path` only sets `scope["root_path"]`, as in Starlette;
+    `prefix_root_path=True` prepends it to every path instead.  An upper-case
+    header name from the app is lower-cased with an `ASGIProtocolWarning`
+    (once per app and name), or refused with `strict_header_case=True`.
     """
 
     __test__ = False
@@ -105,6 +170,8 @@ class TestClient(httpx.Client):
         timeout: TimeoutTypes = 5.0,
         websocket_timeout: float | None = 5.0,
         lifespan_timeout: float | None = 5.0,
+        prefix_root_path: bool = False,
+        strict_header_case: bool = False,
     ) -> None:
         self.app = app
         self.raise_server_exceptions = raise_server_exceptions
@@ -117,7 +184,8 @@ class TestClient(httpx.Client):
             "backend_options": backend_options or {},
         }
         self.app_state: dict[str, Any] = {}
-        self._info = _connection_info(client, root_path, self.app_state)
+        self._header_case = HeaderCase(strict=strict_header_case, app=app)
+        self._info = _connection_info(client, root_path, self.app_state, prefix_root_path)
         self._portal: BlockingPortal | None = None
         self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
         self._lifespan: LifespanRunner | None = None
@@ -186,6 +254,7 @@ class TestClient(httpx.Client):
             websocket_scope(request, self._info, subprotocols or []),
             raise_server_exceptions=self.raise_server_exceptions,
             timeout=self.websocket_timeout if timeout == "default" else timeout,
+            header_case=self._header_case,
         )
         return WebSocketTestSession(connect, self._acquire_portal)
 
@@ -194,26 +263,18 @@ class TestClient(httpx.Client):
             raise RuntimeError("this TestClient is already in a `with` block")
         self._portal_cm = start_blocking_portal(**self.async_backend)
         portal = self._portal_cm.__enter__()
-        lifespan = portal.call(
-            partial(
-                LifespanRunner,
-                self.app,
-                self.app_state,
-                timeout=self.lifespan_timeout,
-                raise_server_exceptions=self.raise_server_exceptions,
-            )
-        )
-        portal.start_task_soon(lifespan.run)
+        self._lifespan = None
+        portal.start_task_soon(self.lifespan)
         try:
-            portal.call(lifespan.startup)
+            portal.call(self.wait_startup)
         except BaseException:
             try:
-                portal.call(lifespan.cancel)
+                portal.call(self._abandon_lifespan)
             finally:
                 self._portal_cm.__exit__(None, None, None)
                 self._portal_cm = None
             raise
-        self._portal, self._lifespan = portal, lifespan
+        self._portal = portal
         return self
 
     def __exit__(
@@ -224,23 +285,23 @@ class TestClient(httpx.Client):
     ) -> None:
         # Unlike httpx.Client, leaving the block does not close the client:
         # `with client:` may be used again, as with Starlette's TestClient.
-        portal, lifespan, manager = self._portal, self._lifespan, self._portal_cm
-        self._portal = self._lifespan = self._portal_cm = None
-        if portal is None or lifespan is None or manager is None:
+        portal, manager = self._portal, self._portal_cm
+        self._portal = self._portal_cm = None
+        if portal is None or manager is None:
             raise RuntimeError("TestClient.__exit__ without a matching __enter__")
         # Streams the test left open are client disconnects, before shutdown
         # (a server closes its connections before running lifespan shutdown).
         for stream in list(self._open_streams):
             stream.abandon()
         try:
-            portal.call(lifespan.shutdown)
+            portal.call(self.wait_shutdown)
         finally:
             # Cancels whatever the test left running (unclosed streams).
             portal.call(portal.stop, True)
             manager.__exit__(None, None, None)
 
 
-class AsyncTestClient(httpx.AsyncClient):
+class AsyncTestClient(_LifespanSteps, httpx.AsyncClient):
     """An `httpx.AsyncClient` that runs the app in the test's own event loop.
 
     Same options as `TestClient`.  Inside `async with AsyncTestClient(app) as
@@ -267,22 +328,26 @@ class AsyncTestClient(httpx.AsyncClient):
         timeout: TimeoutTypes = 5.0,
         websocket_timeout: float | None = 5.0,
         lifespan_timeout: float | None = 5.0,
+        prefix_root_path: bool = False,
+        strict_header_case: bool = False,
     ) -> None:
         self.app = app
         self.raise_server_exceptions = raise_server_exceptions
         self.websocket_timeout = websocket_timeout
         self.lifespan_timeout = lifespan_timeout
         self.app_state: dict[str, Any] = {}
-        self._info = _connection_info(client, root_path, self.app_state)
+        self._header_case = HeaderCase(strict=strict_header_case, app=app)
+        self._info = _connection_info(client, root_path, self.app_state, prefix_root_path)
         self._task_group: TaskGroup | None = None
         self._lifespan: LifespanRunner | None = None
+        self._asgi_transport = AsyncTransport(self)
         super().__init__(
             base_url=base_url,
             headers=_default_headers(headers),
             cookies=cookies,
             follow_redirects=follow_redirects,
             timeout=timeout,
-            transport=AsyncTransport(self),
+            transport=self._asgi_transport,
         )
 
     async def send(
@@ -314,37 +379,35 @@ class AsyncTestClient(httpx.AsyncClient):
     ) -> AsyncWebSocketTestSession:
         """A WebSocket session to `url` (relative to `base_url`); use it in `async with`."""
         request = _handshake_request(self, url, subprotocols, params, headers, cookies)
-        connection = WebSocketConnection(
+        # Built on entry, so a session never entered leaves no stream unclosed.
+        connect = partial(
+            WebSocketConnection,
             self.app,
             websocket_scope(request, self._info, subprotocols or []),
             raise_server_exceptions=self.raise_server_exceptions,
             timeout=self.websocket_timeout if timeout == "default" else timeout,
+            header_case=self._header_case,
         )
-        return AsyncWebSocketTestSession(connection)
+        return AsyncWebSocketTestSession(connect)
 
     async def __aenter__(self) -> AsyncTestClient:
         if self._task_group is not None:
             raise RuntimeError("this AsyncTestClient is already in an `async with` block")
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
-        lifespan = LifespanRunner(
-            self.app,
-            self.app_state,
-            timeout=self.lifespan_timeout,
-            raise_server_exceptions=self.raise_server_exceptions,
-        )
-        task_group.start_soon(lifespan.run)
+        self._lifespan = None
+        task_group.start_soon(self.lifespan)
         try:
-            await lifespan.startup()
+            await self.wait_startup()
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await lifespan.cancel()
+                await self._abandon_lifespan()
             task_group.cancel_scope.cancel()
             # Not passing the error in: the task group would wrap it in an
             # ExceptionGroup, and the test should see the app's own exception.
             await task_group.__aexit__(None, None, None)
             raise
-        self._task_group, self._lifespan = task_group, lifespan
+        self._task_group = task_group
         return self
 
     async def __aexit__(
@@ -355,12 +418,14 @@ class AsyncTestClient(httpx.AsyncClient):
     ) -> None:
         # Unlike httpx.AsyncClient, leaving the block does not close the
         # client, so it can be entered again.
-        task_group, lifespan = self._task_group, self._lifespan
-        self._task_group = self._lifespan = None
-        if task_group is None or lifespan is None:
+        task_group, self._task_group = self._task_group, None
+        if task_group is None:
             raise RuntimeError("AsyncTestClient.__aexit__ without a matching __aenter__")
         try:
-            await lifespan.shutdown()
+            # Streams the test left open are client disconnects, before
+            # shutdown (a server closes its connections first), as in TestClient.
+            await self._asgi_transport.abandon_open_streams()
+            await self.wait_shutdown()
         finally:
             # Cancels whatever the test left running (unclosed streams).
             task_group.cancel_scope.cancel()

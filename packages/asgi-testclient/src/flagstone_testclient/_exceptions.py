@@ -7,8 +7,11 @@ from typing import Any
 
 import httpx
 
+from flagstone_contract import WebSocketDisconnect
+
 __all__ = [
     "ASGIProtocolError",
+    "ASGIProtocolWarning",
     "AppTimeoutError",
     "LifespanFailed",
     "WebSocketClosed",
@@ -45,6 +48,16 @@ class ASGIProtocolError(RuntimeError):
         super().__init__(text)
 
 
+class ASGIProtocolWarning(UserWarning):
+    """The app sent something ASGI forbids but real servers tolerate.
+
+    Today: a header name in upper case (`X-Frame-Options`), which servers
+    lower-case.  The client does the same and warns once per app and header
+    name; `strict_header_case=True` turns it into an `ASGIProtocolError`.
+    Silence it with `-W ignore::flagstone_testclient.ASGIProtocolWarning`.
+    """
+
+
 class AppTimeoutError(TimeoutError):
     """The app did not do what the client was waiting for in time.
 
@@ -66,22 +79,23 @@ class AppTimeoutError(TimeoutError):
         super().__init__(f"timed out after {timeout:g} s waiting for {waiting_for}; {last}")
 
 
-class WebSocketClosed(Exception):
+class WebSocketClosed(WebSocketDisconnect):
     """The app closed (or rejected) the WebSocket connection.
 
-    This is the *client-side* view of a close: `code` and `reason` are what the
-    app sent in `websocket.close` (1006 if it returned without closing, 1011 if
-    it crashed).  It plays the role of Starlette's `WebSocketDisconnect` in
-    tests written against `starlette.testclient`; it is a different class from
-    the `WebSocketDisconnect` apps catch, because the app and the test are two
-    sides of one connection.
+    The *client-side* view of a close: `code` and `reason` are what the app
+    sent in `websocket.close` (1006 if it returned without closing, 1011 if it
+    crashed).  A subclass of `WebSocketDisconnect` (flagstone-contract's,
+    re-exported by flagstone-requests and `flagstone`), so tests written the
+    Starlette way, `pytest.raises(WebSocketDisconnect)`, catch it; the class
+    name says which side saw the close.
     """
 
     def __init__(self, code: int = 1000, reason: str | None = None) -> None:
-        self.code = code
-        self.reason = reason or ""
-        super().__init__(
-            f"the app closed the WebSocket with code {code}" + (f": {reason}" if reason else "")
+        super().__init__(code, reason)
+
+    def __str__(self) -> str:
+        return f"the app closed the WebSocket with code {self.code}" + (
+            f": {self.reason}" if self.reason else ""
         )
 
 
@@ -90,7 +104,8 @@ class WebSocketDenialResponse(httpx.Response, WebSocketClosed):  # type: ignore[
 
     Sent through the `websocket.http.response` extension; the exception *is*
     the response (`status_code`, `headers`, `content`, `text`, `json()`), and
-    also a `WebSocketClosed` so that a test expecting any refusal catches it.
+    also a `WebSocketClosed`, hence a `WebSocketDisconnect` as in Starlette, so
+    that a test expecting any refusal catches it.
     """
 
     def __init__(

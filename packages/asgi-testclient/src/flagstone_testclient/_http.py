@@ -25,7 +25,7 @@ from ._running import (
     wait_within,
 )
 from ._scope import RequestBody
-from ._validation import HTTPResponseValidator
+from ._validation import STRICT_HEADER_CASE, HeaderCase, HTTPResponseValidator
 
 _FILE_CHUNK = 64 * 1024
 
@@ -43,6 +43,7 @@ class HTTPExchange:
         timeout: float | None,
         buffered: bool,
         hint: str,
+        header_case: HeaderCase = STRICT_HEADER_CASE,
     ) -> None:
         self._app = app
         self._scope = scope
@@ -55,7 +56,7 @@ class HTTPExchange:
         self._buffered = buffered
         self._hint = hint
         self._deadline: float | None = None
-        self._validator = HTTPResponseValidator(scope["method"])
+        self._validator = HTTPResponseValidator(scope["method"], header_case)
         self._chunks_tx, self._chunks_rx = anyio.create_memory_object_stream[bytes](0)
         self._started = anyio.Event()
         self._app_done = anyio.Event()
@@ -96,7 +97,11 @@ class HTTPExchange:
             self._chunks_tx.close()
 
     async def _receive(self) -> Message:
-        if self._disconnected:
+        # Once the response is complete (or the client left) the answer is
+        # known and is returned without yielding, as uvicorn does: a
+        # non-blocking check such as Starlette's `request.is_disconnected()`
+        # (a receive() in a cancelled scope) must see it.
+        if self._disconnected or self._response_over.is_set():
             return {"type": "http.disconnect"}
         if not self._body.done:
             return await self._body.next_message()
@@ -122,22 +127,34 @@ class HTTPExchange:
             self.headers = self._validator.headers
             self._started.set()
         elif kind == "http.response.body":
-            await self._deliver(bytes(message.get("body", b"")))
+            final = not message.get("more_body", False)
+            await self._deliver(bytes(message.get("body", b"")), final=final)
             self._after_body()
         elif kind == "http.response.pathsend":
             await self._send_file(message["path"])
             self._after_body()
         elif kind == "http.response.trailers":
+            # Exposed as they arrive, not only once complete: an app that
+            # crashes after some trailers (`more_trailers=True`) delivered them,
+            # and with raise_server_exceptions=False the test reads them.
+            self.extensions["http.response.trailers"] = httpx.Headers(self._validator.trailers)
             if self._validator.complete:
-                self.extensions["http.response.trailers"] = httpx.Headers(self._validator.trailers)
                 self._complete()
         elif kind == "http.response.early_hint":
             self.extensions["http.response.early_hint"].append(list(message["links"]))
 
-    async def _deliver(self, chunk: bytes) -> None:
+    async def _deliver(self, chunk: bytes, *, final: bool = False) -> None:
         # HEAD: servers drop the body (Starlette's responses send it anyway).
-        if not chunk or self._scope["method"] == "HEAD":
+        if self._scope["method"] == "HEAD":
+            chunk = b""
+        if not chunk and final:
+            # The end of the response: nothing for the reader to take.
             return
+        # Even an empty chunk (a dropped HEAD body, a keep-alive nothing)
+        # goes through the zero-capacity stream, so the app's send() returns
+        # only when the reader asks for more: an app streaming a HEAD response
+        # or empty chunks stays in step with the reader instead of running
+        # ahead of it.  The reader skips empty chunks (`next_chunk`).
         try:
             await self._chunks_tx.send(chunk)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -207,7 +224,12 @@ class HTTPExchange:
         raise ASGIProtocolError("the app returned without sending 'http.response.start'")
 
     async def next_chunk(self) -> bytes | None:
-        """The next body chunk, or None once the response and the app are done."""
+        """The next non-empty body chunk, or None once the response and the app are done."""
+        while (chunk := await self._next_message_chunk()) is not None and not chunk:
+            pass
+        return chunk
+
+    async def _next_message_chunk(self) -> bytes | None:
         if self._closed:
             return None
         if self.protocol_error is not None and not self._reported:
@@ -230,7 +252,7 @@ class HTTPExchange:
             # receive_nowait() and never waits, so the deadline of a buffered
             # read is checked here too: an endless body must still fail.
             raise self._body_timeout()
-        self._chunks_read += 1
+        self._chunks_read += bool(chunk)
         self._bytes_read += len(chunk)
         return chunk
 

@@ -40,6 +40,7 @@ class LifespanRunner:
         self._validator = LifespanValidator()
         self._cancel_scope = anyio.CancelScope()
         self._app_done = anyio.Event()
+        self._startup_requested = anyio.Event()
         self._shutdown_requested = anyio.Event()
         self._progress = anyio.Event()
         self.supported = True
@@ -60,6 +61,9 @@ class LifespanRunner:
 
     async def _receive(self) -> Message:
         if self._validator.waiting_for is None and self.reply is None:
+            # Sent when `startup()` asks for it (the client's `wait_startup`
+            # step), so a step wrapped by a subclass runs before the app's.
+            await self._startup_requested.wait()
             self._validator.waiting_for = "startup"
             return {"type": "lifespan.startup"}
         await self._shutdown_requested.wait()
@@ -99,6 +103,7 @@ class LifespanRunner:
 
     async def startup(self) -> None:
         """Send `lifespan.startup` and wait for the answer; raise if startup failed."""
+        self._startup_requested.set()
         reply = await self._wait_for_reply("startup")
         if reply is None:
             # The app ended without sending anything.  Like uvicorn's "auto"

@@ -28,11 +28,16 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 @dataclass(frozen=True)
 class ConnectionInfo:
-    """What the client pretends to be: its address, its root path and its app state."""
+    """What the client pretends to be: its address, its root path and its app state.
+
+    `prefix_root_path` selects how a URL relates to `root_path` (see
+    `_request_path`).
+    """
 
     client: tuple[str, int]
     root_path: str
     state: dict[str, Any] = field(default_factory=dict)
+    prefix_root_path: bool = False
 
 
 def _split_raw_path(url: httpx.URL) -> bytes:
@@ -40,27 +45,45 @@ def _split_raw_path(url: httpx.URL) -> bytes:
     return url.raw_path.split(b"?", 1)[0]
 
 
+def _server_port(url: httpx.URL) -> int:
+    # Only a *missing* port means the scheme's default: port 0 is a port.
+    return url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme, 80)
+
+
+def _request_path(url: httpx.URL, info: ConnectionInfo) -> tuple[str, bytes, str]:
+    """The scope's `path`, `raw_path` and `root_path` for `url`.
+
+    By default, as in Starlette, the URL's path is sent as written and
+    `root_path` only fills `scope["root_path"]`: a test of an app served
+    under `/api` writes `/api/users` (ASGI wants `root_path` inside `path`,
+    and routers strip it).  With `prefix_root_path=True` the test writes URLs
+    the way the app's routes see them, `/users`, and the client prepends the
+    root path, as a proxy that strips `/api` in front of
+    `uvicorn --root-path /api` would deliver them.
+    """
+    raw_path = _split_raw_path(url)
+    path = unquote(raw_path.decode("ascii"))
+    if not info.prefix_root_path:
+        return path, raw_path, info.root_path
+    root = info.root_path.rstrip("/")
+    return root + path, root.encode() + raw_path, root
+
+
 def _common_scope(request: httpx.Request, info: ConnectionInfo, scheme: str) -> dict[str, Any]:
     url = request.url
-    raw_path = _split_raw_path(url)
-    # root_path: URLs in tests are written the way the app's routes see them
-    # (as if a proxy had stripped the prefix); the scope's `path` and
-    # `raw_path` then carry root_path + URL path, exactly what uvicorn does with
-    # --root-path, so `path` keeps the full path as ASGI requires.  Starlette's
-    # client leaves `path` without the prefix.
-    root = info.root_path.rstrip("/")
+    path, raw_path, root_path = _request_path(url, info)
     return {
         "asgi": dict(ASGI_VERSIONS),
         "http_version": "1.1",
         "scheme": scheme,
-        "path": root + unquote(raw_path.decode("ascii")),
-        "raw_path": root.encode() + raw_path,
+        "path": path,
+        "raw_path": raw_path,
         "query_string": url.query,
-        "root_path": root,
+        "root_path": root_path,
         # Servers lower-case header names; httpx keeps the caller's case.
         "headers": [(name.lower(), value) for name, value in request.headers.raw],
         "client": info.client,
-        "server": (url.host, url.port or _DEFAULT_PORTS.get(url.scheme, 80)),
+        "server": (url.host, _server_port(url)),
         # A shallow copy per connection, as servers do: a request may replace
         # keys without leaking into the next one; mutable values are shared.
         "state": info.state.copy(),

@@ -60,6 +60,16 @@ class SyncTransport(httpx.BaseTransport):
     def __init__(self, client: TestClient) -> None:
         self._client = client
 
+    def close(self) -> None:
+        """`client.close()`: disconnect every streamed response still open.
+
+        As when a `with` block ends: each app gets `http.disconnect` and is
+        cancelled if it ignores it, rather than left running after the client
+        is gone.
+        """
+        for stream in list(self._client._open_streams):
+            stream.abandon()
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         client = self._client
         portal, release = client._acquire_portal()
@@ -74,6 +84,7 @@ class SyncTransport(httpx.BaseTransport):
                 timeout=_read_timeout(request),
                 buffered=BUFFERED.get(),
                 hint=_STREAM_HINT,
+                header_case=client._header_case,
             )
         )
         portal.start_task_soon(exchange.run)
@@ -142,6 +153,17 @@ class AsyncTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, client: AsyncTestClient) -> None:
         self._client = client
+        self._open_streams: set[AsyncResponseStream] = set()
+
+    async def aclose(self) -> None:
+        """`await client.aclose()`: disconnect every streamed response still open."""
+        await self.abandon_open_streams()
+
+    async def abandon_open_streams(self) -> None:
+        """Disconnect every streamed response still open (the app may react, then is cancelled)."""
+        with anyio.CancelScope(shield=True):
+            for stream in list(self._open_streams):
+                await stream.abandon()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         client = self._client
@@ -156,6 +178,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
             # so the body is read here, under the whole-response timeout.
             buffered=BUFFERED.get() or task_group is None,
             hint=_STREAM_HINT if task_group is not None else _NO_TASK_GROUP_HINT,
+            header_case=client._header_case,
         )
         if task_group is None:
             return await self._buffered(exchange)
@@ -172,7 +195,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         response = httpx.Response(
             exchange.status,
             headers=exchange.headers,
-            stream=AsyncResponseStream(exchange),
+            stream=AsyncResponseStream(exchange, self._open_streams),
             extensions=exchange.extensions,
         )
         # httpx copies the dict; trailers arrive later and go into the copy.
@@ -211,12 +234,30 @@ class AsyncTransport(httpx.AsyncBaseTransport):
 class AsyncResponseStream(httpx.AsyncByteStream):
     """A response body pulled chunk by chunk; closing it early disconnects."""
 
-    def __init__(self, exchange: HTTPExchange) -> None:
+    def __init__(self, exchange: HTTPExchange, open_streams: set[AsyncResponseStream]) -> None:
         self._exchange = exchange
+        self._open_streams = open_streams
+        open_streams.add(self)
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        while (chunk := await self._exchange.next_chunk()) is not None:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # An iterator object, not an async generator: a generator left
+        # unfinished (the test closed the response early) makes trio warn
+        # when it is collected, an error under `-W error`.
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await self._exchange.next_chunk()
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
 
     async def aclose(self) -> None:
+        self._open_streams.discard(self)
         await self._exchange.aclose()
+
+    async def abandon(self) -> None:
+        """Disconnect a stream the test left open, as the client closes."""
+        try:
+            await self.aclose()
+        except Exception:  # the client is closing; the app reacting to it is no news
+            pass

@@ -8,6 +8,8 @@ offers in its scope).
 
 from __future__ import annotations
 
+import warnings
+import weakref
 from collections.abc import Iterable, Mapping
 from enum import Enum, auto
 from typing import Any
@@ -19,7 +21,7 @@ from flagstone_contract.http import (
     parse_content_length,
 )
 
-from ._exceptions import ASGIProtocolError
+from ._exceptions import ASGIProtocolError, ASGIProtocolWarning
 
 
 def _require_mapping(message: Any) -> Mapping[str, Any]:
@@ -50,8 +52,67 @@ def _check_bytes(message: Mapping[str, Any], key: str, *, required: bool = False
     return bytes(value)
 
 
-def check_headers(message: Mapping[str, Any], key: str = "headers") -> list[tuple[bytes, bytes]]:
-    """Validate `message[key]` as ASGI headers and return them as a list of pairs."""
+# The header names already reported, per app: every client of one app (a
+# module-level app shared by a test suite) reports a name once.  Weak keys,
+# so an app's entry goes with the app.
+_WARNED: weakref.WeakKeyDictionary[Any, set[bytes]] = weakref.WeakKeyDictionary()
+
+
+def _names_warned_about(app: object) -> set[bytes]:
+    try:
+        return _WARNED.setdefault(app, set())
+    except TypeError:
+        # Not weak-referenceable or not hashable (an app with value
+        # equality): reported once per client instead.
+        return set()
+
+
+class HeaderCase:
+    """What to do with a header name that is a valid token except for its upper case.
+
+    ASGI requires lower-case names, but real servers accept others (uvicorn
+    lower-cases them), so a middleware that appends `X-Frame-Options` works
+    in production.  By default the client does what servers do, lower-cases
+    the name, and warns once per app and header name, so the bug
+    is visible without failing a ported test; `strict=True` raises
+    `ASGIProtocolError` instead.
+    """
+
+    def __init__(self, *, strict: bool, app: object = None) -> None:
+        self.strict = strict
+        self._app_name = getattr(app, "__qualname__", None) or type(app).__name__
+        self._warned = _names_warned_about(app)
+
+    def lower(self, name: bytes, message: Mapping[str, Any]) -> bytes:
+        """`name` lower-cased, after a warning (the first time) or an error (strict)."""
+        if self.strict:
+            raise ASGIProtocolError(f"header name {name!r} must be lower-case", message)
+        lowered = name.lower()
+        if lowered not in self._warned:
+            self._warned.add(lowered)
+            warnings.warn(
+                ASGIProtocolWarning(
+                    f"the app {self._app_name} sent the header name {name!r}, which ASGI requires "
+                    f"in lower case; the test client lower-cased it as servers do (reported once "
+                    f"per app and name; strict_header_case=True makes it an error)"
+                ),
+                # app -> send -> validator.check -> handler -> check_headers -> here
+                stacklevel=6,
+            )
+        return lowered
+
+
+STRICT_HEADER_CASE = HeaderCase(strict=True)
+
+
+def check_headers(
+    message: Mapping[str, Any], key: str = "headers", case: HeaderCase = STRICT_HEADER_CASE
+) -> list[tuple[bytes, bytes]]:
+    """Validate `message[key]` as ASGI headers and return them as a list of pairs.
+
+    Upper-case names are handled by `case` (lower-cased with a warning, or
+    refused); the pairs returned always have lower-case names.
+    """
     raw = message.get(key, [])
     if isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Iterable):
         raise ASGIProtocolError(
@@ -74,9 +135,12 @@ def check_headers(message: Mapping[str, Any], key: str = "headers") -> list[tupl
         # A name that is not an RFC 9110 token, or a value with CR, LF, NUL or
         # another control character, lets an app split or smuggle headers once
         # a real server writes them (h11 and httptools refuse to).
-        if not is_token(name) or name != name.lower():
-            problem = "lower-case" if is_token(name) else "a valid token (RFC 9110)"
-            raise ASGIProtocolError(f"header name {name!r} must be {problem}", message)
+        if not is_token(name):
+            raise ASGIProtocolError(
+                f"header name {name!r} must be a valid token (RFC 9110)", message
+            )
+        if name != name.lower():
+            name = case.lower(name, message)
         if not is_header_value(value):
             raise ASGIProtocolError(
                 f"header {name!r} has CR, LF, NUL or another control character in its value "
@@ -101,8 +165,9 @@ _NO_BODY_STATUSES = frozenset({204, 304})
 class HTTPResponseValidator:
     """The order and shape of `http.response.*` messages for one request."""
 
-    def __init__(self, method: str) -> None:
+    def __init__(self, method: str, case: HeaderCase = STRICT_HEADER_CASE) -> None:
         self.state = _HTTPState.BEFORE_START
+        self._case = case
         self.status: int | None = None
         # Validated copies: `headers` may be any iterable, even a generator,
         # so it is read once, here, and the caller uses these lists.
@@ -167,7 +232,7 @@ class HTTPResponseValidator:
                 "(send 103 Early Hints with 'http.response.early_hint')",
                 message,
             )
-        headers = check_headers(message)
+        headers = check_headers(message, case=self._case)
         self.expects_trailers = _check_bool(message, "trailers")
         self.status = status
         self.headers = headers
@@ -250,7 +315,7 @@ class HTTPResponseValidator:
             )
         if self.state is not _HTTPState.TRAILERS:
             raise ASGIProtocolError("'http.response.trailers' before the final body", message)
-        self.trailers.extend(check_headers(message))
+        self.trailers.extend(check_headers(message, case=self._case))
         if not _check_bool(message, "more_trailers"):
             self.state = _HTTPState.COMPLETE
 
@@ -272,16 +337,21 @@ class _WSState(Enum):
 
 
 def _valid_close_code(code: int) -> bool:
-    # RFC 6455 §7.4: 1004-1006 and 1015 are reserved and must never be sent in
-    # a close frame; 3000-4999 are for libraries and applications.
-    return code in {1000, 1001, 1002, 1003} or 1007 <= code <= 1014 or 3000 <= code <= 4999
+    # The registered codes (1000-1015) and the ones for libraries and
+    # applications (3000-4999).  RFC 6455 §7.4 reserves 1004-1006 and 1015
+    # for reporting, never for a close frame, but apps do send them (1006 to
+    # say "abnormal", mirroring WebSocketDisconnect(1006)) and they are
+    # Starlette's named constants: the client reports them as sent, the way
+    # the test would see them, rather than refusing the close.
+    return 1000 <= code <= 1015 or 3000 <= code <= 4999
 
 
 class WebSocketValidator:
     """The order and shape of the messages an app sends on a WebSocket."""
 
-    def __init__(self, subprotocols: list[str]) -> None:
+    def __init__(self, subprotocols: list[str], case: HeaderCase = STRICT_HEADER_CASE) -> None:
         self.state = _WSState.CONNECTING
+        self._case = case
         self._subprotocols = subprotocols
         # Validated copy of the accept or denial headers (read once: any iterable).
         self.headers: list[tuple[bytes, bytes]] = []
@@ -323,7 +393,7 @@ class WebSocketValidator:
                     f"(offered: {self._subprotocols!r})",
                     message,
                 )
-        self.headers = check_headers(message)
+        self.headers = check_headers(message, case=self._case)
         self.state = _WSState.CONNECTED
 
     def _send(self, message: Mapping[str, Any]) -> None:
@@ -347,8 +417,8 @@ class WebSocketValidator:
         code = message.get("code", 1000)
         if not isinstance(code, int) or isinstance(code, bool) or not _valid_close_code(code):
             raise ASGIProtocolError(
-                f"close code {code!r} is not allowed in a close frame (RFC 6455 §7.4: "
-                "1000-1003, 1007-1014, 3000-4999)",
+                f"close code {code!r} is not a WebSocket close code (RFC 6455 §7.4: an int "
+                "in 1000-1015 or 3000-4999)",
                 message,
             )
         reason = message.get("reason")
@@ -370,7 +440,7 @@ class WebSocketValidator:
         status = message.get("status")
         if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
             raise ASGIProtocolError(f"'status' must be an int in 100..599, got {status!r}", message)
-        self.headers = check_headers(message)
+        self.headers = check_headers(message, case=self._case)
         self.state = _WSState.DENIAL
 
     def _denial_body(self, message: Mapping[str, Any]) -> None:

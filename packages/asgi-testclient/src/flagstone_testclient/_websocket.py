@@ -28,7 +28,7 @@ from ._exceptions import (
     describe_message,
 )
 from ._running import DISCONNECT_GRACE, caused_by_disconnect, finish_or_cancel, wait_within
-from ._validation import WebSocketValidator
+from ._validation import STRICT_HEADER_CASE, HeaderCase, WebSocketValidator
 
 # Messages the app may send before the test reads them: a socket buffer.  An
 # app that keeps sending to a test that stopped reading blocks here (as it
@@ -49,12 +49,13 @@ class WebSocketConnection:
         *,
         raise_server_exceptions: bool,
         timeout: float | None,
+        header_case: HeaderCase = STRICT_HEADER_CASE,
     ) -> None:
         self._app = app
         self._scope = scope
         self._raise = raise_server_exceptions
         self.timeout = timeout
-        self._validator = WebSocketValidator(list(scope.get("subprotocols", [])))
+        self._validator = WebSocketValidator(list(scope.get("subprotocols", [])), header_case)
         # Client → app is unbounded: test sends must never block the test.
         self._to_app_tx, self._to_app_rx = anyio.create_memory_object_stream[Message](math.inf)
         self._from_app_tx, self._from_app_rx = anyio.create_memory_object_stream[Message](
@@ -82,7 +83,12 @@ class WebSocketConnection:
             self.app_error = exc
         finally:
             self._app_done.set()
+            # The app's ends of both streams: nothing reads the client's
+            # messages once the app is gone.  Every path closes all four
+            # streams (here and in `aclose`), so none is collected unclosed (a
+            # ResourceWarning, an error under `-W error`).
             self._from_app_tx.close()
+            self._to_app_rx.close()
 
     async def _receive(self) -> Message:
         try:
@@ -148,7 +154,8 @@ class WebSocketConnection:
 
     async def connect(self) -> None:
         """Send `websocket.connect` and wait for the app's answer to the handshake."""
-        await self._to_app_tx.send({"type": "websocket.connect"})
+        # An app that already ended is reported by `_next`, below.
+        await self._to_app({"type": "websocket.connect"})
         message = await self._next(
             "the app to answer the WebSocket handshake (websocket.accept, websocket.close "
             "or websocket.http.response.start)",
@@ -207,17 +214,24 @@ class WebSocketConnection:
             raise WebSocketClosed(self._close.get("code", 1000), self._close.get("reason"))
         if self._disconnect is not None:
             raise RuntimeError("the test already closed this WebSocket session")
-        if self._app_done.is_set():
+        if self._app_done.is_set() or not await self._to_app(message):
             self._raise_pending()
             raise WebSocketClosed(_ABNORMAL, "the app is no longer running")
-        await self._to_app_tx.send(message)
+
+    async def _to_app(self, message: Message) -> bool:
+        """Queue `message` for the app; False if the app has ended (its stream is closed)."""
+        try:
+            await self._to_app_tx.send(message)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return False
+        return True
 
     async def close(self, code: int, reason: str | None) -> None:
         """Close from the client side: the app receives `websocket.disconnect`."""
         if self._disconnect is not None:
             return
         self._disconnect = {"type": "websocket.disconnect", "code": code, "reason": reason or ""}
-        await self._to_app_tx.send(self._disconnect)
+        await self._to_app(self._disconnect)  # False: the app is gone, nobody to tell
         self._to_app_tx.close()
 
     async def aclose(self) -> None:
@@ -228,6 +242,20 @@ class WebSocketConnection:
         grace = DISCONNECT_GRACE if self.timeout is None else min(DISCONNECT_GRACE, self.timeout)
         await finish_or_cancel(self._app_done, self._cancel_scope, grace)
         self._raise_pending()
+
+
+def _prefer_the_app_error(refusal: BaseException, app_error: Exception) -> None:
+    """Raise the app's own exception when it caused the refusal of a handshake.
+
+    A framework answers an endpoint's crash with a close or a 500 denial
+    response and then re-raises the exception for the server's log (as
+    flagstone's `ServerErrorMiddleware` does).  With raise_server_exceptions,
+    the test sees that exception, as it would for HTTP, not the refusal it
+    caused (which becomes its `__cause__`).  Any other handshake failure (a
+    timeout, a protocol error) is the one to report.
+    """
+    if isinstance(refusal, WebSocketClosed) and app_error is not refusal:
+        raise app_error from refusal
 
 
 def _text_of(message: Mapping[str, Any]) -> str:
@@ -307,11 +335,11 @@ class WebSocketTestSession:
         self._portal.start_task_soon(connection.run)
         try:
             self._portal.call(connection.connect)
-        except BaseException:
+        except BaseException as refusal:
             try:
                 self._portal.call(connection.aclose)
-            except Exception:  # the handshake error is the one to report
-                pass
+            except Exception as app_error:
+                _prefer_the_app_error(refusal, app_error)
             finally:
                 self._release()
             raise
@@ -390,9 +418,18 @@ class AsyncWebSocketTestSession:
 
     __test__ = False
 
-    def __init__(self, connection: WebSocketConnection) -> None:
-        self._connection = connection
+    def __init__(self, connect: Callable[[], WebSocketConnection]) -> None:
+        self._connect = connect
+        self._conn: WebSocketConnection | None = None
         self._task_group: TaskGroup | None = None
+
+    @property
+    def _connection(self) -> WebSocketConnection:
+        if self._conn is None:
+            raise RuntimeError(
+                "use the session in an `async with client.websocket_connect(...) as ws:` block"
+            )
+        return self._conn
 
     @property
     def accepted_subprotocol(self) -> str | None:
@@ -405,21 +442,26 @@ class AsyncWebSocketTestSession:
         return self._connection.extra_headers
 
     async def __aenter__(self) -> AsyncWebSocketTestSession:
+        self._conn = self._connect()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._connection.run)
         try:
             await self._connection.connect()
-        except BaseException:
+        except BaseException as refusal:
             with anyio.CancelScope(shield=True):
                 try:
                     await self._connection.aclose()
-                except Exception:  # the handshake error is the one to report
-                    pass
+                except Exception as app_error:
+                    app_failure: Exception | None = app_error
+                else:
+                    app_failure = None
             self._task_group.cancel_scope.cancel()
             # Not passing the error in: the task group would wrap it in an
             # ExceptionGroup, and the test should see the handshake's error.
             await self._task_group.__aexit__(None, None, None)
+            if app_failure is not None:
+                _prefer_the_app_error(refusal, app_failure)
             raise
         return self
 

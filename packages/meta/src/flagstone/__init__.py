@@ -64,6 +64,7 @@ from flagstone_contract import (
     WebSocketAcceptEvent,
     WebSocketCloseEvent,
     WebSocketConnectEvent,
+    WebSocketDisconnect,
     WebSocketDisconnectEvent,
     WebSocketException,
     WebSocketReceiveEvent,
@@ -114,7 +115,6 @@ from flagstone_requests import (
     UploadFile,
     WebSocket,
     WebSocketClose,
-    WebSocketDisconnect,
     WebSocketDisconnected,
     WebSocketEndpoint,
     WebSocketState,
@@ -164,6 +164,7 @@ if TYPE_CHECKING:
     from flagstone_testclient import (
         AppTimeoutError,
         ASGIProtocolError,
+        ASGIProtocolWarning,
         AsyncTestClient,
         AsyncWebSocketTestSession,
         LifespanFailed,
@@ -175,6 +176,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "ASGIProtocolError": "flagstone_testclient",
+    "ASGIProtocolWarning": "flagstone_testclient",
     "AppTimeoutError": "flagstone_testclient",
     "AsyncTestClient": "flagstone_testclient",
     "AsyncWebSocketTestSession": "flagstone_testclient",
@@ -201,6 +203,7 @@ __all__ = [
     "APP_TASKS_KEY",
     "ASGIApp",
     "ASGIProtocolError",
+    "ASGIProtocolWarning",
     "ASGIVersions",
     "Address",
     "App",

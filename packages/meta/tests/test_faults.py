@@ -43,6 +43,7 @@ from flagstone import (
     StreamingResponse,
     TestClient,
     WebSocket,
+    WebSocketDisconnect,
     WebSocketRoute,
 )
 
@@ -669,6 +670,8 @@ def test_websocket_client_vanishing_is_not_a_server_error_under_uvicorn(
         try:
             while True:
                 await websocket.send_text(await websocket.receive_text())
+        except WebSocketDisconnect:
+            pass  # the documented way (the demo's chat too): the client left
         finally:
             seen.append(websocket.client_state)
 

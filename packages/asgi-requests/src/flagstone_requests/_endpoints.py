@@ -22,8 +22,9 @@ Deliberate differences from Starlette:
   response) ends the request quietly with a DEBUG log line: no exception
   handler runs and nothing reaches the server's error log, so a client
   cannot flood that log by aborting uploads.  Starlette lets it escape as
-  "Exception in ASGI application".  Likewise a `WebSocketDisconnect` that a
-  `websocket_session` endpoint does not catch (the client left).
+  "Exception in ASGI application".  (A `WebSocketDisconnect` that a
+  WebSocket endpoint does not catch still propagates, as in Starlette, whose
+  test client re-raises it when the session ends: catch it in the endpoint.)
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from ._exception_middleware import Progress, handle_exception, handlers_in
 from ._exceptions import ClientDisconnect
 from ._request import Request, client_gone
 from ._responses import PlainTextResponse, Response
-from ._websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from ._websockets import WebSocket, WebSocketState
 
 __all__ = ["HTTPEndpoint", "WebSocketEndpoint", "request_response", "websocket_session"]
 
@@ -107,10 +108,6 @@ def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
         websocket = WebSocket(scope, receive, send)
         try:
             await func(websocket)
-        except WebSocketDisconnect:
-            # The endpoint's receive() found the client gone and it did not
-            # catch that: the conversation is over, which is no server error.
-            client_gone(scope)
         except Exception as exc:
             tables = handlers_in(scope)
             if tables is None:

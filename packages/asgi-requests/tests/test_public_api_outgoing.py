@@ -74,6 +74,8 @@ def test_no_accidental_outgoing_exports() -> None:
         for name in flagstone_requests.__all__
         if getattr(getattr(flagstone_requests, name), "__module__", None) in OUTGOING_MODULES
     }
+    # ContentTooLarge is the contract's too, but an incoming-side name.
+    exported.discard("ContentTooLarge")
     assert exported == EXPECTED_OUTGOING
 
 

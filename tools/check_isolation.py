@@ -30,17 +30,33 @@ print(",".join(extra))
 """
 
 
-def allowed_imports(pkg: Package, all_pkgs: list[Package]) -> set[str]:
-    """The flagstone import names an isolated env for `pkg` may contain."""
+def declared_siblings(pkg: Package, all_pkgs: list[Package]) -> set[str]:
+    """The flagstone import names `pkg` declares directly in `[project] dependencies`."""
     import tomllib
 
     data = tomllib.loads((pkg.folder / "pyproject.toml").read_text())
     deps = " ".join(data["project"].get("dependencies", []))
     declared = {p.import_name for p in all_pkgs if p.dist + ">" in deps.replace(" ", "")}
     declared |= {p.import_name for p in all_pkgs if p.dist + "[" in deps}
+    return declared
+
+
+def allowed_imports(pkg: Package, all_pkgs: list[Package]) -> set[str]:
+    """The flagstone import names an isolated env for `pkg` may contain.
+
+    Declared siblings and, transitively, theirs: staticfiles declares
+    requests, which declares config, so config is legitimately installed.
+    """
     if pkg.import_name == "flagstone":
-        declared = {p.import_name for p in all_pkgs}
-    return declared | {pkg.import_name}
+        return {p.import_name for p in all_pkgs}
+    by_name = {p.import_name: p for p in all_pkgs}
+    allowed = {pkg.import_name}
+    pending = [pkg]
+    while pending:
+        for name in declared_siblings(pending.pop(), all_pkgs) - allowed:
+            allowed.add(name)
+            pending.append(by_name[name])
+    return allowed
 
 
 def hatch_command() -> list[str]:

@@ -12,9 +12,12 @@ import check_boundaries  # noqa: E402
 
 
 def make_tree(root: Path, files: dict[str, str]) -> Path:
-    """A workspace with contract, requests, routing, sessions and meta packages."""
+    """A workspace with contract, the concern packages and meta."""
     for folder, dist in [
         ("asgi-contract", "flagstone-contract"),
+        ("asgi-config", "flagstone-config"),
+        ("asgi-staticfiles", "flagstone-staticfiles"),
+        ("asgi-templates", "flagstone-templates"),
         ("asgi-requests", "flagstone-requests"),
         ("asgi-routing", "flagstone-routing"),
         ("asgi-sessions", "flagstone-sessions"),
@@ -54,6 +57,19 @@ def test_the_real_tree_has_no_violation() -> None:
         pytest.param("asgi-requests/src/flagstone_requests/x.py",
                      "def f():\n    from flagstone_contract._types import Scope\n",
                      "private module", id="lazy-private-import"),
+        pytest.param("asgi-config/src/flagstone_config/x.py", "import flagstone_requests\n",
+                     "must not import flagstone_requests", id="config-imports-requests"),
+        pytest.param("asgi-staticfiles/src/flagstone_staticfiles/x.py",
+                     "import flagstone_routing\n", "must not import flagstone_routing",
+                     id="staticfiles-imports-routing"),
+        pytest.param("asgi-templates/src/flagstone_templates/x.py",
+                     "from flagstone_sessions import SessionMiddleware\n",
+                     "must not import flagstone_sessions", id="templates-imports-sessions"),
+        pytest.param("asgi-staticfiles/src/flagstone_staticfiles/x.py",
+                     "from flagstone_requests._file_response import FileResponse\n",
+                     "private module", id="staticfiles-imports-requests-private"),
+        pytest.param("asgi-sessions/src/flagstone_sessions/x.py", "import flagstone_config\n",
+                     "must not import flagstone_config", id="sessions-imports-config"),
     ],
 )  # fmt: skip
 def test_each_violation_is_reported(tmp_path: Path, rel: str, text: str, reason: str) -> None:
@@ -75,6 +91,14 @@ def test_each_violation_is_reported(tmp_path: Path, rel: str, text: str, reason:
                      id="meta-imports-public"),
         pytest.param("asgi-requests/src/flagstone_requests/x.py",
                      "from flagstone_requests._request import Request\n", id="own-private"),
+        pytest.param("asgi-requests/src/flagstone_requests/x.py",
+                     "from flagstone_config import Secret\n", id="requests-imports-config"),
+        pytest.param("asgi-staticfiles/src/flagstone_staticfiles/x.py",
+                     "from flagstone_requests import FileResponse\n",
+                     id="staticfiles-imports-requests"),
+        pytest.param("asgi-templates/src/flagstone_templates/x.py",
+                     "from flagstone_requests import HTMLResponse\n",
+                     id="templates-imports-requests"),
     ],
 )  # fmt: skip
 def test_allowed_imports_pass(tmp_path: Path, rel: str, text: str) -> None:

@@ -12,6 +12,7 @@ PACKAGES = [
     "flagstone_sessions",
     "flagstone_background",
     "flagstone_testclient",
+    "flagstone_config",
 ]
 
 

@@ -1,15 +1,19 @@
 """Small value types, plus the one import path for every datastructure.
 
 `URL`, `Headers`, the multidicts and uploads live in modules of their own
-(`_url.py`, `_headers.py`, `_multidict.py`, `_uploads.py`); they are
-re-exported here so the rest of the package imports from one place.
+(`_url.py`, `_headers.py`, `_multidict.py`, `_uploads.py`), and `Secret` and
+`CommaSeparatedStrings` in flagstone-config; they are re-exported here so the
+rest of the package imports from one place.
 """
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple, overload
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+# One home for the config value types (flagstone-config, stdlib only); these
+# are the identical objects, so `isinstance` and re-exports agree everywhere.
+from flagstone_config import CommaSeparatedStrings, Secret
 
 from ._headers import Headers, MutableHeaders
 from ._multidict import ImmutableMultiDict, MultiDict, QueryParams
@@ -37,63 +41,6 @@ class Address(NamedTuple):
 
     host: str
     port: int
-
-
-class Secret:
-    """A string that hides itself from `repr` (and so from logs and tracebacks).
-
-    `str(secret)` reveals the value; `repr(secret)` is `Secret('**********')`.
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}('**********')"
-
-    def __str__(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-
-class CommaSeparatedStrings(Sequence[str]):
-    """A sequence of strings parsed from `"a, b, 'c, d'"` (quotes group commas)."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self, value: str | Sequence[str]) -> None:
-        if isinstance(value, str):
-            splitter = shlex.shlex(value, posix=True)
-            splitter.whitespace = ","
-            splitter.whitespace_split = True
-            self._items = [item.strip() for item in splitter]
-        else:
-            self._items = list(value)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[str]: ...
-
-    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
-        return self._items[index]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._items!r})"
-
-    def __str__(self) -> str:
-        return ", ".join(repr(item) for item in self._items)
 
 
 class State:

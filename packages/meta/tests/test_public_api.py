@@ -13,6 +13,7 @@ PACKAGES = [
     "flagstone_background",
     "flagstone_testclient",
     "flagstone_config",
+    "flagstone_staticfiles",
 ]
 
 

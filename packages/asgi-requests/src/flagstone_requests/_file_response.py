@@ -127,7 +127,9 @@ class FileResponse(Response):
             # A given stat_result is authoritative: the headers already
             # describe it, so the bytes sent must match it too.
             size = self.stat_result.st_size
-            if method != "HEAD":
+            # HEAD and a 304 send no body: no need to open the file (a 304 is
+            # the common answer for static assets, and opening costs a thread hop).
+            if method != "HEAD" and not self._answers_not_modified(scope):
                 _, handle = await self._open(True)
         else:
             stat_result, handle = await self._open(method != "HEAD")
@@ -141,6 +143,13 @@ class FileResponse(Response):
                     await anyio.to_thread.run_sync(handle.close)
         if self.background is not None:
             await run_background(self.background)
+
+    def _answers_not_modified(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or self.status_code != 200:
+            return False
+        return scope.get("method") in ("GET", "HEAD") and self._not_modified(
+            self._request_headers(scope)
+        )
 
     async def _open(self, open_file: bool) -> tuple[os.stat_result, IO[bytes] | None]:
         def open_and_stat() -> tuple[os.stat_result, IO[bytes] | None]:
@@ -179,11 +188,7 @@ class FileResponse(Response):
         prefix = "websocket." if scope["type"] == "websocket" else ""
         method = _method(scope)
         request_headers = self._request_headers(scope) if prefix == "" else {}
-        if (
-            self.status_code == 200
-            and method in ("GET", "HEAD")
-            and self._not_modified(request_headers)
-        ):
+        if prefix == "" and self._answers_not_modified(scope):
             headers = [(k, v) for k, v in self.raw_headers if k not in _NOT_ON_304]
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -165,6 +165,12 @@ from flagstone_sessions import (
     SessionStoreError,
     SessionUnavailableError,
 )
+from flagstone_staticfiles import (
+    CachePolicy,
+    PathLike,
+    StaticFiles,
+    immutable_if_fingerprinted,
+)
 
 from ._app import App
 
@@ -233,6 +239,7 @@ __all__ = [
     "BodyCounter",
     "BodyIdleTimeout",
     "CONVERTOR_TYPES",
+    "CachePolicy",
     "ClientDisconnect",
     "CommaSeparatedStrings",
     "Config",
@@ -292,6 +299,7 @@ __all__ = [
     "MutableHeaders",
     "NoMatchFound",
     "PathConvertor",
+    "PathLike",
     "PlainTextResponse",
     "QueryParams",
     "Receive",
@@ -321,6 +329,7 @@ __all__ = [
     "SessionStoreError",
     "SessionUnavailableError",
     "State",
+    "StaticFiles",
     "StreamConsumed",
     "StreamingResponse",
     "StringConvertor",
@@ -353,6 +362,7 @@ __all__ = [
     "environ",
     "get_route_path",
     "http",
+    "immutable_if_fingerprinted",
     "limit_request_body",
     "register_url_convertor",
     "request_response",

@@ -1,0 +1,61 @@
+"""Turn a request path into a file path that cannot leave the served directories.
+
+Two independent walls, so a mistake in one is caught by the other:
+
+1. **Segment screening** (`safe_segments`): the route path is split on `/`
+   and every segment that could mean something other than "a name in this
+   directory" on *any* platform is refused outright: `..` (traversal), a
+   backslash (a separator on Windows: `..\\..\\x`), a colon (a drive letter
+   `C:`, or an NTFS stream `file::$DATA`), NUL (truncates the path in C
+   APIs; Python raises), and other control characters.  Empty and `.`
+   segments are dropped, so the result is always relative.  The path is
+   never percent-decoded here: the server decoded it once, and decoding
+   again is what turns `%252e%252e` into a traversal.
+2. **Containment** (`contained`): after joining, the real path (symlinks
+   resolved, unless the application opted into following them) must lie
+   inside the real directory, compared with `os.path.commonpath` on whole
+   components (a string prefix would let `/static-private` pass for
+   `/static`, CVE-2023-29159).
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["contained", "route_path", "safe_segments"]
+
+# Control characters (NUL included) have no place in a file name we serve.
+_FORBIDDEN = frozenset(chr(code) for code in range(32)) | {"\x7f", "\\", ":"}
+
+
+def route_path(path: str, root_path: str) -> str:
+    """`path` below `root_path` (a Mount's prefix), at a segment boundary.
+
+    ASGI keeps the full path in `path` and the mount prefix in `root_path`; a
+    server that strips the prefix itself leaves `path` without it.
+    """
+    if root_path and path.startswith(root_path):
+        rest = path[len(root_path) :]
+        if not rest or rest.startswith("/"):
+            return rest
+    return path
+
+
+def safe_segments(path: str) -> list[str] | None:
+    """The path's name segments, or None if any segment is hostile (see module doc)."""
+    segments = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == ".." or not _FORBIDDEN.isdisjoint(segment):
+            return None
+        segments.append(segment)
+    return segments
+
+
+def contained(full_path: str, directory: str) -> bool:
+    """True if `full_path` is `directory` or inside it (both absolute, normalised)."""
+    try:
+        return os.path.commonpath([full_path, directory]) == directory
+    except ValueError:  # different drives on Windows
+        return False

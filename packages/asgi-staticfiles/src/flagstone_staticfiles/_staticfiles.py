@@ -1,0 +1,363 @@
+"""`StaticFiles`: an ASGI app serving files from directories and packages.
+
+Starlette's behaviour and subclassing surface (`get_directories`,
+`get_path`, `get_response`, `lookup_path`, `file_response`, `check_config`
+and the attributes they read), with the path handling in `_paths.py`,
+precompressed siblings and a Cache-Control policy on top.  Conditional GET
+(ETag / Last-Modified -> 304) and ranges are `FileResponse`'s job: one home
+for those rules.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import logging
+import mimetypes
+import os
+import stat
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+import anyio.to_thread
+
+from flagstone_contract import EXCEPTION_HANDLERS_KEY, HTTPException, Receive, Scope, Send
+from flagstone_contract.http import safe_location_path
+from flagstone_requests import FileResponse, PlainTextResponse, RedirectResponse, Response
+
+from ._cache import CachePolicy
+from ._encodings import DEFAULT_ENCODINGS, SUFFIXES, acceptable_encodings
+from ._paths import contained, route_path, safe_segments
+
+__all__ = ["PathLike", "StaticFiles"]
+
+PathLike = str | os.PathLike[str]
+logger = logging.getLogger("flagstone.staticfiles")
+
+# Characters kept as they are in the trailing-slash redirect's Location.
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+_ALLOW = {"Allow": "GET, HEAD"}
+
+
+class _PackageDirectoryError(RuntimeError, AssertionError):
+    # Starlette reports a bad `packages=` entry with `assert`; an AssertionError
+    # vanishes under `python -O`, so this is a RuntimeError that `except
+    # AssertionError` (ported code and tests) still catches.
+    pass
+
+
+class _Resolved:
+    """What a request path resolved to: the file to send and how it is encoded."""
+
+    __slots__ = ("encoding", "full_path", "relative", "stat_result")
+
+    def __init__(
+        self,
+        full_path: str,
+        stat_result: os.stat_result | None,
+        relative: str,
+        encoding: str | None = None,
+    ) -> None:
+        self.full_path = full_path
+        self.stat_result = stat_result
+        self.relative = relative
+        self.encoding = encoding
+
+
+class StaticFiles:
+    """Serve files from `directory` and/or `packages`, Starlette-compatible.
+
+    Mount it (`Mount("/static", StaticFiles(directory="static"),
+    name="static")`, then `url_for("static", path="app.css")`) or use it as
+    a whole ASGI app.  GET and HEAD only (405 otherwise); a directory is
+    never listed.  With `html=True` a directory serves its `index.html`
+    (redirecting to the trailing-slash URL first) and a miss serves
+    `404.html` if present.  `follow_symlink=True` serves symlinks that lead
+    outside the directories; by default they are refused (404).
+
+    Beyond Starlette: `precompressed=True` (or a tuple of codings from
+    `"br"`, `"zstd"`, `"gzip"`) serves `name.br` / `name.zst` / `name.gz`
+    next to `name` to clients that accept them, with `Content-Encoding` and
+    `Vary: Accept-Encoding`; `cache_control` sets `Cache-Control` on files
+    (a string, or a callable from the relative path to a value or None,
+    e.g. `immutable_if_fingerprinted`).
+
+    Subclassing: every method works from the public attributes
+    (`directory`, `packages`, `all_directories`, `html`, `follow_symlink`,
+    `config_checked`, `precompressed`, `cache_control`), so a subclass may
+    set them instead of calling `__init__`.
+    """
+
+    def __init__(
+        self,
+        *,
+        directory: PathLike | None = None,
+        packages: Sequence[str | tuple[str, str]] | None = None,
+        html: bool = False,
+        check_dir: bool = True,
+        follow_symlink: bool = False,
+        precompressed: bool | Sequence[str] = False,
+        cache_control: CachePolicy | None = None,
+    ) -> None:
+        self.directory = directory
+        self.packages = packages
+        self.all_directories = self.get_directories(directory, packages)
+        self.html = html
+        self.config_checked = False
+        self.follow_symlink = follow_symlink
+        self.precompressed = _codings(precompressed)
+        self.cache_control = cache_control
+        if check_dir and directory is not None and not os.path.isdir(directory):
+            raise RuntimeError(
+                f"Directory '{os.fspath(directory)}' does not exist "
+                f"(resolved to '{os.path.abspath(directory)}'); create it, fix the path, "
+                "or pass check_dir=False if it is created later"
+            )
+
+    def get_directories(
+        self,
+        directory: PathLike | None = None,
+        packages: Sequence[str | tuple[str, str]] | None = None,
+    ) -> list[PathLike]:
+        """The directories to serve from: `directory`, then each package's `statics` folder.
+
+        A package entry is a name (its `statics` folder) or `(name, folder)`.
+        """
+        directories: list[PathLike] = [] if directory is None else [directory]
+        for package in packages or []:
+            name, folder = package if isinstance(package, tuple) else (package, "statics")
+            spec = importlib.util.find_spec(name)
+            if spec is None or spec.origin is None:
+                raise _PackageDirectoryError(
+                    f"Package {name!r} could not be found (or is a namespace package "
+                    "without an __init__.py)."
+                )
+            package_directory = os.path.normpath(os.path.join(spec.origin, "..", folder))
+            if not os.path.isdir(package_directory):
+                raise _PackageDirectoryError(
+                    f"Directory {folder!r} in package {name!r} could not be found "
+                    f"(looked for '{package_directory}')."
+                )
+            directories.append(package_directory)
+        return directories
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                # Refuse the handshake (1008, policy violation), like a router miss.
+                await send({"type": "websocket.close", "code": 1008, "reason": "Not Found"})
+            return
+        if not self.config_checked:
+            await self.check_config()
+            self.config_checked = True
+        try:
+            path = self.get_path(scope)
+            response = await self.get_response(path, scope)
+        except HTTPException as exc:
+            if EXCEPTION_HANDLERS_KEY in scope:
+                raise  # the application's handlers render it (custom 404 pages)
+            response = _plain_error(exc)
+        await _send_response(response, scope, receive, send)
+
+    def get_path(self, scope: Scope) -> str:
+        """The request's path below the mount, as `/`-separated names.
+
+        Raises `HTTPException(404)` for a hostile path (`..`, backslash,
+        colon, NUL or another control character in any segment).
+        """
+        segments = safe_segments(route_path(scope["path"], scope.get("root_path", "")))
+        if segments is None:
+            raise HTTPException(404)
+        return "/".join(segments)
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """The response for `path` (from `get_path`): a file, a redirect, or an error."""
+        if scope["method"] not in ("GET", "HEAD"):
+            raise HTTPException(405, headers=_ALLOW)
+        offered = self._offered_codings(scope)
+        found = await anyio.to_thread.run_sync(self._resolve, path, offered)
+        if found.stat_result is not None and stat.S_ISREG(found.stat_result.st_mode):
+            return self._file(found, scope)
+        if found.stat_result is not None and stat.S_ISDIR(found.stat_result.st_mode) and self.html:
+            index = await anyio.to_thread.run_sync(
+                self._resolve, f"{path}/index.html" if path else "index.html", offered
+            )
+            if index.stat_result is not None and stat.S_ISREG(index.stat_result.st_mode):
+                if not scope["path"].endswith("/"):
+                    return RedirectResponse(_slash_location(scope))
+                return self._file(index, scope)
+        if self.html:
+            page = await anyio.to_thread.run_sync(self._resolve, "404.html", ())
+            if page.stat_result is not None and stat.S_ISREG(page.stat_result.st_mode):
+                return FileResponse(page.full_path, stat_result=page.stat_result, status_code=404)
+        raise HTTPException(404)
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        """The first `(full_path, stat)` for `path` in the directories, or `("", None)`.
+
+        Runs in a worker thread.  Never returns a path outside the
+        directories: hostile segments are refused again here (subclasses may
+        call it with their own paths), and the resolved path must be inside
+        the resolved directory (symlinks too, unless `follow_symlink`).
+        """
+        segments = safe_segments(path)
+        if segments is None:
+            return "", None
+        follow = getattr(self, "follow_symlink", False)
+        for directory in self.all_directories:
+            base = os.path.abspath(directory) if follow else os.path.realpath(directory)
+            joined = os.path.join(base, *segments)
+            full_path = os.path.abspath(joined) if follow else os.path.realpath(joined)
+            if not contained(full_path, base):
+                continue
+            try:
+                return full_path, os.stat(full_path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                # A name too long, a symlink loop, a file we may not read: the
+                # client learns only "not found" (no hint about our files).
+                if exc.errno in (errno.ENAMETOOLONG, errno.ELOOP, errno.EACCES, errno.EPERM):
+                    return "", None
+                raise
+        return "", None
+
+    def file_response(
+        self,
+        full_path: PathLike,
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        """A `FileResponse` for the file (it answers conditional requests with 304)."""
+        return FileResponse(full_path, status_code=status_code, stat_result=stat_result)
+
+    async def check_config(self) -> None:
+        """Check once, at the first request, that `directory` exists and is a directory."""
+        if self.directory is None:
+            return
+        try:
+            stat_result = await anyio.to_thread.run_sync(os.stat, self.directory)
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"StaticFiles directory '{os.fspath(self.directory)}' does not exist."
+            ) from None
+        if not (stat.S_ISDIR(stat_result.st_mode) or stat.S_ISLNK(stat_result.st_mode)):
+            raise RuntimeError(
+                f"StaticFiles path '{os.fspath(self.directory)}' is not a directory."
+            )
+
+    # --- beyond Starlette ---------------------------------------------------------
+
+    def _offered_codings(self, scope: Scope) -> tuple[str, ...]:
+        offered: tuple[str, ...] = getattr(self, "precompressed", ())
+        if not offered:
+            return ()
+        header = ""
+        for name, value in scope.get("headers") or ():
+            if name == b"accept-encoding":
+                header = (
+                    value.decode("latin-1")
+                    if not header
+                    else header + "," + value.decode("latin-1")
+                )
+        return tuple(acceptable_encodings(header, offered))
+
+    def _resolve(self, path: str, codings: tuple[str, ...]) -> _Resolved:
+        # One worker-thread hop for the file and its precompressed siblings.
+        full_path, stat_result = self.lookup_path(path)
+        found = _Resolved(full_path, stat_result, path)
+        if stat_result is None or not stat.S_ISREG(stat_result.st_mode):
+            return found
+        for coding in codings:
+            sibling, sibling_stat = self.lookup_path(path + SUFFIXES[coding])
+            if sibling_stat is not None and stat.S_ISREG(sibling_stat.st_mode):
+                return _Resolved(sibling, sibling_stat, path, coding)
+        return found
+
+    def _file(self, found: _Resolved, scope: Scope) -> Response:
+        assert found.stat_result is not None
+        response = self.file_response(found.full_path, found.stat_result, scope)
+        headers = response.headers
+        if found.encoding is not None:
+            media_type = mimetypes.guess_type(found.relative)[0] or "application/octet-stream"
+            response.media_type = media_type
+            if media_type.startswith("text/") and "charset" not in media_type:
+                media_type += "; charset=utf-8"
+            headers["content-type"] = media_type
+            headers["content-encoding"] = found.encoding
+        if getattr(self, "precompressed", ()):
+            # The answer depends on Accept-Encoding whichever file was chosen:
+            # caches must not hand the .br body to a client without brotli.
+            headers.add_vary_header("Accept-Encoding")
+        policy = getattr(self, "cache_control", None)
+        value = policy(found.relative) if callable(policy) else policy
+        if value is not None and "cache-control" not in headers:
+            headers["cache-control"] = value
+        return response
+
+
+def _codings(precompressed: bool | Sequence[str]) -> tuple[str, ...]:
+    if precompressed is True:
+        return DEFAULT_ENCODINGS
+    if precompressed is False:
+        return ()
+    unknown = [coding for coding in precompressed if coding not in SUFFIXES]
+    if unknown or isinstance(precompressed, str):
+        raise ValueError(
+            f"precompressed must be True, False or a sequence of {sorted(SUFFIXES)}, "
+            f"got {precompressed!r}"
+        )
+    return tuple(precompressed)
+
+
+def _slash_location(scope: Scope) -> str:
+    # A relative Location (like flagstone-routing's slash redirects): an
+    # absolute URL built from the scope would downgrade https to http behind
+    # a TLS-terminating proxy.
+    location = safe_location_path(quote(scope["path"] + "/", safe=_PATH_SAFE))
+    query: bytes = scope.get("query_string", b"")
+    if query:
+        location += "?" + quote(query.decode("latin-1"), safe=_PATH_SAFE + "?%")
+    return location
+
+
+def _plain_error(exc: HTTPException) -> Response:
+    # Used as a bare ASGI app (no exception middleware): answer the error
+    # ourselves instead of letting the server turn it into a 500.
+    headers = dict(exc.headers or {})
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=headers)
+
+
+async def _send_response(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+    """Send `response`; a file that vanished or shrank meanwhile ends the response cleanly."""
+    started = False
+
+    async def watch(message: Any) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            started = True
+        await send(message)
+
+    if not isinstance(response, FileResponse):
+        await response(scope, receive, send)
+        return
+    try:
+        await response(scope, receive, watch)
+    except (RuntimeError, OSError) as exc:
+        if not started and isinstance(exc.__cause__ or exc, OSError):
+            # Deleted (or replaced by a directory) between lookup and open:
+            # the file is simply gone, which the client should learn as 404.
+            if EXCEPTION_HANDLERS_KEY in scope:
+                raise HTTPException(404) from exc
+            await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+            return
+        if not started:
+            raise
+        # Truncated while being sent: the promised Content-Length can no
+        # longer be met.  Returning without the final body makes the server
+        # close the connection, so the client sees a short response instead
+        # of bytes from another version of the file; a traceback would add
+        # nothing (it is not a bug in the application).
+        logger.warning("static file %s changed while it was being sent: %s", response.path, exc)

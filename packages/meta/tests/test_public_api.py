@@ -14,6 +14,7 @@ PACKAGES = [
     "flagstone_testclient",
     "flagstone_config",
     "flagstone_staticfiles",
+    "flagstone_templates",
 ]
 
 

@@ -171,6 +171,11 @@ from flagstone_staticfiles import (
     StaticFiles,
     immutable_if_fingerprinted,
 )
+from flagstone_templates import (
+    ContextProcessor,
+    Jinja2Templates,
+    TemplateResponse,
+)
 
 from ._app import App
 
@@ -245,6 +250,7 @@ __all__ = [
     "Config",
     "ConfigKeyError",
     "ContentTooLarge",
+    "ContextProcessor",
     "Convertor",
     "CookieTooLargeError",
     "DEFAULT_MAX_FORM_MEMORY_SIZE",
@@ -279,6 +285,7 @@ __all__ = [
     "IntegerConvertor",
     "InvalidJSON",
     "JSONResponse",
+    "Jinja2Templates",
     "LifespanFailed",
     "LifespanScope",
     "LifespanShutdownCompleteEvent",
@@ -333,6 +340,7 @@ __all__ = [
     "StreamConsumed",
     "StreamingResponse",
     "StringConvertor",
+    "TemplateResponse",
     "TestClient",
     "URL",
     "URLPath",

@@ -1,0 +1,207 @@
+"""Jinja2Templates: Starlette's API, context processors, async environments, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+
+from flagstone_requests import HTMLResponse, Request
+from flagstone_templates import Jinja2Templates, TemplateResponse
+
+MakeRequest = Callable[..., Request]
+
+
+def test_renders_with_request_in_context(template_dir: Path, make_request: MakeRequest) -> None:
+    templates = Jinja2Templates(directory=template_dir)
+    request = make_request("/greet")
+    response = templates.TemplateResponse(request, "hello.html", {"name": "Ada"})
+    assert isinstance(response, HTMLResponse)
+    assert isinstance(response, TemplateResponse)
+    assert response.body == b"Hello Ada at /greet"
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.template.name == "hello.html"
+    assert response.context["request"] is request
+    assert response.context["name"] == "Ada"
+
+
+def test_status_headers_media_type_and_keyword_form(
+    template_dir: Path, make_request: MakeRequest
+) -> None:
+    templates = Jinja2Templates(template_dir)
+    response = templates.TemplateResponse(
+        request=make_request(),
+        name="hello.html",
+        context={"name": "x"},
+        status_code=404,
+        headers={"x-extra": "1"},
+        media_type="text/plain",
+    )
+    assert response.status_code == 404
+    assert response.headers["x-extra"] == "1"
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_the_callers_context_is_not_mutated(template_dir: Path, make_request: MakeRequest) -> None:
+    context = {"name": "Ada"}
+    Jinja2Templates(template_dir).TemplateResponse(make_request(), "hello.html", context)
+    assert context == {"name": "Ada"}
+
+
+def test_autoescape_is_on(template_dir: Path, make_request: MakeRequest) -> None:
+    response = Jinja2Templates(template_dir).TemplateResponse(
+        make_request(), "escape.html", {"value": "<script>alert(1)</script>"}
+    )
+    assert response.body == b"&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def test_several_directories_are_searched_in_order(
+    tmp_path: Path, make_request: MakeRequest
+) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (first / "x.html").write_text("first")
+    (second / "x.html").write_text("second")
+    (second / "y.html").write_text("only second")
+    templates = Jinja2Templates([first, second])
+    assert templates.TemplateResponse(make_request(), "x.html").body == b"first"
+    assert templates.TemplateResponse(make_request(), "y.html").body == b"only second"
+
+
+def test_context_processors_run_for_every_render(
+    template_dir: Path, make_request: MakeRequest
+) -> None:
+    seen: list[Request] = []
+
+    def user(request: Request) -> dict[str, Any]:
+        seen.append(request)
+        return {"user": request.url.path.strip("/")}
+
+    def theme(request: Request) -> dict[str, Any]:
+        return {"theme": "dark"}
+
+    templates = Jinja2Templates(template_dir, context_processors=[user, theme])
+    request = make_request("/ada")
+    assert templates.TemplateResponse(request, "user.html").body == b"ada dark"
+    assert seen == [request]
+
+
+def test_a_ready_environment_gets_the_helpers(make_request: MakeRequest) -> None:
+    env = jinja2.Environment(loader=jinja2.DictLoader({"t.html": "{{ url_for is defined }}"}))
+    templates = Jinja2Templates(env=env)
+    assert templates.env is env
+    assert templates.TemplateResponse(make_request(), "t.html").body == b"True"
+    assert "path_for" in env.globals
+
+
+def test_an_apps_own_url_for_wins(make_request: MakeRequest) -> None:
+    env = jinja2.Environment(loader=jinja2.DictLoader({"t.html": "{{ url_for('x') }}"}))
+    env.globals["url_for"] = lambda name: f"custom:{name}"
+    assert Jinja2Templates(env=env).TemplateResponse(make_request(), "t.html").body == b"custom:x"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({}, id="neither"),
+        pytest.param({"directory": "x", "env": jinja2.Environment()}, id="both"),
+    ],
+)
+def test_exactly_one_of_directory_and_env(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(TypeError, match="exactly one of directory"):
+        Jinja2Templates(**kwargs)
+
+
+def test_the_old_name_first_form_is_a_clear_error(
+    template_dir: Path, make_request: MakeRequest
+) -> None:
+    templates = Jinja2Templates(template_dir)
+    with pytest.raises(TypeError, match="the request comes first"):
+        templates.TemplateResponse("hello.html", {"request": make_request()})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        pytest.param("nope.html", jinja2.TemplateNotFound, id="missing-template"),
+        pytest.param("syntax.html", jinja2.TemplateSyntaxError, id="syntax-error"),
+        pytest.param("broken.html", jinja2.UndefinedError, id="undefined-attribute"),
+    ],
+)
+def test_template_errors_raise_at_the_call(
+    template_dir: Path, make_request: MakeRequest, name: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        Jinja2Templates(template_dir).TemplateResponse(make_request(), name)
+
+
+def test_url_for_without_a_request_in_context_says_so() -> None:
+    env = jinja2.Environment(loader=jinja2.DictLoader({"t.html": "{{ url_for('x') }}"}))
+    templates = Jinja2Templates(env=env)
+    with pytest.raises(RuntimeError, match="needs `request` in the context"):
+        templates.get_template("t.html").render({})
+
+
+def test_url_for_without_a_router_says_what_to_do(make_request: MakeRequest) -> None:
+    env = jinja2.Environment(loader=jinja2.DictLoader({"t.html": "{{ url_for('home') }}"}))
+    with pytest.raises(RuntimeError, match="needs a router"):
+        Jinja2Templates(env=env).TemplateResponse(make_request(), "t.html")
+
+
+@pytest.mark.anyio
+async def test_response_sends_debug_info_when_the_server_offers_it(
+    template_dir: Path, make_request: MakeRequest, send_through: Any, make_scope: Any
+) -> None:
+    response = Jinja2Templates(template_dir).TemplateResponse(
+        make_request(), "hello.html", {"name": "x"}
+    )
+    scope = make_scope(extensions={"http.response.debug": {}})
+    sent = await send_through(response, scope)
+    assert sent[0]["type"] == "http.response.debug"
+    assert sent[0]["info"]["template"].name == "hello.html"
+    assert sent[0]["info"]["context"]["name"] == "x"
+    plain = await send_through(response, make_scope())
+    assert [m["type"] for m in plain] == ["http.response.start", "http.response.body"]
+
+
+@pytest.mark.anyio
+async def test_async_environment_renders_on_the_running_loop(
+    make_request: MakeRequest, send_through: Any, make_scope: Any
+) -> None:
+    async def fetch_name() -> str:
+        return "from a coroutine"
+
+    env = jinja2.Environment(
+        loader=jinja2.DictLoader({"a.html": "{{ fetch() }} {{ request.url.path }}"}),
+        enable_async=True,
+        autoescape=True,
+    )
+    templates = Jinja2Templates(env=env)
+    response = templates.TemplateResponse(make_request("/async"), "a.html", {"fetch": fetch_name})
+    sent = await send_through(response, make_scope())
+    body = b"from a coroutine /async"
+    assert sent[0]["status"] == 200
+    assert dict(sent[0]["headers"])[b"content-length"] == str(len(body)).encode()
+    assert sent[1]["body"] == body
+    assert response.body == body
+
+
+def test_missing_jinja2_is_a_clear_error_at_construction() -> None:
+    code = (
+        "import sys; sys.modules['jinja2'] = None\n"
+        "import flagstone_templates\n"  # importing still works
+        "try:\n"
+        "    flagstone_templates.Jinja2Templates(directory='.')\n"
+        "except ModuleNotFoundError as exc:\n"
+        "    print(exc.name, '|', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("jinja2 | Jinja2Templates needs jinja2")
+    assert "pip install jinja2" in out.stdout

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,10 @@ from typing import Any
 import pytest
 
 from flagstone_staticfiles import StaticFiles
+
+# tools/serving.py: the repository's one helper for ports and server processes.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
+import serving
 
 HOSTILE_SCOPE_PATHS = [
     pytest.param("/../secret.txt", id="dotdot"),
@@ -136,12 +138,6 @@ RAW_TARGETS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _raw_get(port: int, target: str) -> tuple[int, bytes]:
     """Send `target` byte for byte (no client-side normalisation) and read the reply."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -166,34 +162,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path
     os.symlink(root / "secret.txt", static / "link-out")
     os.symlink(root / "static-secret" / "x.txt", static / "link-prefix")
     os.symlink(root, static / "dir-out")
-    port = _free_port()
-    log = root / "server.log"
-    env = {**os.environ, "FLAGSTONE_SF_DIR": str(static)}
-    tests_dir = Path(__file__).resolve().parent
+    port = serving.free_port()
     command = [
         sys.executable, "-m", "uvicorn", "static_server_app:app",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
     ]  # fmt: skip
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, cwd=tests_dir, env=env, stdout=sink, stderr=sink)
+    served = serving.start(
+        "uvicorn",
+        command,
+        root / "server.log",
+        port=port,
+        cwd=Path(__file__).resolve().parent,
+        env={"FLAGSTONE_SF_DIR": str(static)},
+    )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited:\n{log.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"uvicorn did not listen:\n{log.read_text()}") from None
-                time.sleep(0.05)  # polling for "listening", not synchronising a test
+        served.wait_until(lambda: serving.http_answers(port, "/static/app.js"), "answering")
         yield port, root
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-    text = log.read_text(errors="replace")
-    assert "Traceback" not in text, text
+        served.stop()
+    log = served.log_tail(100_000)
+    assert "Traceback" not in log, log
 
 
 def test_server_serves_the_control_file(server: tuple[int, Path]) -> None:

@@ -104,6 +104,24 @@ def test_anonymous_home_shows_the_login_form(client: httpx.Client) -> None:
     assert client.get("/api/me").json() == {"user": None}
 
 
+def test_pages_link_css_and_js_served_by_static_files(client: httpx.Client) -> None:
+    login = client.get("/")
+    assert '<link rel="stylesheet" href="/static/site.css">' in login.text
+    log_in(client, "stylist")
+    assert '<script src="/static/app.js"></script>' in client.get("/").text
+    for path, media_type in (
+        ("/static/site.css", "text/css"),
+        ("/static/app.js", "text/javascript"),
+    ):
+        asset = client.get(path)
+        assert asset.status_code == 200
+        assert asset.headers["content-type"].startswith(media_type)
+        assert asset.headers["cache-control"] == "no-cache"
+        again = client.get(path, headers={"if-none-match": asset.headers["etag"]})
+        assert again.status_code == 304
+    assert client.get("/static/../app.py").status_code == 404
+
+
 def test_login_sets_a_cookie_and_redirects_home(client: httpx.Client, demo_audit_log: Path) -> None:
     log_in(client, "ada")
     assert client.get("/api/me").json() == {"user": "ada"}

@@ -6,7 +6,9 @@
 - a WebSocket chat room, and a server-sent-events feed of new messages;
 - an audit-log line written by a background task for every message (a
   response's `background=` for the JSON API, app-owned tasks for chat);
-- a JSON API; `url_for` for every link in the HTML.
+- a JSON API; `url_for` for every link in the HTML;
+- pages rendered by `Jinja2Templates` (templates/), CSS and JavaScript served
+  by `StaticFiles` (static/), mounted at `/static`.
 
 Configuration (environment): `FLAGSTONE_DEMO_SECRET` (session key; a random
 one per process by default, so set it when running several workers),
@@ -26,7 +28,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,11 @@ from flagstone import (
     AppTasksMiddleware,
     BackgroundTask,
     EventSourceResponse,
-    HTMLResponse,
     HTTPException,
+    Jinja2Templates,
     JSONResponse,
     Middleware,
+    Mount,
     RedirectResponse,
     RedisStore,
     Request,
@@ -51,12 +53,14 @@ from flagstone import (
     Session,
     SessionMiddleware,
     SessionStore,
+    StaticFiles,
+    TemplateResponse,
     WebSocket,
     WebSocketDisconnect,
     WebSocketRoute,
+    immutable_if_fingerprinted,
 )
 
-from . import _pages
 from ._hub import Hub
 
 PASSWORD = "flagstone"
@@ -64,6 +68,8 @@ MAX_UPLOAD = 1024 * 1024
 MAX_MESSAGE = 500
 USERNAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
 hub = Hub()
 uploads: list[dict[str, object]] = []
 audit_tasks = AppTasks(max_concurrency=32, when_full="wait", shutdown_timeout=5.0)
@@ -104,31 +110,21 @@ def require_user(request: Request) -> str:
     return user
 
 
-async def home(request: Request) -> HTMLResponse:
+async def home(request: Request) -> TemplateResponse:
     user = current_user(request)
     if user is None:
         return login_page(request)
-    body = _pages.HOME.format(
-        user=escape(user),
-        logout_url=request.url_for("logout"),
-        upload_url=request.url_for("upload"),
-        messages_url=request.url_for("api_messages"),
-        me_url=request.url_for("api_me"),
-        events_url=request.url_for("events"),
-        chat_path=request.url_for("chat").path,
-        max_upload=MAX_UPLOAD,
-        uploads=_pages.upload_items(uploads),
+    context = {"user": user, "max_upload": MAX_UPLOAD, "uploads": uploads}
+    return templates.TemplateResponse(request, "home.html", context)
+
+
+def login_page(request: Request, error: str = "", status_code: int = 200) -> TemplateResponse:
+    return templates.TemplateResponse(
+        request, "login.html", {"error": error}, status_code=status_code
     )
-    return HTMLResponse(_pages.page(body))
 
 
-def login_page(request: Request, error: str = "", status_code: int = 200) -> HTMLResponse:
-    message = f'<p class="error">{escape(error)}</p>' if error else ""
-    body = _pages.LOGIN.format(login_url=request.url_for("login"), error=message)
-    return HTMLResponse(_pages.page(body), status_code=status_code)
-
-
-async def login(request: Request) -> HTMLResponse | RedirectResponse:
+async def login(request: Request) -> TemplateResponse | RedirectResponse:
     async with request.form(max_fields=10, max_files=0) as form:
         username = str(form.get("username", ""))
         password = str(form.get("password", ""))
@@ -279,6 +275,12 @@ def create_app() -> App:
         Route("/api/messages", api_messages, methods=["GET", "POST"], name="api_messages"),
         Route("/events", events, name="events"),
         WebSocketRoute("/ws/chat", chat, name="chat"),
+        # no-cache for these unfingerprinted names: browsers revalidate (a 304).
+        Mount(
+            "/static",
+            StaticFiles(directory=HERE / "static", cache_control=immutable_if_fingerprinted),
+            name="static",
+        ),
     ]
     middleware = [
         Middleware(AppTasksMiddleware, audit_tasks),

@@ -21,6 +21,7 @@ Deliberate differences from Starlette:
 from __future__ import annotations
 
 import hashlib
+import io
 import mimetypes
 import os
 import secrets
@@ -138,7 +139,9 @@ class FileResponse(Response):
         try:
             await self._respond(scope, receive, send, size, handle)
         finally:
-            if handle is not None:
+            if isinstance(handle, io.BytesIO):
+                handle.close()
+            elif handle is not None:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(handle.close)
         if self.background is not None:
@@ -155,6 +158,7 @@ class FileResponse(Response):
         def open_and_stat() -> tuple[os.stat_result, IO[bytes] | None]:
             # Stat through the open descriptor: the file we describe in the
             # headers is then the very file we send, even if it is replaced.
+            handle: IO[bytes] | None
             if not open_file:
                 result = os.stat(self.path)
                 handle = None
@@ -165,6 +169,13 @@ class FileResponse(Response):
                 if handle is not None:
                     handle.close()
                 raise RuntimeError(f"File at path {os.fspath(self.path)} is not a file.")
+            size = self.stat_result.st_size if self.stat_result is not None else result.st_size
+            if handle is not None and size <= self.chunk_size:
+                # A file that fits in one chunk is read and closed in this same
+                # thread hop: sending it then needs no more hops (each costs a
+                # wake-up of a worker thread, the bulk of a small file's time).
+                with handle:
+                    handle = io.BytesIO(handle.read(size))
             return result, handle
 
         try:
@@ -354,14 +365,23 @@ class FileResponse(Response):
         more_after: bool,
         prefix: str,
     ) -> None:
-        await anyio.to_thread.run_sync(handle.seek, start)
+        in_memory = isinstance(handle, io.BytesIO)  # a small file, already read
+        if in_memory:
+            handle.seek(start)
+        else:
+            await anyio.to_thread.run_sync(handle.seek, start)
         remaining = stop - start
         body_type = prefix + "http.response.body"
         if remaining == 0 and not more_after:
             await send({"type": body_type, "body": b"", "more_body": False})
             return
         while remaining > 0:
-            chunk = await anyio.to_thread.run_sync(handle.read, min(self.chunk_size, remaining))
+            want = min(self.chunk_size, remaining)
+            chunk = (
+                handle.read(want)
+                if in_memory
+                else await anyio.to_thread.run_sync(handle.read, want)
+            )
             if not chunk:
                 # The file shrank after we promised a content-length: cutting
                 # the connection is the only honest answer left.

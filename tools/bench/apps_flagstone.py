@@ -34,6 +34,7 @@ from bench_scenarios import (
     Scenario,
     expected_route_body,
     route_path,
+    static_directory,
 )
 
 from flagstone_contract import ASGIApp, Middleware, Scope, wrap_middleware
@@ -221,6 +222,10 @@ def build(scenario: Scenario) -> ASGIApp:
         routes = [route(route_path(i), route_endpoint(i)) for i in range(scenario.routes)]
     elif scenario.name == "websocket":
         routes = [_load("flagstone_routing", "WebSocketRoute")("/ws", websocket)]
+    elif scenario.name.startswith("static-"):
+        static_files = _load("flagstone_staticfiles", "StaticFiles")
+        mount = _load("flagstone_routing", "Mount")
+        routes = [mount("/static", static_files(directory=static_directory()), name="static")]
     else:
         path, endpoint = _ENDPOINTS[scenario.name]
         methods = ["POST"] if scenario.request.method == "POST" else None

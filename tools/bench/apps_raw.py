@@ -13,8 +13,10 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import re
 from collections.abc import Callable
+from email.utils import formatdate
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl
 
@@ -22,12 +24,14 @@ from bench_scenarios import (
     BACKGROUND_RUNS,
     JSON_PAYLOAD,
     SECRET_KEY,
+    STATIC_FILE,
     STREAM_CHUNK,
     STREAM_CHUNKS,
     PassThrough,
     Scenario,
     expected_route_body,
     json_body,
+    static_directory,
 )
 
 from flagstone_contract import ASGIApp, Receive, Scope, Send
@@ -183,6 +187,28 @@ def middleware_5() -> ASGIApp:
     return app
 
 
+def static_file(not_modified: bool) -> ASGIApp:
+    """The static-* floor: stat and read the file on each request (no path checks)."""
+    path = str(static_directory() / STATIC_FILE)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        stat_result = os.stat(path)
+        last_modified = formatdate(stat_result.st_mtime, usegmt=True).encode()
+        validators = [(b"last-modified", last_modified)]
+        if not_modified:
+            since = dict(scope["headers"]).get(b"if-modified-since")
+            if since == last_modified:
+                await send({"type": "http.response.start", "status": 304, "headers": validators})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        # Blocking on purpose: the floor skips the worker-thread hop (1 KiB, page cache).
+        with open(path, "rb") as handle:  # noqa: ASYNC230
+            body = handle.read()
+        await _respond(send, body, [*TEXT, *validators])
+
+    return app
+
+
 _BUILDERS: dict[str, Callable[[], ASGIApp]] = {
     "hello": lambda: hello,
     "json": lambda: json_app,
@@ -194,6 +220,8 @@ _BUILDERS: dict[str, Callable[[], ASGIApp]] = {
     "streaming": lambda: streaming,
     "websocket": lambda: websocket,
     "middleware-5": middleware_5,
+    "static-small": lambda: static_file(False),
+    "static-304": lambda: static_file(True),
 }
 
 

@@ -19,6 +19,7 @@ from bench_scenarios import (
     Scenario,
     expected_route_body,
     route_path,
+    static_directory,
 )
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -27,7 +28,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from flagstone_contract import ASGIApp, Scope
@@ -137,6 +139,8 @@ def build(scenario: Scenario) -> ASGIApp:
         routes = [Route(route_path(i), route_endpoint(i)) for i in range(scenario.routes)]
     elif scenario.name == "websocket":
         routes = [WebSocketRoute("/ws", websocket)]
+    elif scenario.name.startswith("static-"):
+        routes = [Mount("/static", StaticFiles(directory=static_directory()), name="static")]
     else:
         path, endpoint = _ENDPOINTS[scenario.name]
         methods = ["POST"] if scenario.request.method == "POST" else None

@@ -68,11 +68,11 @@ async def one_request(port: int, payload: bytes) -> Outcome:
 
 
 async def http_load(
-    port: int, payload: bytes, total: int, connections: int
+    port: int, payload: bytes, total: int, connections: int, status: int = 200
 ) -> tuple[float, int, int]:
     """Send `total` requests over `connections` keep-alive connections.
 
-    Returns (seconds, requests sent, answers with a status other than 200).
+    Returns (seconds, requests sent, answers with a status other than `status`).
     Connections are opened before the clock starts: the benchmark measures
     requests, not TCP handshakes.
     """
@@ -91,7 +91,7 @@ async def http_load(
             if big:  # let the 1 MiB upload drain instead of buffering it all
                 await writer.drain()
             outcome = await read_response(reader)
-            if outcome.status != 200:
+            if outcome.status != status:
                 wrong += 1
             if outcome.headers.get("connection", "").lower() == "close":
                 raise RuntimeError(
@@ -281,6 +281,10 @@ class _Runner:
         if scenario.kind == "websocket":
             return await ws_load(target.port, scenario.ws_messages, total, self.args.connections)
         if self.args.client == "wrk":
+            if scenario.status != 200:
+                raise RuntimeError(
+                    f"wrk counts the expected {scenario.status} as an error; use --client python"
+                )
             return await asyncio.to_thread(
                 wrk_load,
                 scenario,
@@ -291,7 +295,7 @@ class _Runner:
                 self.workdir,
             )
         payload = request_bytes(scenario, target.port, target.cookie)
-        return await http_load(target.port, payload, total, self.args.connections)
+        return await http_load(target.port, payload, total, self.args.connections, scenario.status)
 
     async def scenario(self, scenario: Scenario, servers: dict[str, _Servers]) -> Row:
         row = Row(scenario)
@@ -316,7 +320,13 @@ class _Runner:
                         await ws_load(target.port, scenario.ws_messages, min(total, 4), 2)
                     else:
                         payload = request_bytes(scenario, target.port, target.cookie)
-                        await http_load(target.port, payload, min(total, 50), self.args.connections)
+                        await http_load(
+                            target.port,
+                            payload,
+                            min(total, 50),
+                            self.args.connections,
+                            scenario.status,
+                        )
             except Exception as exc:
                 row.cells[name] = f"FAIL (warm-up load: {_describe(exc)})"
                 del targets[name]

@@ -273,7 +273,7 @@ async def _run_scenario(
             row.cells[name] = f"FAIL (warm-up: {_describe(exc)})"
     _check_answers(scenario, prepared, row)
     count = max(1, requests // scenario.weight)
-    expected = 101 if scenario.kind == "websocket" else 200
+    expected = 101 if scenario.kind == "websocket" else scenario.status
     timings: dict[str, list[float]] = {name: [] for name in prepared}
     for name in list(prepared):  # untimed warm batch: caches, lazily built stacks, the allocator
         try:
@@ -317,7 +317,7 @@ def _check_answers(scenario: Scenario, prepared: dict[str, _Prepared], row: Row)
     if reference_name is None:
         return
     reference = prepared[reference_name].outcome
-    if reference.status not in (101, 200):
+    if reference.status not in (101, scenario.status):
         for name in list(prepared):
             row.cells[name] = f"FAIL ({reference_name} answered {reference.status})"
             del prepared[name]

@@ -10,8 +10,12 @@ and messages or into bytes on a socket.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.utils import formatdate
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlencode
 
@@ -26,6 +30,9 @@ __all__ = [
     "ROUTE_COUNTS",
     "SCENARIOS",
     "SECRET_KEY",
+    "STATIC_BYTES",
+    "STATIC_FILE",
+    "STATIC_MTIME",
     "STREAM_CHUNK",
     "STREAM_CHUNKS",
     "UPLOAD_BYTES",
@@ -38,6 +45,7 @@ __all__ = [
     "json_body",
     "route_path",
     "scenario_names",
+    "static_directory",
 ]
 
 # --- payloads shared by every toolkit -------------------------------------------
@@ -61,6 +69,28 @@ STREAM_CHUNKS = 16  # 16 x 64 KiB = 1 MiB streamed
 SECRET_KEY = "bench-secret-key-not-for-production"
 ROUTE_COUNTS = (10, 100, 1000)
 WS_MESSAGES = tuple(f"message {i}" for i in range(100))
+
+# The static-* scenarios: one 1 KiB text file with a fixed mtime, so every
+# toolkit (and every server process) computes the same Last-Modified and ETag.
+STATIC_FILE = "small.txt"
+STATIC_BYTES = (b"flagstone static file " * 64)[:1024]
+STATIC_MTIME = 1_700_000_000
+
+
+def static_directory() -> Path:
+    """The folder the static-* apps serve, created (idempotently) in the temp dir.
+
+    A fixed path rather than a fresh temporary one: the HTTP mode builds the
+    apps in server subprocesses, which must all serve the same file.
+    """
+    folder = Path(tempfile.gettempdir()) / "flagstone-bench-static"
+    path = folder / STATIC_FILE
+    if not path.is_file() or path.read_bytes() != STATIC_BYTES:
+        folder.mkdir(exist_ok=True)
+        path.write_bytes(STATIC_BYTES)
+    if os.stat(path).st_mtime != STATIC_MTIME:
+        os.utime(path, (STATIC_MTIME, STATIC_MTIME))
+    return folder
 
 
 def route_path(index: int) -> str:
@@ -158,6 +188,8 @@ class Scenario:
     json_body: bool = False
     ws_messages: tuple[str, ...] = ()
     routes: int = 0
+    # The status every answer must have (304 for the conditional GET).
+    status: int = 200
 
     @property
     def unit(self) -> str:
@@ -239,6 +271,23 @@ def _scenarios() -> Iterator[Scenario]:
         ws_messages=WS_MESSAGES,
     )
     yield Scenario("middleware-5", "GET / behind 5 pass-through ASGI middlewares")
+    yield Scenario(
+        "static-small",
+        "GET a 1 KiB file through StaticFiles mounted at /static",
+        HttpRequest(path=f"/static/{STATIC_FILE}"),
+        compare_headers=("content-type", "content-length", "last-modified"),
+    )
+    yield Scenario(
+        "static-304",
+        "conditional GET of that file (If-Modified-Since = its Last-Modified) -> 304",
+        HttpRequest(
+            path=f"/static/{STATIC_FILE}",
+            headers=(("if-modified-since", formatdate(STATIC_MTIME, usegmt=True)),),
+        ),
+        # Starlette's 304 keeps only a few validators: the status is the answer.
+        compare_headers=(),
+        status=304,
+    )
 
 
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in _scenarios()}

@@ -124,13 +124,18 @@ class FileResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handle: IO[bytes] | None = None
         method = _method(scope)
+        if self.stat_result is not None and self._answers_not_modified(scope):
+            # A 304 sends no body: the file is not opened (a 304 is the common
+            # answer for static assets, and opening costs a thread hop).
+            await self._send_not_modified(send)
+            if self.background is not None:
+                await run_background(self.background)
+            return
         if self.stat_result is not None:
             # A given stat_result is authoritative: the headers already
             # describe it, so the bytes sent must match it too.
             size = self.stat_result.st_size
-            # HEAD and a 304 send no body: no need to open the file (a 304 is
-            # the common answer for static assets, and opening costs a thread hop).
-            if method != "HEAD" and not self._answers_not_modified(scope):
+            if method != "HEAD":
                 _, handle = await self._open(True)
         else:
             stat_result, handle = await self._open(method != "HEAD")
@@ -147,10 +152,15 @@ class FileResponse(Response):
         if self.background is not None:
             await run_background(self.background)
 
+    async def _send_not_modified(self, send: Send) -> None:
+        headers = [(k, v) for k, v in self.raw_headers if k not in _NOT_ON_304]
+        await send({"type": "http.response.start", "status": 304, "headers": headers})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
     def _answers_not_modified(self, scope: Scope) -> bool:
         if scope["type"] != "http" or self.status_code != 200:
             return False
-        return scope.get("method") in ("GET", "HEAD") and self._not_modified(
+        return _method(scope) in ("GET", "HEAD") and self._not_modified(
             self._request_headers(scope)
         )
 
@@ -200,9 +210,7 @@ class FileResponse(Response):
         method = _method(scope)
         request_headers = self._request_headers(scope) if prefix == "" else {}
         if prefix == "" and self._answers_not_modified(scope):
-            headers = [(k, v) for k, v in self.raw_headers if k not in _NOT_ON_304]
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await self._send_not_modified(send)
             return
         decision = self._range_decision(request_headers, method, size)
         if decision.outcome in ("bad_request", "unsatisfiable"):

@@ -353,8 +353,8 @@ async def _send_response(response: Response, scope: Scope, receive: Receive, sen
                 raise HTTPException(404) from exc
             await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
             return
-        if not started:
-            raise
+        if not started or not isinstance(exc, RuntimeError):
+            raise  # e.g. an OSError from `send`: not ours to hide
         # Truncated while being sent: the promised Content-Length can no
         # longer be met.  Returning without the final body makes the server
         # close the connection, so the client sees a short response instead

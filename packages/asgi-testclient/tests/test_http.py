@@ -66,6 +66,7 @@ class TestScope:
             "http.response.trailers",
             "http.response.pathsend",
             "http.response.early_hint",
+            "http.response.debug",
         }
         headers = dict(scope["headers"])
         assert headers[b"x-custom"] == b"yes"  # names lower-cased, as servers do
@@ -368,6 +369,27 @@ class TestExtensions:
 
         response = make_client(app).get("/")
         assert response.extensions["http.response.early_hint"] == [[b"</style.css>; rel=preload"]]
+
+    def test_debug_info_becomes_template_and_context(
+        self, make_client: Callable[..., TestClient]
+    ) -> None:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            assert "http.response.debug" in scope["extensions"]
+            info = {"template": "the-template", "context": {"name": "ada"}}
+            await send({"type": "http.response.debug", "info": info})
+            await send({"type": "http.response.start", "status": 200})
+            await send({"type": "http.response.body", "body": b"page"})
+
+        response = make_client(app).get("/")
+        assert response.template == "the-template"  # type: ignore[attr-defined]
+        assert response.context == {"name": "ada"}  # type: ignore[attr-defined]
+        plain = make_client(TestExtensions._plain_app).get("/")
+        assert not hasattr(plain, "template")
+
+    @staticmethod
+    async def _plain_app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"x"})
 
     def test_pathsend_streams_the_file(
         self, make_client: Callable[..., TestClient], tmp_path: Path

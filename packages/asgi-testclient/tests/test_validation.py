@@ -129,6 +129,16 @@ HTTP_VIOLATIONS = [
         id="early-hint-after-start",
     ),
     pytest.param(
+        [START, {"type": "http.response.debug", "info": {}}],
+        "after 'http.response.start'",
+        id="debug-after-start",
+    ),
+    pytest.param(
+        [{"type": "http.response.debug", "info": "x"}],
+        "must be a mapping",
+        id="debug-info-not-a-mapping",
+    ),
+    pytest.param(
         [START, {"type": "http.response.pathsend", "path": "relative.txt"}],
         "absolute path",
         id="pathsend-relative",

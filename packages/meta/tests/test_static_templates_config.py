@@ -92,3 +92,11 @@ def test_config_secret_is_the_same_class_everywhere() -> None:
 
     key = Config(environ={"KEY": "k"})("KEY", cast=Secret)
     assert isinstance(key, flagstone_requests.Secret)
+
+
+def test_test_client_exposes_template_and_context(site: Path) -> None:
+    # Starlette's TestClient does this; ported template tests rely on it.
+    with TestClient(make_app(site)) as client:
+        response = client.get("/blog/hello")
+    assert response.template.name == "page.html"
+    assert response.context["request"].url.path == "/blog/hello"

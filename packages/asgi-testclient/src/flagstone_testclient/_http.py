@@ -142,6 +142,8 @@ class HTTPExchange:
                 self._complete()
         elif kind == "http.response.early_hint":
             self.extensions["http.response.early_hint"].append(list(message["links"]))
+        elif kind == "http.response.debug":
+            self.extensions["http.response.debug"] = dict(message["info"])
 
     async def _deliver(self, chunk: bytes, *, final: bool = False) -> None:
         # HEAD: servers drop the body (Starlette's responses send it anyway).

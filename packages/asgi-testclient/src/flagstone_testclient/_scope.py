@@ -20,7 +20,14 @@ ASGI_VERSIONS: dict[str, str] = {"version": "3.0", "spec_version": "2.5"}
 # Extensions the client implements, offered the way servers offer them: an
 # app may only use an extension listed in its scope.  No `http.response.push`:
 # the client speaks HTTP/1.1, where push does not exist.
-HTTP_EXTENSIONS = ("http.response.trailers", "http.response.pathsend", "http.response.early_hint")
+HTTP_EXTENSIONS = (
+    "http.response.trailers",
+    "http.response.pathsend",
+    "http.response.early_hint",
+    # Template responses report their template and context (Starlette's client
+    # exposes them as `response.template` / `response.context`).
+    "http.response.debug",
+)
 WEBSOCKET_EXTENSIONS = ("websocket.http.response",)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}

@@ -106,7 +106,7 @@ class SyncTransport(httpx.BaseTransport):
         )
         # httpx copies the dict; trailers arrive later and go into the copy.
         exchange.extensions = response.extensions
-        return response
+        return with_debug_info(response)
 
 
 class SyncResponseStream(httpx.SyncByteStream):
@@ -200,7 +200,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         )
         # httpx copies the dict; trailers arrive later and go into the copy.
         exchange.extensions = response.extensions
-        return response
+        return with_debug_info(response)
 
     @staticmethod
     async def _buffered(exchange: HTTPExchange) -> httpx.Response:
@@ -223,11 +223,13 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         # ExceptionGroup, and the test should see the app's own exception.
         if error is not None:
             raise error
-        return httpx.Response(
-            exchange.status,
-            headers=exchange.headers,
-            content=b"".join(chunks),
-            extensions=exchange.extensions,
+        return with_debug_info(
+            httpx.Response(
+                exchange.status,
+                headers=exchange.headers,
+                content=b"".join(chunks),
+                extensions=exchange.extensions,
+            )
         )
 
 
@@ -261,3 +263,15 @@ class AsyncResponseStream(httpx.AsyncByteStream):
             await self.aclose()
         except Exception:  # the client is closing; the app reacting to it is no news
             pass
+
+def with_debug_info(response: httpx.Response) -> httpx.Response:
+    """Expose an `http.response.debug` message as `response.template` / `.context`.
+
+    Starlette's test client does this, and ported tests assert on
+    `response.template.name` and `response.context["key"]`.
+    """
+    info = response.extensions.get("http.response.debug")
+    if info is not None:
+        response.template = info.get("template")  # type: ignore[attr-defined]
+        response.context = info.get("context")  # type: ignore[attr-defined]
+    return response

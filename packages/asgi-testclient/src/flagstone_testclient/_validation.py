@@ -205,6 +205,7 @@ class HTTPResponseValidator:
             "http.response.pathsend": self._pathsend,
             "http.response.trailers": self._trailers,
             "http.response.early_hint": self._early_hint,
+            "http.response.debug": self._debug,
         }.get(kind)
         if handler is None:
             raise ASGIProtocolError(
@@ -327,6 +328,12 @@ class HTTPResponseValidator:
         links = message.get("links")
         if not isinstance(links, list) or not all(isinstance(link, bytes) for link in links):
             raise ASGIProtocolError("'links' must be a list of bytes", message)
+
+    def _debug(self, message: Mapping[str, Any]) -> None:
+        if self.state is not _HTTPState.BEFORE_START:
+            raise ASGIProtocolError("'http.response.debug' after 'http.response.start'", message)
+        if not isinstance(message.get("info"), Mapping):
+            raise ASGIProtocolError("'info' of 'http.response.debug' must be a mapping", message)
 
 
 class _WSState(Enum):

@@ -264,6 +264,7 @@ class AsyncResponseStream(httpx.AsyncByteStream):
         except Exception:  # the client is closing; the app reacting to it is no news
             pass
 
+
 def with_debug_info(response: httpx.Response) -> httpx.Response:
     """Expose an `http.response.debug` message as `response.template` / `.context`.
 

@@ -68,10 +68,11 @@ def test_url_for_in_templates_under_a_mount(site: Path) -> None:
 
 
 def test_url_for_in_templates_with_root_path(site: Path) -> None:
-    # Behind a proxy that strips /app: the server passes root_path="/app".
+    # Served under /app (uvicorn --root-path /app): the path keeps the prefix
+    # and root_path names it, as ASGI requires.
     with TestClient(make_app(site), root_path="/app") as client:
-        body = client.get("/blog/hello").text
-        css = client.get("/static/css/site.css")
+        body = client.get("/app/blog/hello").text
+        css = client.get("/app/static/css/site.css")
     absolute, path, page, _ = body.split("|")
     assert absolute == "http://testserver/app/static/css/site.css"
     assert path == "/app/static/css/site.css"

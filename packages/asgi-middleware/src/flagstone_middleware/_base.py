@@ -1,0 +1,294 @@
+"""`BaseHTTPMiddleware`: Starlette's `dispatch(request, call_next)` API, without its traps.
+
+How it runs: `call_next(request)` starts the app in a child task and
+returns as soon as the app sends `http.response.start`, with a response
+whose status and headers `dispatch` may read and change.  When that
+response is sent, the start goes out with those changes and the app's
+body messages are passed *straight* to the server's `send`, in the app's
+own task: no memory stream, no copy, no buffering.  Reading
+`response.body_iterator` instead switches that one response to pulling
+chunks through a zero-capacity channel (for dispatches that rewrite the body).
+
+Needs flagstone-requests (`dispatch` receives its `Request`), imported when
+the middleware is created.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from flagstone_contract import BODY_KEY, ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["BaseHTTPMiddleware", "DispatchFunction", "RequestResponseEndpoint"]
+
+INSTALL_HINT = 'pip install "flagstone-middleware[requests]"'
+
+RequestResponseEndpoint = Callable[[Any], Awaitable[Any]]
+DispatchFunction = Callable[[Any, RequestResponseEndpoint], Awaitable[Any]]
+
+_MISSING: Any = object()
+
+
+def _requests() -> Any:
+    try:
+        import flagstone_requests
+    except ImportError:
+        raise ImportError(
+            f"BaseHTTPMiddleware hands dispatch() a flagstone-requests Request: {INSTALL_HINT}"
+        ) from None
+    return flagstone_requests
+
+
+class _Exchange:
+    """What one `call_next` shares between the app's task and the dispatch's."""
+
+    __slots__ = (
+        "changes",
+        "chunks_in",
+        "chunks_out",
+        "direct",
+        "done",
+        "error",
+        "go",
+        "initial",
+        "outer_send",
+        "start",
+        "started",
+    )
+
+    def __init__(self, outer_send: Send) -> None:
+        self.outer_send = outer_send
+        self.start: Message | None = None
+        self.error: Exception | None = None
+        self.started = anyio.Event()  # the start arrived, or the app ended without one
+        self.go = anyio.Event()  # the response is being sent: the body may flow
+        self.done = anyio.Event()  # the app returned
+        self.direct = True
+        self.initial: contextvars.Context | None = None
+        self.changes: list[tuple[contextvars.ContextVar[Any], Any]] = []
+        self.chunks_in: MemoryObjectSendStream[Message] | None = None
+        self.chunks_out: MemoryObjectReceiveStream[Message] | None = None
+
+    async def send(self, message: Message) -> None:
+        """The `send` the app sees."""
+        if message["type"] == "http.response.start":
+            if self.start is not None:
+                raise RuntimeError("the app sent http.response.start twice")
+            self.start = message
+            self.changes = _context_changes(self.initial)
+            self.started.set()
+            await self.go.wait()
+        elif self.start is None or self.direct:
+            # Before the start: early hints and pushes go out as they come.
+            await self.outer_send(message)
+        elif self.chunks_in is not None and message["type"] == "http.response.body":
+            await self.chunks_in.send(message)
+            if not message.get("more_body", False):
+                self.chunks_in.close()
+
+
+def _context_changes(initial: contextvars.Context | None) -> list[tuple[Any, Any]]:
+    """The context variables the app set (or changed) since its task started."""
+    if initial is None:
+        return []
+    now = contextvars.copy_context()
+    return [(var, value) for var, value in now.items() if initial.get(var, _MISSING) is not value]
+
+
+_RESPONSE_CLASS: Any = None
+
+
+def _response_class() -> Any:
+    """The class of `call_next`'s responses: a flagstone-requests `StreamingResponse`."""
+    global _RESPONSE_CLASS
+    if _RESPONSE_CLASS is not None:
+        return _RESPONSE_CLASS
+    streaming_response: Any = _requests().StreamingResponse
+
+    class CallNextResponse(streaming_response):  # type: ignore[misc, valid-type]
+        """The app's response as `call_next` returns it: status and headers are editable."""
+
+        def __init__(self, exchange: _Exchange) -> None:
+            start = exchange.start
+            assert start is not None
+            self._exchange = exchange
+            self._source = None
+            self.status_code = start["status"]
+            self.raw_headers = list(start.get("headers") or ())
+            self.background = None
+
+        @property
+        def body_iterator(self) -> AsyncIterator[bytes]:  # type: ignore[override]
+            """The body chunks, pulled from the app (switches off direct forwarding)."""
+            exchange = self._exchange
+            if exchange.chunks_out is None:
+                exchange.chunks_in, exchange.chunks_out = anyio.create_memory_object_stream[
+                    Message
+                ](0)
+                exchange.direct = False
+                exchange.go.set()
+            return _pull(exchange)
+
+        @body_iterator.setter
+        def body_iterator(self, value: Any) -> None:
+            raise AttributeError("call_next's response body comes from the app")
+
+        async def close(self) -> None:
+            """Nothing to close: the app owns its body."""
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            exchange = self._exchange
+            if exchange.direct and send is exchange.outer_send:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": self.status_code,
+                        "headers": self.raw_headers,
+                    }
+                )
+                exchange.go.set()
+                await exchange.done.wait()
+                if exchange.error is not None:
+                    raise exchange.error
+            else:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": self.status_code,
+                        "headers": self.raw_headers,
+                    }
+                )
+                async for chunk in self.body_iterator:
+                    if chunk:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if self.background is not None:
+                await self.background()
+
+    _RESPONSE_CLASS = CallNextResponse
+    return CallNextResponse
+
+
+async def _pull(exchange: _Exchange) -> AsyncIterator[bytes]:
+    chunks = exchange.chunks_out
+    assert chunks is not None
+    async for message in chunks:
+        yield bytes(message.get("body", b""))
+    await exchange.done.wait()
+    if exchange.error is not None:
+        raise exchange.error
+
+
+class BaseHTTPMiddleware:
+    """Write middleware as `async def dispatch(request, call_next) -> response` (Starlette's API).
+
+    Subclass and override `dispatch`, or pass `dispatch=`.  `call_next(request)`
+    runs the rest of the app and returns its response (a `StreamingResponse`
+    whose `status_code` and `headers` may be changed); return it, or any
+    other response.  Only HTTP requests pass through `dispatch`; WebSocket
+    and lifespan go straight to the app.
+
+    Why this exists, rather than Starlette's: its `BaseHTTPMiddleware` has
+    defects its users have reported for years, and each one is avoided here.
+
+    - **Context variables propagate.**  A `ContextVar` the endpoint sets is
+      visible in `dispatch` after `call_next` returns (Starlette runs the
+      app in a task whose context changes are lost; its own test for this is
+      a strict xfail).  Changes made before the response starts are copied
+      back into `dispatch`'s context.
+    - **Background tasks run once, after the response.**  The app's body
+      goes to the server before its background task starts, so the client
+      has the whole response first, and nothing runs the task twice.
+    - **Streaming streams.**  Each chunk the app sends reaches the server
+      from the app's own task, immediately: no memory stream between them,
+      so server-sent events and slow streams stay live, and a client that
+      disconnects makes the app's `send` fail exactly as without the
+      middleware.
+    - **The body can be read twice.**  A body `dispatch` read with
+      `await request.body()` is cached in the scope (flagstone-requests'
+      `BODY_KEY`): the endpoint's `Request` reads the same bytes, and a raw
+      ASGI app behind gets them replayed as one `http.request` message.
+    - **Exceptions are not wrapped.**  An exception from the endpoint reaches
+      `dispatch` from `call_next` (and the exception handlers outside) as
+      itself, never as an `ExceptionGroup`; `HTTPException`s are rendered by
+      the handlers inside, as without the middleware.
+    """
+
+    def __init__(self, app: ASGIApp, dispatch: DispatchFunction | None = None) -> None:
+        self.app = app
+        self.dispatch_func: DispatchFunction = self.dispatch if dispatch is None else dispatch
+        self._request_class: Any = _requests().Request
+        self._response_class: Any = _response_class()
+
+    async def dispatch(self, request: Any, call_next: RequestResponseEndpoint) -> Any:
+        """Override this (or pass `dispatch=`): return `await call_next(request)` or a response."""
+        raise NotImplementedError()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        app = self.app
+        response_class = self._response_class
+        error: Exception | None = None
+        async with anyio.create_task_group() as tg:
+
+            async def run_app(app_scope: Scope, app_receive: Receive, exchange: _Exchange) -> None:
+                exchange.initial = contextvars.copy_context()
+                try:
+                    await app(app_scope, app_receive, exchange.send)
+                except Exception as exc:
+                    # Handed to dispatch (or the response) as itself, not
+                    # wrapped in the task group's ExceptionGroup.
+                    exchange.error = exc
+                finally:
+                    if exchange.chunks_in is not None:
+                        exchange.chunks_in.close()
+                    exchange.started.set()
+                    exchange.done.set()
+
+            async def call_next(request: Any) -> Any:
+                exchange = _Exchange(send)
+                app_scope = request.scope
+                tg.start_soon(run_app, app_scope, _replaying(app_scope, receive), exchange)
+                await exchange.started.wait()
+                if exchange.start is None:
+                    if exchange.error is not None:
+                        raise exchange.error
+                    raise RuntimeError("No response returned.")
+                for var, value in exchange.changes:
+                    var.set(value)
+                return response_class(exchange)
+
+            try:
+                response = await self.dispatch_func(self._request_class(scope, receive), call_next)
+                await response(scope, receive, send)
+            except Exception as exc:
+                error = exc
+            # An app whose response dispatch did not use is still waiting to
+            # send its body: end it.
+            tg.cancel_scope.cancel()
+        if error is not None:
+            raise error
+
+
+def _replaying(scope: Scope, receive: Receive) -> Receive:
+    """`receive` for the app: first the body `dispatch` already read (if any), then the real one."""
+    body: bytes | None = scope.get(BODY_KEY)
+    if body is None:
+        return receive
+    replayed = False
+
+    async def replay_receive() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay_receive

@@ -1,0 +1,209 @@
+"""`CORSMiddleware`: Cross-Origin Resource Sharing, Starlette's arguments and defaults.
+
+Preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) are
+answered here without reaching the app; every other request goes to the app
+and its response is decorated on the way out.
+
+Deliberate differences from Starlette, each closing a way to let the wrong
+origin in:
+
+- An origin must be a well-formed serialized origin (`scheme://host[:port]`,
+  the host checked by the contract's single Host validator) before it is
+  compared with anything: userinfo, paths, spaces or a trailing garbage
+  suffix never reach `allow_origin_regex`.
+- `allow_origin_regex` must match the *whole* origin (as Starlette does since
+  0.13.5): `https://.*\\.example\\.com` does not admit
+  `https://evil.example.com.attacker.net`.
+- The `null` origin (sandboxed iframes, `file:` pages, some redirects) is
+  never admitted by `"*"` or by the regex, only when `"null"` is listed in
+  `allow_origins` explicitly: any page can produce it.
+- `Vary: Origin` is sent on every response, also to requests without an
+  `Origin`: the answer depends on the origin, so a shared cache must not
+  serve one origin's answer to another.
+- Credentials and exposed headers are sent only to an allowed origin.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
+from flagstone_contract.http import is_token, split_host
+
+from ._headers import add_vary, get_header, set_header
+from ._replies import PlainReply
+
+__all__ = ["ALL_METHODS", "SAFELISTED_HEADERS", "CORSMiddleware"]
+
+ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY")
+SAFELISTED_HEADERS = frozenset({"Accept", "Accept-Language", "Content-Language", "Content-Type"})
+
+_PREFLIGHT_VARY = (
+    b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers, "
+    b"Access-Control-Request-Private-Network"
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def is_serialized_origin(origin: str) -> bool:
+    """True for `scheme://host[:port]` with a valid host and nothing else.
+
+    That is the only shape a browser sends (RFC 6454 §6.2), apart from
+    `null`, which callers handle themselves.
+    """
+    scheme, sep, authority = origin.partition("://")
+    if not sep or not scheme or not is_token(scheme):
+        return False
+    return split_host(authority) is not None
+
+
+class CORSMiddleware:
+    """Answer CORS preflights and add CORS headers to responses (pure ASGI).
+
+    `CORSMiddleware(app, allow_origins=(), allow_methods=("GET",),
+    allow_headers=(), allow_credentials=False, allow_origin_regex=None,
+    allow_private_network=False, expose_headers=(), max_age=600)`, as
+    Starlette.  `"*"` in `allow_origins`, `allow_methods` or `allow_headers`
+    allows any; with `allow_credentials=True` an allowed origin is echoed,
+    never `*` (browsers refuse `*` with credentials).  A preflight for a
+    disallowed origin, method, header or private-network access is answered
+    400 `Disallowed CORS origin, method, ...`, naming what failed.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        allow_origins: Collection[str] = (),
+        allow_methods: Collection[str] = ("GET",),
+        allow_headers: Collection[str] = (),
+        allow_credentials: bool = False,
+        allow_origin_regex: str | None = None,
+        allow_private_network: bool = False,
+        expose_headers: Collection[str] = (),
+        max_age: int = 600,
+    ) -> None:
+        self.app = app
+        if "*" in allow_methods:
+            allow_methods = ALL_METHODS
+        self.allow_origins = frozenset(allow_origins)
+        self.allow_methods = tuple(allow_methods)
+        self.allow_all_origins = "*" in self.allow_origins
+        self.allow_all_headers = "*" in allow_headers
+        self.allow_credentials = allow_credentials
+        self.allow_private_network = allow_private_network
+        self.allow_origin_regex = (
+            re.compile(allow_origin_regex) if allow_origin_regex is not None else None
+        )
+        header_names = sorted(SAFELISTED_HEADERS | {h for h in allow_headers if h != "*"})
+        self.allow_headers = frozenset(h.lower() for h in header_names)
+        # With credentials, "*" is not a wildcard for browsers: echo the origin.
+        self._echo_origin = not self.allow_all_origins or allow_credentials
+
+        simple: list[tuple[bytes, bytes]] = []
+        if allow_credentials:
+            simple.append((b"access-control-allow-credentials", b"true"))
+        if expose_headers:
+            simple.append((b"access-control-expose-headers", ", ".join(expose_headers).encode()))
+        self._simple_headers = simple
+
+        preflight: list[tuple[bytes, bytes]] = [
+            (b"vary", _PREFLIGHT_VARY),
+            (b"access-control-allow-methods", ", ".join(self.allow_methods).encode()),
+            (b"access-control-max-age", str(max_age).encode()),
+        ]
+        if not self.allow_all_headers:
+            preflight.append((b"access-control-allow-headers", ", ".join(header_names).encode()))
+        if allow_credentials:
+            preflight.append((b"access-control-allow-credentials", b"true"))
+        self._preflight_headers = preflight
+
+    def is_allowed_origin(self, origin: str) -> bool:
+        """Whether `origin` (the request's `Origin` value) may read responses."""
+        if origin in self.allow_origins:
+            # An explicit entry, `null` included, is the user's decision.
+            return True
+        if origin == "null" or not is_serialized_origin(origin):
+            return False
+        if self.allow_all_origins:
+            return True
+        regex = self.allow_origin_regex
+        return regex is not None and regex.fullmatch(origin) is not None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        origin_raw: bytes | None = None
+        request_method: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin_raw = value
+            elif name == b"access-control-request-method":
+                request_method = value
+        if origin_raw is None:
+            await self.app(scope, receive, self._vary_only(send))
+            return
+        origin = origin_raw.decode("latin-1")
+        if scope["method"] == "OPTIONS" and request_method is not None:
+            reply = self.preflight_response(scope, origin, request_method.decode("latin-1"))
+            await reply(scope, receive, send)
+            return
+        await self.app(scope, receive, self._decorating(send, origin))
+
+    def preflight_response(self, scope: Scope, origin: str, method: str) -> PlainReply:
+        """The answer to a preflight: 200 `OK`, or 400 naming what is not allowed."""
+        headers = list(self._preflight_headers)
+        failures: list[str] = []
+        if self.is_allowed_origin(origin):
+            value = origin if self._echo_origin else "*"
+            headers.append((b"access-control-allow-origin", value.encode("latin-1")))
+        else:
+            failures.append("origin")
+        if method not in self.allow_methods:
+            failures.append("method")
+        requested = get_header(scope["headers"], b"access-control-request-headers")
+        if requested is not None:
+            if self.allow_all_headers:
+                # "*" with credentials is not a wildcard either: mirror the list.
+                headers.append((b"access-control-allow-headers", requested))
+            elif any(
+                h.strip().lower() not in self.allow_headers
+                for h in requested.decode("latin-1").split(",")
+            ):
+                failures.append("headers")
+        if get_header(scope["headers"], b"access-control-request-private-network") is not None:
+            if self.allow_private_network:
+                headers.append((b"access-control-allow-private-network", b"true"))
+            else:
+                failures.append("private-network")
+        if failures:
+            return PlainReply("Disallowed CORS " + ", ".join(failures), 400, headers)
+        return PlainReply("OK", 200, headers)
+
+    def _vary_only(self, send: Send) -> Send:
+        async def send_with_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or ())
+                add_vary(headers, "Origin")
+                message["headers"] = headers
+            await send(message)
+
+        return send_with_vary
+
+    def _decorating(self, send: Send, origin: str) -> Send:
+        allowed = self.is_allowed_origin(origin)
+        allow_origin = (origin if self._echo_origin else "*").encode("latin-1")
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or ())
+                if allowed:
+                    set_header(headers, b"access-control-allow-origin", allow_origin)
+                    for name, value in self._simple_headers:
+                        set_header(headers, name, value)
+                add_vary(headers, "Origin")
+                message["headers"] = headers
+            await send(message)
+
+        return send_with_cors

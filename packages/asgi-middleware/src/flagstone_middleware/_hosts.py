@@ -1,0 +1,186 @@
+"""`TrustedHostMiddleware` and `HTTPSRedirectMiddleware`: the two that read `Host`.
+
+Both parse the Host header with the contract's single validator
+(`flagstone_contract.http.split_host`), the same one URL building and Host
+routing use, so no Host value is "valid" for one layer and "invalid" for the
+next.  That validator admits only a registered name, an IPv4 address or a
+bracketed IP literal, plus a port: `/`, `?`, `#`, `@`, `\\`, `%`, spaces and
+control characters never get through, so a redirect rebuilt from the Host
+cannot point anywhere but the host that was validated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from flagstone_contract import ASGIApp, Receive, Scope, Send
+from flagstone_contract.http import HostPort, safe_location_path, split_host
+
+from ._replies import PlainReply
+
+__all__ = ["ENFORCE_DOMAIN_WILDCARD", "HTTPSRedirectMiddleware", "TrustedHostMiddleware"]
+
+ENFORCE_DOMAIN_WILDCARD = "Domain wildcard patterns must be like '*.example.com'."
+
+_INVALID_HOST = "Invalid host header"
+_DEFAULT_PORT = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+class HostPatternError(ValueError, AssertionError):
+    """A malformed `allowed_hosts` pattern (an `AssertionError` too, as Starlette raises)."""
+
+
+def request_host(scope: Scope) -> HostPort | None:
+    """The validated `Host` of a request; falls back to `scope["server"]` when absent.
+
+    None when the Host header is present but invalid, or when there is
+    neither a Host header nor a server address.  A request with several Host
+    headers is refused (RFC 9112 §3.2: answer 400), since two layers could
+    each pick a different one.
+    """
+    values = [v for k, v in scope["headers"] if k == b"host"]
+    if len(values) > 1:
+        return None
+    if values:
+        return split_host(values[0].decode("latin-1"))
+    server = scope.get("server")
+    if not server or server[0] is None:
+        return None
+    host = str(server[0])
+    if ":" in host:  # an IPv6 server address: bracket it like a Host header
+        host = f"[{host}]"
+    return split_host(host if server[1] is None else f"{host}:{server[1]}")
+
+
+def _bare(host: str) -> str:
+    # Names compare case-insensitively, and "example.com." is the same
+    # fully qualified name as "example.com" (RFC 1034 §3.1).
+    return host.lower().removesuffix(".")
+
+
+def _target(scope: Scope) -> str:
+    """The request target (path and query) to repeat in a redirect, safely encoded.
+
+    `raw_path` is what the client sent; without it the decoded `path` is
+    re-quoted.  Either way `safe_location_path` encodes the characters a
+    browser would rewrite (a `\\` or a tab could otherwise turn the path
+    into `//other.host`).
+    """
+    raw_path = scope.get("raw_path")
+    if raw_path:
+        # Bytes in, so a non-ASCII byte is encoded as itself (not re-encoded).
+        path = quote(bytes(raw_path), safe="/:@!$&'()*+,;=-._~%")
+    else:
+        path = quote(scope.get("root_path", "") + scope["path"], safe="/:@!$&'()*+,;=-._~")
+    path = safe_location_path(path or "/")
+    query = scope.get("query_string", b"")
+    if query:
+        path += "?" + quote(bytes(query), safe="/:@!$&'()*+,;=-._~%?")
+    return path
+
+
+def _netloc(host: str, port: int | None, scheme: str) -> str:
+    if port is None or _DEFAULT_PORT.get(scheme) == port:
+        return host
+    return f"{host}:{port}"
+
+
+class _Redirect(PlainReply):
+    """A redirect with an empty body and a `Location`."""
+
+    def __init__(self, location: str, status_code: int) -> None:
+        super().__init__("", status_code, [(b"location", location.encode("latin-1"))])
+
+
+class TrustedHostMiddleware:
+    """Answer 400 unless the request's `Host` is one of `allowed_hosts` (pure ASGI).
+
+    `TrustedHostMiddleware(app, allowed_hosts=None, www_redirect=True)`, as
+    Starlette: `allowed_hosts` holds names (`"example.com"`), wildcard
+    subdomains (`"*.example.com"`, which does not admit `example.com`
+    itself) or `"*"` (the default: anything).  The port is ignored.  With
+    `www_redirect`, a request for `example.com` when only `www.example.com`
+    is allowed is redirected there (307, path and query kept).  HTTP and
+    WebSocket connections are checked; lifespan passes through.
+
+    Beyond Starlette: a host with a trailing dot matches its name without
+    it, and several `Host` headers are refused.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        allowed_hosts: Sequence[str] | None = None,
+        www_redirect: bool = True,
+    ) -> None:
+        if allowed_hosts is None:
+            allowed_hosts = ["*"]
+        for pattern in allowed_hosts:
+            if "*" in pattern[1:] or (
+                pattern.startswith("*") and pattern != "*" and not pattern.startswith("*.")
+            ):
+                raise HostPatternError(f"{ENFORCE_DOMAIN_WILDCARD} Got {pattern!r}.")
+        self.app = app
+        self.allowed_hosts = [_bare(pattern) for pattern in allowed_hosts]
+        self.allow_any = "*" in allowed_hosts
+        self.www_redirect = www_redirect
+        self._exact = frozenset(p for p in self.allowed_hosts if not p.startswith("*"))
+        self._suffixes = tuple(p[1:] for p in self.allowed_hosts if p.startswith("*."))
+
+    def is_allowed(self, host: str) -> bool:
+        """Whether a (validated) host name matches `allowed_hosts`."""
+        host = _bare(host)
+        return host in self._exact or (bool(self._suffixes) and host.endswith(self._suffixes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.allow_any or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        parsed = request_host(scope)
+        if parsed is not None and self.is_allowed(parsed.host):
+            await self.app(scope, receive, send)
+            return
+        reply: PlainReply = PlainReply(_INVALID_HOST, 400)
+        if (
+            parsed is not None
+            and self.www_redirect
+            and ("www." + _bare(parsed.host)) in self._exact
+        ):
+            scheme = scope.get("scheme", "http")
+            netloc = _netloc("www." + parsed.host, parsed.port, scheme)
+            reply = _Redirect(f"{scheme}://{netloc}{_target(scope)}", 307)
+        await reply(scope, receive, send)
+
+
+class HTTPSRedirectMiddleware:
+    """Redirect `http` to `https` and `ws` to `wss` (pure ASGI).
+
+    `HTTPSRedirectMiddleware(app, status_code=307)`: the redirect keeps the
+    path and query, drops the port when it is 80 or 443, and keeps any other.
+    `status_code=308` makes the permanence explicit (both keep the method and
+    body).  A request whose `Host` is invalid is answered 400 rather than
+    redirected: a hostile Host can never choose where the redirect points.
+    Secure requests (and lifespan) pass through.
+    """
+
+    def __init__(self, app: ASGIApp, status_code: int = 307) -> None:
+        if status_code not in (301, 302, 303, 307, 308):
+            raise ValueError(
+                f"status_code must be a redirect status (307 or 308), not {status_code}"
+            )
+        self.app = app
+        self.status_code = status_code
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope.get("scheme") not in ("http", "ws"):
+            await self.app(scope, receive, send)
+            return
+        parsed = request_host(scope)
+        if parsed is None:
+            await PlainReply(_INVALID_HOST, 400)(scope, receive, send)
+            return
+        scheme = "https" if scope["scheme"] == "http" else "wss"
+        port = None if parsed.port in (80, 443) else parsed.port
+        location = f"{scheme}://{_netloc(parsed.host, port, scheme)}{_target(scope)}"
+        await _Redirect(location, self.status_code)(scope, receive, send)

@@ -1,0 +1,254 @@
+"""TrustedHostMiddleware and HTTPSRedirectMiddleware, with the Host tricks they must refuse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from middleware_helpers import call, text_app
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from flagstone_middleware import HTTPSRedirectMiddleware, TrustedHostMiddleware
+
+pytestmark = pytest.mark.anyio
+
+
+def starlette_app() -> Any:
+    async def home(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("OK")
+
+    return Starlette(routes=[Route("/{path:path}", home)])
+
+
+APPS = [pytest.param(lambda: text_app("OK"), id="raw"), pytest.param(starlette_app, id="starlette")]
+ALLOWED = ["example.com", "*.example.org"]
+
+
+# --- TrustedHostMiddleware --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make_app", APPS)
+@pytest.mark.parametrize(
+    "host",
+    [
+        "example.com",
+        "EXAMPLE.com",
+        "example.com:8000",
+        "example.com.",
+        "a.example.org",
+        "a.b.example.org:1",
+    ],
+)
+async def test_allowed_hosts_pass(make_app: Any, host: str) -> None:
+    result = await call(TrustedHostMiddleware(make_app(), allowed_hosts=ALLOWED), host=host)
+    assert result.status == 200
+    assert result.text == "OK"
+
+
+@pytest.mark.parametrize("make_app", APPS)
+@pytest.mark.parametrize(
+    "host",
+    [
+        pytest.param("evil.com", id="other-host"),
+        pytest.param("example.org", id="wildcard-does-not-cover-the-apex"),
+        pytest.param("example.com.evil.com", id="suffix-attack"),
+        pytest.param("evilexample.com", id="no-dot-boundary"),
+        pytest.param("aexample.org", id="wildcard-no-dot-boundary"),
+        pytest.param("example.com@evil.com", id="userinfo"),
+        pytest.param("evil.com#example.com", id="fragment"),
+        pytest.param("evil.com/example.com", id="path"),
+        pytest.param("example.com\\evil.com", id="backslash"),
+        pytest.param("example.com:99999", id="port-out-of-range"),
+        pytest.param("example.com:80:80", id="two-ports"),
+        pytest.param("example.com ", id="trailing-space"),
+        pytest.param("", id="empty"),
+        pytest.param("example.com%00", id="percent"),
+        pytest.param("[::1", id="broken-ipv6"),
+    ],
+)
+async def test_other_hosts_get_400(make_app: Any, host: str) -> None:
+    seen: list[Any] = []
+    inner = make_app()
+
+    async def spy(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope)
+        await inner(scope, receive, send)
+
+    result = await call(TrustedHostMiddleware(spy, allowed_hosts=ALLOWED), host=host)
+    assert result.status == 400
+    assert result.text == "Invalid host header"
+    assert seen == []
+
+
+async def test_two_host_headers_are_refused() -> None:
+    app = TrustedHostMiddleware(text_app("OK"), allowed_hosts=["example.com"])
+    result = await call(app, host=None, headers=[("host", "example.com"), ("host", "evil.com")])
+    assert result.status == 400
+
+
+async def test_missing_host_falls_back_to_the_server_address() -> None:
+    app = TrustedHostMiddleware(text_app("OK"), allowed_hosts=["testserver"])
+    assert (await call(app, host=None)).status == 200
+    assert (await call(app, host=None, server=None)).status == 400
+
+
+async def test_www_redirect_keeps_path_query_and_port() -> None:
+    app = TrustedHostMiddleware(text_app("OK"), allowed_hosts=["www.example.com"])
+    result = await call(app, host="example.com:8080", path="/a b", raw_path=b"/a%20b", query=b"x=1")
+    assert result.status == 307
+    assert result.header("location") == "http://www.example.com:8080/a%20b?x=1"
+
+
+async def test_www_redirect_can_be_disabled() -> None:
+    app = TrustedHostMiddleware(
+        text_app("OK"), allowed_hosts=["www.example.com"], www_redirect=False
+    )
+    assert (await call(app, host="example.com")).status == 400
+
+
+@pytest.mark.parametrize(
+    ("raw_path", "location"),
+    [
+        pytest.param(b"//evil.com/", "http://www.example.com/%2Fevil.com/", id="double-slash"),
+        pytest.param(b"/\\evil.com", "http://www.example.com/%5Cevil.com", id="backslash"),
+        pytest.param(
+            b"/a\r\nSet-Cookie: x", "http://www.example.com/a%0D%0ASet-Cookie:%20x", id="crlf"
+        ),
+    ],
+)
+async def test_www_redirect_path_cannot_leave_the_host(raw_path: bytes, location: str) -> None:
+    app = TrustedHostMiddleware(text_app("OK"), allowed_hosts=["www.example.com"])
+    result = await call(app, host="example.com", raw_path=raw_path)
+    assert result.header("location") == location
+
+
+async def test_allow_any_is_the_default() -> None:
+    result = await call(TrustedHostMiddleware(text_app("OK")), host="anything.example")
+    assert result.status == 200
+
+
+@pytest.mark.parametrize("pattern", ["example.*", "*example.com", "a.*.example.com"])
+def test_bad_wildcard_patterns_are_refused_like_starlette(pattern: str) -> None:
+    # An AssertionError, as Starlette raises, and a ValueError.
+    with pytest.raises(AssertionError, match=r"like '\*\.example\.com'"):
+        TrustedHostMiddleware(text_app("OK"), allowed_hosts=[pattern])
+    with pytest.raises(ValueError, match=r"like '\*\.example\.com'"):
+        TrustedHostMiddleware(text_app("OK"), allowed_hosts=[pattern])
+
+
+async def test_websocket_with_a_bad_host_is_refused() -> None:
+    app = TrustedHostMiddleware(text_app("OK"), allowed_hosts=["example.com"])
+    result = await call(app, type="websocket", scheme="ws", host="evil.com")
+    assert result.messages == [{"type": "websocket.close", "code": 1008}]
+    denial = await call(
+        app,
+        type="websocket",
+        scheme="ws",
+        host="evil.com",
+        extensions={"websocket.http.response": {}},
+    )
+    assert denial.status == 400
+
+
+# --- HTTPSRedirectMiddleware -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("make_app", APPS)
+@pytest.mark.parametrize(
+    ("scheme", "host", "location"),
+    [
+        ("http", "example.com", "https://example.com/p?q=1"),
+        ("http", "example.com:80", "https://example.com/p?q=1"),
+        ("http", "example.com:443", "https://example.com/p?q=1"),
+        ("http", "example.com:8080", "https://example.com:8080/p?q=1"),
+        ("http", "[::1]:8080", "https://[::1]:8080/p?q=1"),
+        ("ws", "example.com", "wss://example.com/p?q=1"),
+    ],
+)
+async def test_redirects_to_the_secure_scheme(
+    make_app: Any, scheme: str, host: str, location: str
+) -> None:
+    extensions = {"websocket.http.response": {}} if scheme == "ws" else None
+    result = await call(
+        HTTPSRedirectMiddleware(make_app()),
+        scheme=scheme,
+        type="websocket" if scheme == "ws" else "http",
+        host=host,
+        path="/p",
+        query=b"q=1",
+        extensions=extensions,
+    )
+    assert result.status == 307
+    assert result.header("location") == location
+
+
+async def test_308_on_request() -> None:
+    result = await call(HTTPSRedirectMiddleware(text_app("OK"), status_code=308), host="a.example")
+    assert result.status == 308
+
+
+def test_non_redirect_status_is_refused() -> None:
+    with pytest.raises(ValueError, match="redirect status"):
+        HTTPSRedirectMiddleware(text_app("OK"), status_code=200)
+
+
+@pytest.mark.parametrize("make_app", APPS)
+async def test_secure_requests_pass_through(make_app: Any) -> None:
+    result = await call(HTTPSRedirectMiddleware(make_app()), scheme="https", host="a.example")
+    assert result.status == 200
+    assert result.text == "OK"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        pytest.param("evil.com/", id="path-in-host"),
+        pytest.param("example.com@evil.com", id="userinfo"),
+        pytest.param("example.com\\@evil.com", id="backslash-userinfo"),
+        pytest.param("evil.com?x=", id="query-in-host"),
+        pytest.param("evil.com#", id="fragment"),
+        pytest.param("example.com:443@evil.com", id="port-then-userinfo"),
+        pytest.param("example.com\t.evil.com", id="tab"),
+        pytest.param("", id="empty"),
+        pytest.param("example.com:https", id="named-port"),
+    ],
+)
+async def test_hostile_host_is_400_never_a_redirect(host: str) -> None:
+    result = await call(HTTPSRedirectMiddleware(text_app("OK")), host=host)
+    assert result.status == 400
+    assert result.header("location") is None
+
+
+@pytest.mark.parametrize(
+    ("raw_path", "location"),
+    [
+        pytest.param(b"//evil.com", "https://a.example/%2Fevil.com", id="double-slash"),
+        pytest.param(b"/\\evil.com", "https://a.example/%5Cevil.com", id="backslash"),
+        pytest.param(
+            b"/x\r\nLocation: //evil", "https://a.example/x%0D%0ALocation:%20//evil", id="crlf"
+        ),
+    ],
+)
+async def test_hostile_path_stays_on_the_host(raw_path: bytes, location: str) -> None:
+    result = await call(
+        HTTPSRedirectMiddleware(text_app("OK")), host="a.example", raw_path=raw_path
+    )
+    assert result.header("location") == location
+
+
+async def test_no_host_and_no_server_is_400() -> None:
+    result = await call(HTTPSRedirectMiddleware(text_app("OK")), host=None, server=None)
+    assert result.status == 400
+
+
+async def test_lifespan_passes_through() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    await HTTPSRedirectMiddleware(app)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
+    await TrustedHostMiddleware(app, ["a.example"])({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
+    assert seen == ["lifespan", "lifespan"]

@@ -23,7 +23,7 @@ def test_every_key_is_documented_once() -> None:
 def test_starlette_established_names_are_kept() -> None:
     names = {key.name for key in SCOPE_KEYS}
     expected = {"app", "router", "route", "endpoint", "path_params", "root_path"}
-    assert expected | {"app_root_path", "state", "session"} <= names
+    assert expected | {"app_root_path", "state", "session", "auth", "user"} <= names
 
 
 def test_toolkit_private_keys_are_prefixed_and_documented() -> None:

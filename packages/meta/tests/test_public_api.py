@@ -15,6 +15,7 @@ PACKAGES = [
     "flagstone_config",
     "flagstone_staticfiles",
     "flagstone_templates",
+    "flagstone_middleware",
 ]
 
 

@@ -1,0 +1,378 @@
+"""BaseHTTPMiddleware with flagstone-requests: each Starlette defect it avoids, on both backends.
+
+Driven at the ASGI level (every message the app sends is recorded), in
+front of a flagstone App, a raw ASGI app and a Starlette app.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse as StarlettePlainText
+from starlette.routing import Route as StarletteRoute
+
+from flagstone import (
+    App,
+    BackgroundTask,
+    BaseHTTPMiddleware,
+    JSONResponse,
+    Middleware,
+    PlainTextResponse,
+    Request,
+    Response,
+    Route,
+    StreamingResponse,
+)
+
+pytestmark = pytest.mark.anyio
+
+Sent = list[dict[str, Any]]
+
+
+async def drive(
+    app: Any,
+    *,
+    method: str = "GET",
+    path: str = "/",
+    body: bytes = b"",
+    on_message: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    disconnect_after_first_body: bool = False,
+) -> Sent:
+    """One request; every message sent.  receive() gives the body, then waits for the end."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    sent: Sent = []
+    done = anyio.Event()
+    body_pending = True
+
+    async def receive() -> dict[str, Any]:
+        nonlocal body_pending
+        if body_pending:
+            body_pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        final = not message.get("more_body", False) or disconnect_after_first_body
+        if message["type"] == "http.response.body" and final:
+            done.set()
+        if on_message is not None:
+            await on_message(message)
+
+    with anyio.fail_after(10):
+        await app(scope, receive, send)
+    return sent
+
+
+def status(sent: Sent) -> int:
+    return int(sent[0]["status"])
+
+
+def header(sent: Sent, name: str) -> str | None:
+    for key, value in sent[0]["headers"]:
+        if key == name.encode():
+            return bytes(value).decode()
+    return None
+
+
+def body(sent: Sent) -> bytes:
+    return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+class AddHeader(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        response.headers["x-dispatch"] = request.url.path
+        return response
+
+
+async def hello(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("Hello")
+
+
+async def raw_hello(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"Hello"})
+
+
+def starlette_hello() -> Any:
+    async def endpoint(request: Any) -> StarlettePlainText:
+        return StarlettePlainText("Hello")
+
+    return Starlette(routes=[StarletteRoute("/", endpoint)])
+
+
+@pytest.mark.parametrize(
+    "make_app",
+    [
+        pytest.param(
+            lambda: App(routes=[Route("/", hello)], middleware=[Middleware(AddHeader)]),
+            id="flagstone",
+        ),
+        pytest.param(lambda: AddHeader(raw_hello), id="raw"),
+        pytest.param(lambda: AddHeader(starlette_hello()), id="starlette"),
+    ],
+)
+async def test_dispatch_changes_the_response(make_app: Any) -> None:
+    sent = await drive(make_app())
+    assert status(sent) == 200
+    assert body(sent) == b"Hello"
+    assert header(sent, "x-dispatch") == "/"
+
+
+async def test_dispatch_argument_instead_of_subclass() -> None:
+    async def dispatch(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        response.status_code = 201
+        return response
+
+    sent = await drive(BaseHTTPMiddleware(raw_hello, dispatch=dispatch))
+    assert status(sent) == 201
+
+
+# --- context variables ------------------------------------------------------------------
+
+request_user: contextvars.ContextVar[str] = contextvars.ContextVar("request_user", default="-")
+
+
+async def test_contextvar_set_in_the_endpoint_is_visible_after_call_next() -> None:
+    seen: list[str] = []
+
+    async def endpoint(request: Request) -> PlainTextResponse:
+        request_user.set("ada")
+        return PlainTextResponse("ok")
+
+    class Log(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: Any) -> Response:
+            response = await call_next(request)
+            seen.append(request_user.get())
+            return response
+
+    await drive(App(routes=[Route("/", endpoint)], middleware=[Middleware(Log)]))
+    assert seen == ["ada"]
+
+
+# --- background tasks -------------------------------------------------------------------
+
+
+async def test_background_task_runs_once_after_the_response() -> None:
+    events: list[str] = []
+
+    async def task() -> None:
+        events.append("task")
+
+    async def endpoint(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok", background=BackgroundTask(task))
+
+    async def on_message(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            events.append("response complete")
+
+    app = App(routes=[Route("/", endpoint)], middleware=[Middleware(AddHeader)])
+    await drive(app, on_message=on_message)
+    assert events == ["response complete", "task"]
+
+
+# --- streaming ----------------------------------------------------------------------------
+
+
+async def test_streaming_response_is_not_buffered() -> None:
+    """Chunk i+1 is produced only after the client got chunk i: buffering would deadlock."""
+    got = [anyio.Event() for _ in range(4)]
+    received: list[bytes] = []
+
+    async def endpoint(request: Request) -> StreamingResponse:
+        async def chunks() -> Any:
+            for i in range(4):
+                yield f"chunk {i};".encode()
+                await got[i].wait()
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    async def on_message(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            received.append(message["body"])
+            got[len(received) - 1].set()
+
+    app = App(routes=[Route("/", endpoint)], middleware=[Middleware(AddHeader)])
+    sent = await drive(app, on_message=on_message)
+    assert received == [f"chunk {i};".encode() for i in range(4)]
+    assert header(sent, "x-dispatch") == "/"
+
+
+async def test_client_disconnect_ends_an_endless_stream() -> None:
+    closed: list[bool] = []
+
+    async def endpoint(request: Request) -> StreamingResponse:
+        async def forever() -> Any:
+            try:
+                while True:
+                    yield b"tick"
+                    await anyio.lowlevel.checkpoint()
+            finally:
+                closed.append(True)
+
+        return StreamingResponse(forever())
+
+    app = App(routes=[Route("/", endpoint)], middleware=[Middleware(AddHeader)])
+    await drive(app, disconnect_after_first_body=True)
+    assert closed == [True]
+
+
+# --- the body, twice ------------------------------------------------------------------
+
+
+class ReadBody(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: Any) -> Response:
+        seen = await request.body()
+        response = await call_next(request)
+        response.headers["x-seen"] = seen.decode()
+        return response
+
+
+async def test_body_read_in_dispatch_is_readable_by_the_endpoint() -> None:
+    async def echo(request: Request) -> JSONResponse:
+        return JSONResponse(await request.json())
+
+    app = App(routes=[Route("/", echo, methods=["POST"])], middleware=[Middleware(ReadBody)])
+    sent = await drive(app, method="POST", body=b'{"a": 1}')
+    assert body(sent) == b'{"a":1}'
+    assert header(sent, "x-seen") == '{"a": 1}'
+
+
+async def test_body_read_in_dispatch_is_replayed_to_a_raw_app() -> None:
+    async def raw_echo(scope: Any, receive: Any, send: Any) -> None:
+        message = await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": message["body"]})
+
+    sent = await drive(ReadBody(raw_echo), method="POST", body=b"payload")
+    assert body(sent) == b"payload"
+
+
+# --- exceptions -------------------------------------------------------------------------
+
+
+async def test_handled_exception_is_rendered_by_the_apps_handler() -> None:
+    async def fail(request: Request) -> Response:
+        raise ValueError("bad value")
+
+    async def on_value_error(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse(f"handled {exc}", status_code=422)
+
+    app = App(
+        routes=[Route("/", fail)],
+        middleware=[Middleware(AddHeader)],
+        exception_handlers={ValueError: on_value_error},
+    )
+    sent = await drive(app)
+    assert status(sent) == 422
+    assert body(sent) == b"handled bad value"
+
+
+async def test_unhandled_exception_reaches_dispatch_as_itself() -> None:
+    caught: list[BaseException] = []
+
+    async def fail(scope: Any, receive: Any, send: Any) -> None:
+        raise LookupError("boom")
+
+    class Catch(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: Any) -> Response:
+            try:
+                return await call_next(request)
+            except LookupError as exc:  # not an ExceptionGroup
+                caught.append(exc)
+                return PlainTextResponse("recovered", status_code=503)
+
+    sent = await drive(Catch(fail))
+    assert status(sent) == 503
+    assert [str(e) for e in caught] == ["boom"]
+
+
+async def test_unhandled_exception_propagates_unwrapped() -> None:
+    async def fail(scope: Any, receive: Any, send: Any) -> None:
+        raise LookupError("boom")
+
+    with pytest.raises(LookupError, match="boom"):
+        await drive(AddHeader(fail))
+
+
+async def test_app_without_a_response() -> None:
+    async def silent(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    with pytest.raises(RuntimeError, match="No response returned"):
+        await drive(AddHeader(silent))
+
+
+async def test_dispatch_may_ignore_the_apps_response() -> None:
+    finished: list[str] = []
+
+    async def slow(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ignored"})
+        finally:
+            finished.append("app unwound")
+
+    class Replace(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: Any) -> Response:
+            await call_next(request)
+            return PlainTextResponse("replacement")
+
+    sent = await drive(Replace(slow))
+    assert body(sent) == b"replacement"
+    assert finished == ["app unwound"]
+
+
+async def test_dispatch_may_rewrite_the_body_through_body_iterator() -> None:
+    async def endpoint(request: Request) -> StreamingResponse:
+        async def chunks() -> Any:
+            yield b"a"
+            yield b"b"
+
+        return StreamingResponse(chunks())
+
+    class Upper(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: Any) -> Response:
+            response = await call_next(request)
+            content = b"".join([chunk async for chunk in response.body_iterator])
+            return Response(content.upper(), status_code=response.status_code)
+
+    sent = await drive(App(routes=[Route("/", endpoint)], middleware=[Middleware(Upper)]))
+    assert body(sent) == b"AB"
+
+
+async def test_websocket_and_lifespan_skip_dispatch() -> None:
+    calls: list[str] = []
+
+    class Never(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: Any) -> Response:
+            raise AssertionError("dispatch is for HTTP only")
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        calls.append(scope["type"])
+
+    await Never(app)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
+    await Never(app)({"type": "websocket"}, None, None)  # type: ignore[arg-type]
+    assert calls == ["lifespan", "websocket"]

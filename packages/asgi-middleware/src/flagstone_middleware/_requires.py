@@ -2,8 +2,8 @@
 
 It needs flagstone-requests (the guarded endpoints take a `Request` or a
 `WebSocket`, and a refusal is an `HTTPException` or a `RedirectResponse`),
-imported only when a decorated endpoint first runs: the rest of this
-package works without it.
+imported when an endpoint is decorated: the rest of this package works
+without it.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def requires(
     needed = [scopes] if isinstance(scopes, str) else list(scopes)
 
     def decorator(func: F) -> F:
+        requests = _requests()  # at decoration: a missing install shows at import time
         names = list(inspect.signature(func).parameters)
         kind = next((n for n in names if n in ("request", "websocket")), None)
         if kind is None:
@@ -70,7 +71,7 @@ def requires(
             if redirect is None:
                 raise HTTPException(status_code=status_code)
             next_url = f"{request.url_for(redirect)}?{urlencode({'next': str(request.url)})}"
-            return _requests().RedirectResponse(url=next_url, status_code=303)
+            return requests.RedirectResponse(url=next_url, status_code=303)
 
         if kind == "websocket":
 

@@ -1,0 +1,146 @@
+"""Authentication in a flagstone App: `request.user`, and `requires` on every kind of endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flagstone import (
+    App,
+    AsyncTestClient,
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationMiddleware,
+    BaseUser,
+    HTTPConnection,
+    HTTPEndpoint,
+    JSONResponse,
+    Middleware,
+    PlainTextResponse,
+    Request,
+    Route,
+    SimpleUser,
+    WebSocket,
+    WebSocketRoute,
+    requires,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+class TokenBackend(AuthenticationBackend):
+    """`Authorization: Bearer <name>:<scope>,<scope>`."""
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        assert isinstance(conn, HTTPConnection)  # ported backends get a real connection
+        value = conn.headers.get("authorization")
+        if value is None:
+            return None
+        name, _, scopes = value.removeprefix("Bearer ").partition(":")
+        return AuthCredentials(["authenticated", *filter(None, scopes.split(","))]), SimpleUser(
+            name
+        )
+
+
+@requires("authenticated")
+async def async_page(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(f"hello {request.user.display_name}")
+
+
+@requires(["authenticated", "admin"], status_code=404)
+def sync_admin(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("admin area")
+
+
+@requires("authenticated", redirect="login")
+async def private(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("private")
+
+
+async def login(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("login page")
+
+
+class Dashboard(HTTPEndpoint):
+    @requires("authenticated")
+    async def get(self, request: Request) -> JSONResponse:
+        return JSONResponse({"user": request.user.identity})
+
+    @requires("admin")
+    def post(self, request: Request) -> JSONResponse:
+        return JSONResponse({"posted": True})
+
+
+@requires("authenticated")
+async def ws_endpoint(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_text(f"hi {websocket.user.display_name}")
+    await websocket.close()
+
+
+def make_app() -> App:
+    return App(
+        routes=[
+            Route("/page", async_page),
+            Route("/admin", sync_admin),
+            Route("/private", private),
+            Route("/login", login, name="login"),
+            Route("/dashboard", Dashboard),
+            WebSocketRoute("/ws", ws_endpoint),
+        ],
+        middleware=[Middleware(AuthenticationMiddleware, backend=TokenBackend())],
+    )
+
+
+def bearer(value: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {value}"}
+
+
+async def test_async_function_endpoint() -> None:
+    async with AsyncTestClient(make_app()) as client:
+        assert (await client.get("/page")).status_code == 403
+        response = await client.get("/page", headers=bearer("ada"))
+        assert response.text == "hello ada"
+
+
+async def test_sync_function_endpoint_with_status_code() -> None:
+    async with AsyncTestClient(make_app()) as client:
+        assert (await client.get("/admin", headers=bearer("ada"))).status_code == 404
+        assert (await client.get("/admin", headers=bearer("ada:admin"))).text == "admin area"
+
+
+async def test_redirect_to_a_named_route_with_next() -> None:
+    async with AsyncTestClient(make_app(), follow_redirects=False) as client:
+        response = await client.get("/private?x=1")
+        assert response.status_code == 303
+        assert response.headers["location"] == (
+            "http://testserver/login?next=http%3A%2F%2Ftestserver%2Fprivate%3Fx%3D1"
+        )
+        assert (await client.get("/private", headers=bearer("ada"))).text == "private"
+
+
+async def test_http_endpoint_methods_sync_and_async() -> None:
+    async with AsyncTestClient(make_app()) as client:
+        assert (await client.get("/dashboard")).status_code == 403
+        assert (await client.get("/dashboard", headers=bearer("ada"))).json() == {"user": "ada"}
+        assert (await client.post("/dashboard", headers=bearer("ada"))).status_code == 403
+        posted = await client.post("/dashboard", headers=bearer("ada:admin"))
+        assert posted.json() == {"posted": True}
+
+
+async def test_websocket_endpoint() -> None:
+    async with AsyncTestClient(make_app()) as client:
+        async with client.websocket_connect("/ws", headers=bearer("ada")) as ws:
+            assert await ws.receive_text() == "hi ada"
+        with pytest.raises(Exception) as refused:
+            async with client.websocket_connect("/ws"):
+                pass
+        assert "1000" in str(refused.value) or getattr(refused.value, "code", None) == 1000
+
+
+def test_requires_needs_a_request_or_websocket_parameter() -> None:
+    with pytest.raises(TypeError, match='No "request" or "websocket" argument'):
+
+        @requires("x")
+        async def endpoint(req: Any) -> None: ...

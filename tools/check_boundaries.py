@@ -3,10 +3,12 @@
 Rules (DESIGN.md, "Dependency rules"):
 1. flagstone-contract imports no other flagstone package.
 2. A concern package imports only flagstone_contract and itself, with the
-   declared exceptions below.  flagstone_routing may import
-   flagstone_requests, and only lazily (inside a function), so routing works
-   without it installed.  These may import a sibling outright, because it is
-   a declared dependency:
+   declared exceptions below.  Lazily only (inside a function), so the
+   package works without flagstone_requests installed: flagstone_routing may
+   import flagstone_requests anywhere; flagstone_middleware only from the
+   modules of BaseHTTPMiddleware and `requires` (and AuthenticationMiddleware,
+   which hands its backend an HTTPConnection when one is available).  These
+   may import a sibling outright, because it is a declared dependency:
    - flagstone_requests -> flagstone_config (Secret, CommaSeparatedStrings
      have their one home there; requests re-exports them);
    - flagstone_staticfiles -> flagstone_requests (serves through FileResponse);
@@ -34,7 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _workspace import CONTRACT, META, ROOT, Package, packages, report
 
-LAZY_ALLOWED = {("flagstone_routing", "flagstone_requests")}
+# (importer, imported) -> the importer's modules allowed to import it lazily
+# (None: any module).
+LAZY_ALLOWED: dict[tuple[str, str], frozenset[str] | None] = {
+    ("flagstone_routing", "flagstone_requests"): None,
+    ("flagstone_middleware", "flagstone_requests"): frozenset(
+        {"_base.py", "_requires.py", "_authentication.py"}
+    ),
+}
 # Declared, unconditional dependencies between concern packages: exactly these.
 ALLOWED = {
     ("flagstone_requests", "flagstone_config"),
@@ -116,7 +125,11 @@ def check_file(path: Path, owner: Package, names: set[str]) -> list[Violation]:
         if owner.import_name == CONTRACT:
             found.append(Violation(path, imp.line, imp.module, "the contract imports nothing"))
         elif (owner.import_name, top) in LAZY_ALLOWED:
-            if imp.top_level and imp.line not in type_only:
+            modules = LAZY_ALLOWED[(owner.import_name, top)]
+            if modules is not None and path.name not in modules:
+                reason = f"{owner.import_name} may import {top} only from {sorted(modules)}"
+                found.append(Violation(path, imp.line, imp.module, reason))
+            elif imp.top_level and imp.line not in type_only:
                 reason = f"{owner.import_name} may import {top} only lazily, inside a function"
                 found.append(Violation(path, imp.line, imp.module, reason))
         elif top == META:

@@ -110,7 +110,7 @@ def _response_class() -> Any:
         return _RESPONSE_CLASS
     streaming_response: Any = _requests().StreamingResponse
 
-    class CallNextResponse(streaming_response):  # type: ignore[misc, valid-type]
+    class CallNextResponse(streaming_response):  # type: ignore[misc]
         """The app's response as `call_next` returns it: status and headers are editable."""
 
         def __init__(self, exchange: _Exchange) -> None:
@@ -120,10 +120,10 @@ def _response_class() -> Any:
             self._source = None
             self.status_code = start["status"]
             self.raw_headers = list(start.get("headers") or ())
-            self.background = None
+            self.background: Callable[[], Awaitable[None]] | None = None
 
         @property
-        def body_iterator(self) -> AsyncIterator[bytes]:  # type: ignore[override]
+        def body_iterator(self) -> AsyncIterator[bytes]:
             """The body chunks, pulled from the app (switches off direct forwarding)."""
             exchange = self._exchange
             if exchange.chunks_out is None:

@@ -48,7 +48,11 @@ def main() -> int:
             print(f"FAIL venv: {made.stderr}")
             return 1
         python = venv / "bin" / "python"
-        extras = ["flagstone-sessions[redis]", "flagstone-routing[requests]"]
+        extras = [
+            "flagstone-sessions[redis]",
+            "flagstone-routing[requests]",
+            "flagstone-middleware[requests]",
+        ]
         install = sh(python, "-m", "pip", "install", "-q", "--find-links", dist, *wheels, *extras)
         if install.returncode != 0:
             print(f"FAIL install:\n{install.stdout[-2000:]}{install.stderr[-2000:]}")

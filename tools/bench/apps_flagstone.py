@@ -26,7 +26,12 @@ from typing import Any
 
 from bench_scenarios import (
     BACKGROUND_RUNS,
+    CORS_ORIGIN,
+    GZIP_STREAM_CHUNK,
+    GZIP_STREAM_CHUNKS,
+    GZIP_TEXT,
     JSON_PAYLOAD,
+    MIDDLEWARE_SCENARIOS,
     SECRET_KEY,
     STREAM_CHUNK,
     STREAM_CHUNKS,
@@ -212,8 +217,57 @@ def _check_names(scenario: Scenario) -> None:
         _resolved["BackgroundTask"] = _load("flagstone_background", "BackgroundTask")
 
 
+# --- middleware scenarios (issue 15) ------------------------------------------------
+
+
+async def gzip_text(request: Any) -> Any:
+    """1 KiB of text."""
+    return _resolved["PlainTextResponse"](GZIP_TEXT)
+
+
+async def _gzip_chunks() -> AsyncIterator[bytes]:
+    for _ in range(GZIP_STREAM_CHUNKS):
+        yield GZIP_STREAM_CHUNK
+
+
+async def gzip_stream(request: Any) -> Any:
+    """16 x 4 KiB of text, streamed."""
+    return _resolved["StreamingResponse"](_gzip_chunks(), media_type="text/plain")
+
+
+async def pass_dispatch(request: Any, call_next: Any) -> Any:
+    """The `base-middleware` layer: dispatch returns call_next's response."""
+    return await call_next(request)
+
+
+def build_middleware_scenario(scenario: Scenario) -> ASGIApp:
+    """The flagstone app for one of the middleware scenarios."""
+    for name in ("PlainTextResponse", "StreamingResponse"):
+        _resolved[name] = _load("flagstone_requests", name)
+    route = _load("flagstone_routing", "Route")
+    routes = [route("/", hello), route("/gzip", gzip_text), route("/gzip-stream", gzip_stream)]
+    cors = Middleware(
+        _load("flagstone_middleware", "CORSMiddleware"),
+        allow_origins=[CORS_ORIGIN],
+        allow_methods=["GET", "POST"],
+        allow_headers=["X-Token"],
+    )
+    gzip = Middleware(_load("flagstone_middleware", "GZipMiddleware"))
+    base = Middleware(_load("flagstone_middleware", "BaseHTTPMiddleware"), dispatch=pass_dispatch)
+    middleware = {
+        "cors-preflight": [cors],
+        "cors-simple": [cors],
+        "gzip-1k": [gzip],
+        "gzip-stream": [gzip],
+        "base-middleware": [base],
+    }[scenario.name]
+    return _application(routes, middleware)
+
+
 def build(scenario: Scenario) -> ASGIApp:
     """The flagstone app for `scenario`; ImportError when a needed name is missing."""
+    if scenario.name in MIDDLEWARE_SCENARIOS:
+        return build_middleware_scenario(scenario)
     _check_names(scenario)
     route = _load("flagstone_routing", "Route")
     routes: list[Any]

@@ -15,6 +15,7 @@ import hmac
 import json
 import os
 import re
+import zlib
 from collections.abc import Callable
 from email.utils import formatdate
 from http.cookies import SimpleCookie
@@ -22,7 +23,12 @@ from urllib.parse import parse_qsl
 
 from bench_scenarios import (
     BACKGROUND_RUNS,
+    CORS_ORIGIN,
+    GZIP_STREAM_CHUNK,
+    GZIP_STREAM_CHUNKS,
+    GZIP_TEXT,
     JSON_PAYLOAD,
+    MIDDLEWARE_SCENARIOS,
     SECRET_KEY,
     STATIC_FILE,
     STREAM_CHUNK,
@@ -225,8 +231,70 @@ _BUILDERS: dict[str, Callable[[], ASGIApp]] = {
 }
 
 
+# --- middleware scenarios (issue 15): the least work giving the same answer ------------
+
+_PREFLIGHT_HEADERS = [
+    (b"vary", b"Origin"),
+    (b"access-control-allow-origin", CORS_ORIGIN.encode()),
+    (b"access-control-allow-methods", b"GET, POST"),
+    (b"access-control-allow-headers", b"X-Token"),
+    (b"access-control-max-age", b"600"),
+    *TEXT,
+]
+
+
+async def cors_preflight(scope: Scope, receive: Receive, send: Send) -> None:
+    """Check the three preflight headers by hand and answer OK."""
+    headers = dict(scope["headers"])
+    ok = (
+        headers.get(b"origin") == CORS_ORIGIN.encode()
+        and headers.get(b"access-control-request-method") in (b"GET", b"POST")
+        and headers.get(b"access-control-request-headers", b"").lower() == b"x-token"
+    )
+    await _respond(send, b"OK" if ok else b"Disallowed", _PREFLIGHT_HEADERS, 200 if ok else 400)
+
+
+async def cors_simple(scope: Scope, receive: Receive, send: Send) -> None:
+    """Hello, with the allowed origin echoed."""
+    origin = dict(scope["headers"]).get(b"origin", b"")
+    cors = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
+    await _respond(send, b"Hello, world!", [*TEXT, *cors])
+
+
+async def gzip_1k(scope: Scope, receive: Receive, send: Send) -> None:
+    """The 1 KiB text, gzipped in one go."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    body = compressor.compress(GZIP_TEXT.encode()) + compressor.flush()
+    await _respond(
+        send, body, [*TEXT, (b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
+    )
+
+
+async def gzip_stream(scope: Scope, receive: Receive, send: Send) -> None:
+    """The streamed chunks, each gzipped and sync-flushed."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    headers = [*TEXT, (b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for _ in range(GZIP_STREAM_CHUNKS):
+        body = compressor.compress(GZIP_STREAM_CHUNK) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+    await send({"type": "http.response.body", "body": compressor.flush()})
+
+
+_MIDDLEWARE_BUILDERS: dict[str, Callable[[], ASGIApp]] = {
+    "cors-preflight": lambda: cors_preflight,
+    "cors-simple": lambda: cors_simple,
+    "gzip-1k": lambda: gzip_1k,
+    "gzip-stream": lambda: gzip_stream,
+    # The floor of "one middleware around hello" is hello itself.
+    "base-middleware": lambda: hello,
+}
+
+
 def build(scenario: Scenario) -> ASGIApp:
     """The raw ASGI app for `scenario`."""
+    if scenario.name in MIDDLEWARE_SCENARIOS:
+        return _MIDDLEWARE_BUILDERS[scenario.name]()
     if scenario.routes:
         return routes(scenario.routes)
     return _BUILDERS[scenario.name]()

@@ -11,7 +11,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from bench_scenarios import (
     BACKGROUND_RUNS,
+    CORS_ORIGIN,
+    GZIP_STREAM_CHUNK,
+    GZIP_STREAM_CHUNKS,
+    GZIP_TEXT,
     JSON_PAYLOAD,
+    MIDDLEWARE_SCENARIOS,
     SECRET_KEY,
     STREAM_CHUNK,
     STREAM_CHUNKS,
@@ -25,6 +30,9 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -131,8 +139,61 @@ _ENDPOINTS: dict[str, tuple[str, Endpoint]] = {
 }
 
 
+# --- middleware scenarios (issue 15) ------------------------------------------------
+
+
+async def gzip_text(request: Request) -> Response:
+    """1 KiB of text."""
+    return PlainTextResponse(GZIP_TEXT)
+
+
+async def _gzip_chunks() -> AsyncIterator[bytes]:
+    for _ in range(GZIP_STREAM_CHUNKS):
+        yield GZIP_STREAM_CHUNK
+
+
+async def gzip_stream(request: Request) -> Response:
+    """16 x 4 KiB of text, streamed."""
+    return StreamingResponse(_gzip_chunks(), media_type="text/plain")
+
+
+class PassDispatch(BaseHTTPMiddleware):
+    """The `base-middleware` layer: dispatch returns call_next's response."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        return await call_next(request)
+
+
+def _cors() -> Middleware:
+    return Middleware(
+        CORSMiddleware,
+        allow_origins=[CORS_ORIGIN],
+        allow_methods=["GET", "POST"],
+        allow_headers=["X-Token"],
+    )
+
+
+def build_middleware_scenario(scenario: Scenario) -> ASGIApp:
+    """The Starlette app for one of the middleware scenarios."""
+    routes = [
+        Route("/", hello),
+        Route("/gzip", gzip_text),
+        Route("/gzip-stream", gzip_stream),
+    ]
+    middleware = {
+        "cors-preflight": [_cors()],
+        "cors-simple": [_cors()],
+        "gzip-1k": [Middleware(GZipMiddleware)],
+        "gzip-stream": [Middleware(GZipMiddleware)],
+        "base-middleware": [Middleware(PassDispatch)],
+    }[scenario.name]
+    return Starlette(routes=routes, middleware=middleware)
+
+
 def build(scenario: Scenario) -> ASGIApp:
     """The Starlette app for `scenario`."""
+    if scenario.name in MIDDLEWARE_SCENARIOS:
+        return build_middleware_scenario(scenario)
     routes: list[BaseRoute]
     middleware: list[Middleware] = []
     if scenario.routes:

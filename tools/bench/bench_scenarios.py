@@ -23,6 +23,11 @@ from flagstone_contract import ASGIApp, Receive, Scope, Send
 
 __all__ = [
     "BACKGROUND_RUNS",
+    "CORS_ORIGIN",
+    "GZIP_TEXT",
+    "GZIP_STREAM_CHUNK",
+    "GZIP_STREAM_CHUNKS",
+    "MIDDLEWARE_SCENARIOS",
     "BOUNDARY",
     "FORM_FIELDS",
     "JSON_PAYLOAD",
@@ -290,7 +295,61 @@ def _scenarios() -> Iterator[Scenario]:
     )
 
 
+# --- middleware scenarios (flagstone-middleware; issue 15) -----------------------------
+# One middleware in front of a tiny endpoint, configured the same way for
+# Starlette's middleware and flagstone's.
+
+CORS_ORIGIN = "https://app.example.org"
+# ~1 KiB of text that compresses like a real page (not one repeated byte).
+GZIP_TEXT = ("".join(f"<li>item {i}: flagstone</li>" for i in range(40)))[:1024]
+GZIP_STREAM_CHUNK = (GZIP_TEXT * 4).encode()  # 4 KiB per chunk
+GZIP_STREAM_CHUNKS = 16
+
+
+def _middleware_scenarios() -> Iterator[Scenario]:
+    yield Scenario(
+        "cors-preflight",
+        "CORS preflight (OPTIONS) answered by CORSMiddleware",
+        HttpRequest(
+            method="OPTIONS",
+            path="/",
+            headers=(
+                ("origin", CORS_ORIGIN),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "X-Token"),
+            ),
+        ),
+        compare_headers=("content-type", "access-control-allow-origin"),
+    )
+    yield Scenario(
+        "cors-simple",
+        "GET / with an allowed Origin through CORSMiddleware",
+        HttpRequest(headers=(("origin", CORS_ORIGIN),)),
+        compare_headers=("content-type", "access-control-allow-origin"),
+    )
+    yield Scenario(
+        "gzip-1k",
+        "GET /gzip: a 1 KiB text body gzipped by GZipMiddleware",
+        HttpRequest(path="/gzip"),
+        compare_headers=("content-type", "content-encoding"),
+    )
+    yield Scenario(
+        "gzip-stream",
+        "GET /gzip-stream: 16 x 4 KiB streamed, gzipped chunk by chunk",
+        HttpRequest(path="/gzip-stream"),
+        compare_headers=("content-type", "content-encoding"),
+        weight=4,
+    )
+    yield Scenario(
+        "base-middleware",
+        "GET / through one BaseHTTPMiddleware (dispatch returns call_next)",
+    )
+
+
+MIDDLEWARE_SCENARIOS: dict[str, Scenario] = {s.name: s for s in _middleware_scenarios()}
+
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in _scenarios()}
+SCENARIOS.update(MIDDLEWARE_SCENARIOS)
 
 MICRO_SCENARIO = Scenario(
     "request-micro",

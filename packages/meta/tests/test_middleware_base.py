@@ -376,3 +376,22 @@ async def test_websocket_and_lifespan_skip_dispatch() -> None:
     await Never(app)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
     await Never(app)({"type": "websocket"}, None, None)  # type: ignore[arg-type]
     assert calls == ["lifespan", "websocket"]
+
+
+async def test_cancelling_the_request_cancels_the_app_task() -> None:
+    """No app task outlives the request (asyncio: a plain task; trio: a task group)."""
+    unwound: list[bool] = []
+    started = anyio.Event()
+
+    async def hang(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            started.set()
+            await anyio.sleep_forever()
+        finally:
+            unwound.append(True)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(drive, AddHeader(hang))
+        await started.wait()
+        tg.cancel_scope.cancel()
+    assert unwound == [True]

@@ -15,8 +15,9 @@ the middleware is created.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import anyio
@@ -61,13 +62,14 @@ class _Exchange:
         "started",
     )
 
-    def __init__(self, outer_send: Send) -> None:
+    def __init__(self, outer_send: Send, new_event: Callable[[], Any]) -> None:
         self.outer_send = outer_send
         self.start: Message | None = None
         self.error: Exception | None = None
-        self.started = anyio.Event()  # the start arrived, or the app ended without one
-        self.go = anyio.Event()  # the response is being sent: the body may flow
-        self.done = anyio.Event()  # the app returned
+        # asyncio.Event or anyio.Event: set(), is_set(), await wait().
+        self.started = new_event()  # the start arrived, or the app ended without one
+        self.go = new_event()  # the response is being sent: the body may flow
+        self.done = new_event()  # the app returned
         self.direct = True
         self.initial: contextvars.Context | None = None
         self.changes: list[tuple[contextvars.ContextVar[Any], Any]] = []
@@ -233,48 +235,106 @@ class BaseHTTPMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        app = self.app
-        response_class = self._response_class
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            await self._call_on_asyncio(loop, scope, receive, send)
+        else:
+            await self._call_with_anyio(scope, receive, send)
+
+    async def _call_on_asyncio(
+        self, loop: asyncio.AbstractEventLoop, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        # On asyncio the app task is a plain asyncio task: an anyio task group
+        # (a cancel scope, task states, a handle) costs several times more
+        # than the whole rest of a request through this middleware.  The
+        # finally block gives the same guarantee a task group would: no app
+        # task outlives the request.
+        tasks: list[asyncio.Task[None]] = []
+
+        def spawn(coro: Coroutine[Any, Any, None]) -> None:
+            tasks.append(loop.create_task(coro))
+
+        try:
+            await self._serve(scope, receive, send, spawn, asyncio.Event)
+        finally:
+            pending = [task for task in tasks if not task.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    async def _call_with_anyio(self, scope: Scope, receive: Receive, send: Send) -> None:
         error: Exception | None = None
+        running = 0
         async with anyio.create_task_group() as tg:
 
-            async def run_app(app_scope: Scope, app_receive: Receive, exchange: _Exchange) -> None:
-                exchange.initial = contextvars.copy_context()
+            async def tracked(coro: Coroutine[Any, Any, None]) -> None:
+                nonlocal running
+                running += 1
                 try:
-                    await app(app_scope, app_receive, exchange.send)
-                except Exception as exc:
-                    # Handed to dispatch (or the response) as itself, not
-                    # wrapped in the task group's ExceptionGroup.
-                    exchange.error = exc
+                    await coro
                 finally:
-                    if exchange.chunks_in is not None:
-                        exchange.chunks_in.close()
-                    exchange.started.set()
-                    exchange.done.set()
+                    running -= 1
 
-            async def call_next(request: Any) -> Any:
-                exchange = _Exchange(send)
-                app_scope = request.scope
-                tg.start_soon(run_app, app_scope, _replaying(app_scope, receive), exchange)
-                await exchange.started.wait()
-                if exchange.start is None:
-                    if exchange.error is not None:
-                        raise exchange.error
-                    raise RuntimeError("No response returned.")
-                for var, value in exchange.changes:
-                    var.set(value)
-                return response_class(exchange)
+            def spawn(coro: Coroutine[Any, Any, None]) -> None:
+                tg.start_soon(tracked, coro)
 
             try:
-                response = await self.dispatch_func(self._request_class(scope, receive), call_next)
-                await response(scope, receive, send)
+                await self._serve(scope, receive, send, spawn, anyio.Event)
             except Exception as exc:
+                # Raised below, outside the task group, as itself rather than
+                # inside an ExceptionGroup.
                 error = exc
             # An app whose response dispatch did not use is still waiting to
-            # send its body: end it.
-            tg.cancel_scope.cancel()
+            # send its body: end it (only then: cancelling has a cost).
+            if running:
+                tg.cancel_scope.cancel()
         if error is not None:
             raise error
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
+        new_event: Callable[[], Any],
+    ) -> None:
+        """Run dispatch, then send its response; `spawn` starts the app's task."""
+        app = self.app
+        response_class = self._response_class
+
+        async def run_app(app_scope: Scope, app_receive: Receive, exchange: _Exchange) -> None:
+            exchange.initial = contextvars.copy_context()
+            try:
+                await app(app_scope, app_receive, exchange.send)
+            except Exception as exc:
+                # Handed to dispatch (or the response) as itself.
+                exchange.error = exc
+            finally:
+                if exchange.chunks_in is not None:
+                    exchange.chunks_in.close()
+                exchange.started.set()
+                exchange.done.set()
+
+        async def call_next(request: Any) -> Any:
+            exchange = _Exchange(send, new_event)
+            app_scope = request.scope
+            spawn(run_app(app_scope, _replaying(app_scope, receive), exchange))
+            await exchange.started.wait()
+            if exchange.start is None:
+                if exchange.error is not None:
+                    raise exchange.error
+                raise RuntimeError("No response returned.")
+            for var, value in exchange.changes:
+                var.set(value)
+            return response_class(exchange)
+
+        response = await self.dispatch_func(self._request_class(scope, receive), call_next)
+        await response(scope, receive, send)
 
 
 def _replaying(scope: Scope, receive: Receive) -> Receive:

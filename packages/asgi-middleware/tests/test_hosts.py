@@ -88,10 +88,21 @@ async def test_two_host_headers_are_refused() -> None:
     assert result.status == 400
 
 
-async def test_missing_host_falls_back_to_the_server_address() -> None:
+async def test_missing_host_is_refused_like_starlette() -> None:
     app = TrustedHostMiddleware(text_app("OK"), allowed_hosts=["testserver"])
-    assert (await call(app, host=None)).status == 200
-    assert (await call(app, host=None, server=None)).status == 400
+    assert (await call(app, host=None)).status == 400
+
+
+async def test_https_redirect_without_host_uses_the_server_address() -> None:
+    result = await call(HTTPSRedirectMiddleware(text_app("OK")), host=None, server=("10.0.0.1", 80))
+    assert result.header("location") == "https://10.0.0.1/"
+
+
+async def test_redirect_without_raw_path_quotes_the_decoded_path() -> None:
+    app = HTTPSRedirectMiddleware(text_app("OK"))
+    scope_path = "/caf\u00e9 x"
+    result = await call(app, host="a.example", path=scope_path, raw_path=b"")
+    assert result.header("location") == "https://a.example/caf%C3%A9%20x"
 
 
 async def test_www_redirect_keeps_path_query_and_port() -> None:

@@ -31,19 +31,21 @@ class HostPatternError(ValueError, AssertionError):
     """A malformed `allowed_hosts` pattern (an `AssertionError` too, as Starlette raises)."""
 
 
-def request_host(scope: Scope) -> HostPort | None:
-    """The validated `Host` of a request; falls back to `scope["server"]` when absent.
+def request_host(scope: Scope, *, server_fallback: bool) -> HostPort | None:
+    """The validated `Host` of a request, or None.
 
-    None when the Host header is present but invalid, or when there is
-    neither a Host header nor a server address.  A request with several Host
-    headers is refused (RFC 9112 §3.2: answer 400), since two layers could
-    each pick a different one.
+    None when the Host header is invalid, or absent (unless `server_fallback`
+    and `scope["server"]` is known, as Starlette's URL building does).  A
+    request with several Host headers is refused (RFC 9112 §3.2: answer
+    400), since two layers could each pick a different one.
     """
     values = [v for k, v in scope["headers"] if k == b"host"]
     if len(values) > 1:
         return None
     if values:
         return split_host(values[0].decode("latin-1"))
+    if not server_fallback:
+        return None
     server = scope.get("server")
     if not server or server[0] is None:
         return None
@@ -72,7 +74,8 @@ def _target(scope: Scope) -> str:
         # Bytes in, so a non-ASCII byte is encoded as itself (not re-encoded).
         path = quote(bytes(raw_path), safe="/:@!$&'()*+,;=-._~%")
     else:
-        path = quote(scope.get("root_path", "") + scope["path"], safe="/:@!$&'()*+,;=-._~")
+        # `path` already includes `root_path` (ASGI; Starlette since 0.35).
+        path = quote(scope["path"], safe="/:@!$&'()*+,;=-._~")
     path = safe_location_path(path or "/")
     query = scope.get("query_string", b"")
     if query:
@@ -137,7 +140,7 @@ class TrustedHostMiddleware:
         if self.allow_any or scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        parsed = request_host(scope)
+        parsed = request_host(scope, server_fallback=False)
         if parsed is not None and self.is_allowed(parsed.host):
             await self.app(scope, receive, send)
             return
@@ -176,7 +179,7 @@ class HTTPSRedirectMiddleware:
         if scope["type"] not in ("http", "websocket") or scope.get("scheme") not in ("http", "ws"):
             await self.app(scope, receive, send)
             return
-        parsed = request_host(scope)
+        parsed = request_host(scope, server_fallback=True)
         if parsed is None:
             await PlainReply(_INVALID_HOST, 400)(scope, receive, send)
             return

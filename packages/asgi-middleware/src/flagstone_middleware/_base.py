@@ -145,26 +145,22 @@ def _response_class() -> Any:
 
         async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
             exchange = self._exchange
-            if exchange.direct and send is exchange.outer_send:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": self.status_code,
-                        "headers": self.raw_headers,
-                    }
-                )
+            # Direct forwarding only to the send the app's messages would
+            # reach anyway; any other `send` gets the body pulled through.
+            direct = exchange.direct and send is exchange.outer_send
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            if direct:
                 exchange.go.set()
                 await exchange.done.wait()
                 if exchange.error is not None:
                     raise exchange.error
             else:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": self.status_code,
-                        "headers": self.raw_headers,
-                    }
-                )
                 async for chunk in self.body_iterator:
                     if chunk:
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})

@@ -18,7 +18,7 @@ from ._authentication import (
     SimpleUser,
     UnauthenticatedUser,
 )
-from ._base import BaseHTTPMiddleware
+from ._base import BaseHTTPMiddleware, DispatchFunction, RequestResponseEndpoint
 from ._compression import CompressionMiddleware, GZipMiddleware
 from ._cors import CORSMiddleware
 from ._hosts import HTTPSRedirectMiddleware, TrustedHostMiddleware
@@ -33,8 +33,10 @@ __all__ = [
     "BaseUser",
     "CORSMiddleware",
     "CompressionMiddleware",
+    "DispatchFunction",
     "GZipMiddleware",
     "HTTPSRedirectMiddleware",
+    "RequestResponseEndpoint",
     "SimpleUser",
     "TrustedHostMiddleware",
     "UnauthenticatedUser",

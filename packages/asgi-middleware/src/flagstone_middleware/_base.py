@@ -18,19 +18,24 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from flagstone_contract import BODY_KEY, ASGIApp, Message, Receive, Scope, Send
 
+if TYPE_CHECKING:
+    from flagstone_requests import Request, Response
+
 __all__ = ["BaseHTTPMiddleware", "DispatchFunction", "RequestResponseEndpoint"]
 
 INSTALL_HINT = 'pip install "flagstone-middleware[requests]"'
 
-RequestResponseEndpoint = Callable[[Any], Awaitable[Any]]
-DispatchFunction = Callable[[Any, RequestResponseEndpoint], Awaitable[Any]]
+RequestResponseEndpoint: TypeAlias = Callable[["Request"], Awaitable["Response"]]
+DispatchFunction: TypeAlias = Callable[["Request", RequestResponseEndpoint], Awaitable["Response"]]
+# Type aliases (Starlette's names): `call_next` takes a flagstone-requests
+# `Request` and returns a `Response`; `dispatch(request, call_next)` likewise.
 
 _MISSING: Any = object()
 
@@ -223,7 +228,7 @@ class BaseHTTPMiddleware:
         self._request_class: Any = _requests().Request
         self._response_class: Any = _response_class()
 
-    async def dispatch(self, request: Any, call_next: RequestResponseEndpoint) -> Any:
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         """Override this (or pass `dispatch=`): return `await call_next(request)` or a response."""
         raise NotImplementedError()
 

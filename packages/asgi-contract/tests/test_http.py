@@ -19,11 +19,14 @@ from hypothesis import strategies as st
 from flagstone_contract.http import (
     HostPort,
     MalformedContentLength,
+    accept_encoding_weights,
     build_set_cookie,
+    get_route_path,
     is_async_callable,
     is_header_value,
     is_token,
     is_valid_host,
+    negotiate_encodings,
     parse_content_length,
     safe_location_path,
     split_host,
@@ -321,3 +324,71 @@ class _SyncCall:
 )  # fmt: skip
 def test_is_async_callable(obj: object, expected: bool) -> None:
     assert is_async_callable(obj) is expected
+
+
+# --- content negotiation -------------------------------------------------------------
+
+OFFERED = ("br", "zstd", "gzip")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, []),
+        ("", []),
+        ("gzip", ["gzip"]),
+        ("gzip, br", ["br", "gzip"]),
+        ("gzip;q=1, br;q=0.5", ["gzip", "br"]),
+        ("br;q=0, *", ["zstd", "gzip"]),
+        ("*;q=0.1, gzip;q=0.9", ["gzip", "br", "zstd"]),
+        ("x-gzip", ["gzip"]),
+        ("GZIP;Q=0.5", ["gzip"]),
+        ("identity", []),
+        ("gzip;q=2", []),
+        ("gzip;q=abc", []),
+        ("gzip;q=0.12345", []),
+        ("gzip;q=0, gzip;q=0.5", ["gzip"]),
+    ],
+    ids=[
+        "no-header", "empty", "one", "server-order-breaks-ties", "client-weights-win",
+        "star-with-refusal", "star-lower-than-named", "x-gzip-alias", "case", "identity-only",
+        "q-above-one", "q-not-a-number", "q-too-precise", "listed-twice-keeps-highest",
+    ],
+)  # fmt: skip
+def test_negotiate_encodings(header: str | None, expected: list[str]) -> None:
+    assert negotiate_encodings(header, OFFERED) == expected
+
+
+def test_accept_encoding_reads_a_bounded_number_of_elements() -> None:
+    # A hostile header of 100,000 codings costs what 64 cost.
+    header = ",".join(f"c{i}" for i in range(100_000)) + ",gzip"
+    assert "gzip" not in accept_encoding_weights(header)
+    assert len(accept_encoding_weights(header)) == 64
+
+
+@given(st.text(alphabet="gzipbr*;q=0.1, ", max_size=40))
+def test_negotiated_codings_are_offered_and_allowed(header: str) -> None:
+    ranked = negotiate_encodings(header, OFFERED)
+    weights = accept_encoding_weights(header)
+    assert len(ranked) == len(set(ranked))
+    for coding in ranked:
+        assert coding in OFFERED
+        assert weights.get(coding, weights.get("*", 0.0)) > 0
+
+
+# --- the routed path -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path", "expected"),
+    [
+        ("/users/7", "", "/users/7"),
+        ("/api/users/7", "/api", "/users/7"),
+        ("/api", "/api", ""),
+        ("/apix/users", "/api", "/apix/users"),
+        ("/users/7", "/api", "/users/7"),
+    ],
+    ids=["no-root", "below-root", "root-itself", "not-a-segment-boundary", "server-stripped"],
+)
+def test_get_route_path(path: str, root_path: str, expected: str) -> None:
+    assert get_route_path({"path": path, "root_path": root_path}) == expected

@@ -43,9 +43,9 @@ def test_http_module_all_is_pinned() -> None:
     from flagstone_contract import http
 
     assert sorted(http.__all__) == [
-        "HostPort", "MalformedContentLength", "build_set_cookie", "is_async_callable",
-        "is_header_value", "is_token", "is_valid_host", "parse_content_length",
-        "safe_location_path", "split_host",
+        "HostPort", "MalformedContentLength", "accept_encoding_weights", "build_set_cookie",
+        "get_route_path", "is_async_callable", "is_header_value", "is_token", "is_valid_host",
+        "negotiate_encodings", "parse_content_length", "safe_location_path", "split_host",
     ]  # fmt: skip
     for name in http.__all__:
         assert getattr(http, name).__doc__, f"http.{name} has no docstring"

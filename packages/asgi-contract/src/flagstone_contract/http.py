@@ -14,6 +14,10 @@ documented; a package that needs one of these rules calls it from here.
 - `build_set_cookie`: one `Set-Cookie` value with checked attributes.
 - `is_async_callable`: "will calling this give an awaitable?", as far as
   that can be known without calling it.
+- `negotiate_encodings`: which content codings an `Accept-Encoding` allows,
+  best first (compression middleware and precompressed static files).
+- `get_route_path`: the part of `scope["path"]` below `root_path`
+  (routing and static files both match on it).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import http.cookies
 import inspect
 import ipaddress
 import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any, NamedTuple
@@ -30,11 +35,14 @@ from typing import Any, NamedTuple
 __all__ = [
     "HostPort",
     "MalformedContentLength",
+    "accept_encoding_weights",
     "build_set_cookie",
+    "get_route_path",
     "is_async_callable",
     "is_header_value",
     "is_token",
     "is_valid_host",
+    "negotiate_encodings",
     "parse_content_length",
     "safe_location_path",
     "split_host",
@@ -322,3 +330,81 @@ def is_async_callable(obj: Any) -> bool:
         return True
     call = getattr(obj, "__call__", None)  # noqa: B004 - we want the method itself
     return call is not None and inspect.iscoroutinefunction(call)
+
+
+# --- content negotiation (RFC 9110 §12.5.3) -----------------------------------
+
+# A hostile header could list thousands of codings; no real client sends
+# more than a handful, so only the first 64 elements are read.
+_MAX_CODINGS = 64
+
+
+def _q_value(params: Sequence[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            value = value.strip()
+            # RFC 9110 §12.4.2: "0" or "1", or up to three decimals after them.
+            if len(value) > 5 or not value.replace(".", "", 1).isdigit():
+                return 0.0  # malformed: read as "not acceptable"
+            q = float(value)
+            return q if 0.0 <= q <= 1.0 else 0.0
+    return 1.0
+
+
+def accept_encoding_weights(header: str) -> dict[str, float]:
+    """`Accept-Encoding` as `{coding: q}`: lower-case, `x-gzip` read as `gzip`.
+
+    A malformed or out-of-range `q` counts as 0 (refused); a coding listed
+    twice keeps its highest weight.
+    """
+    weights: dict[str, float] = {}
+    for element in header.split(",")[:_MAX_CODINGS]:
+        coding, *params = element.split(";")
+        coding = coding.strip().lower()
+        if not coding:
+            continue
+        if coding == "x-gzip":  # RFC 9110 §8.4.1.3: an alias of gzip
+            coding = "gzip"
+        weights[coding] = max(weights.get(coding, 0.0), _q_value(params))
+    return weights
+
+
+def negotiate_encodings(header: str | None, offered: Sequence[str]) -> list[str]:
+    """The codings of `offered` that `header` allows, best first.
+
+    The client's highest `q` wins; equal weights keep `offered`'s order (the
+    server's preference).  `q=0` refuses a coding and `*` stands for every
+    coding not named.  No header means "no preference", which RFC 9110 lets
+    a server read as anything; like every browser-facing server this reads
+    it as identity only (an empty list).
+    """
+    if not header:
+        return []
+    weights = accept_encoding_weights(header)
+    star = weights.get("*", 0.0)
+    ranked = []
+    for index, coding in enumerate(offered):
+        q = weights.get(coding, star)
+        if q > 0.0:
+            ranked.append((-q, index, coding))
+    return [coding for _, _, coding in sorted(ranked)]
+
+
+# --- the routed path -----------------------------------------------------------
+
+
+def get_route_path(scope: Mapping[str, Any]) -> str:
+    """The path to match: `scope["path"]` minus `root_path`, at a segment boundary.
+
+    ASGI (and Starlette since 0.35) keeps the full path in `path`; a Mount
+    adds its prefix to `root_path`.  When `root_path` is not a prefix of
+    `path` (a server that strips it itself) the path is used unchanged.
+    """
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if not root_path:
+        return path
+    if path.startswith(root_path) and (len(path) == len(root_path) or path[len(root_path)] == "/"):
+        return path[len(root_path) :]
+    return path

@@ -14,6 +14,8 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from flagstone_contract.http import negotiate_encodings
+
 __all__ = ["Encoder", "available_encodings", "choose_encoding", "new_encoder"]
 
 
@@ -119,54 +121,14 @@ def new_encoder(encoding: str, gzip_level: int, brotli_quality: int, zstd_level:
     return _Zstd(_module("zstd"), zstd_level)
 
 
-def _quality(params: list[str]) -> float:
-    """The `q` of one Accept-Encoding element; a malformed q counts as 0 (refused)."""
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "q":
-            value = value.strip()
-            # RFC 9110 §12.4.2: 0, 1 or a decimal with up to 3 digits.
-            if len(value) > 5 or not value.replace(".", "", 1).isdigit():
-                return 0.0
-            q = float(value)
-            return q if 0.0 <= q <= 1.0 else 0.0
-    return 1.0
-
-
-def accepted(header: str) -> dict[str, float]:
-    """Accept-Encoding as `{coding: q}` (lower-case; `x-gzip` read as `gzip`)."""
-    weights: dict[str, float] = {}
-    for element in header.split(",")[:64]:  # more codings than exist: ignore the rest
-        coding, *params = element.split(";")
-        coding = coding.strip().lower()
-        if not coding:
-            continue
-        if coding == "x-gzip":
-            coding = "gzip"
-        weights[coding] = _quality(params)
-    return weights
-
-
 def choose_encoding(header: str | None, offered: Sequence[str]) -> str | None:
     """The coding to use for a request's Accept-Encoding, or None for identity.
 
-    The client's highest `q` wins; between equal weights, `offered` order
-    (the server's preference) decides.  `q=0` refuses a coding, and `*`
-    stands for every coding not named.  No header means "no preference",
-    which RFC 9110 allows to mean anything; like every browser-facing
-    server, that is read as identity.
+    The contract's `negotiate_encodings` ranks what the client allows (q
+    weights, `*`, `q=0` refusals; ties keep `offered`'s order); the best wins.
     """
-    if not header:
-        return None
-    weights = accepted(header)
-    star = weights.get("*", 0.0)
-    best: str | None = None
-    best_q = 0.0
-    for encoding in offered:
-        q = weights.get(encoding, star)
-        if q > best_q:
-            best, best_q = encoding, q
-    return best
+    ranked = negotiate_encodings(header, offered)
+    return ranked[0] if ranked else None
 
 
 Chooser = Callable[[str | None], str | None]

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flagstone_contract import Scope
+from flagstone_contract.http import get_route_path
 
 from ._convertors import (
     Convertor,
@@ -139,19 +139,3 @@ def segment_shape(path: str, convertors: Mapping[str, Convertor[Any]]) -> list[S
                 return shape
         shape.append((ONE, ""))
     return shape
-
-
-def get_route_path(scope: Scope) -> str:
-    """The path routing matches: `scope["path"]` minus `root_path`, at a segment boundary.
-
-    ASGI (and Starlette since 0.35) keeps the full path in `path`; a Mount
-    adds its prefix to `root_path`.  When `root_path` is not a prefix of
-    `path` (a server that strips it itself) the path is used unchanged.
-    """
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    if not root_path:
-        return path
-    if path.startswith(root_path) and (len(path) == len(root_path) or path[len(root_path)] == "/"):
-        return path[len(root_path) :]
-    return path

@@ -22,23 +22,10 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["contained", "route_path", "safe_segments"]
+__all__ = ["contained", "safe_segments"]
 
 # Control characters (NUL included) have no place in a file name we serve.
 _FORBIDDEN = frozenset(chr(code) for code in range(32)) | {"\x7f", "\\", ":"}
-
-
-def route_path(path: str, root_path: str) -> str:
-    """`path` below `root_path` (a Mount's prefix), at a segment boundary.
-
-    ASGI keeps the full path in `path` and the mount prefix in `root_path`; a
-    server that strips the prefix itself leaves `path` without it.
-    """
-    if root_path and path.startswith(root_path):
-        rest = path[len(root_path) :]
-        if not rest or rest.startswith("/"):
-            return rest
-    return path
 
 
 def safe_segments(path: str) -> list[str] | None:

@@ -23,12 +23,12 @@ from urllib.parse import quote
 import anyio.to_thread
 
 from flagstone_contract import EXCEPTION_HANDLERS_KEY, HTTPException, Receive, Scope, Send
-from flagstone_contract.http import safe_location_path
+from flagstone_contract.http import get_route_path, negotiate_encodings, safe_location_path
 from flagstone_requests import FileResponse, PlainTextResponse, RedirectResponse, Response
 
 from ._cache import CachePolicy
-from ._encodings import DEFAULT_ENCODINGS, SUFFIXES, acceptable_encodings
-from ._paths import contained, route_path, safe_segments
+from ._encodings import DEFAULT_ENCODINGS, SUFFIXES
+from ._paths import contained, safe_segments
 
 __all__ = ["PathLike", "StaticFiles"]
 
@@ -166,7 +166,7 @@ class StaticFiles:
         Raises `HTTPException(404)` for a hostile path (`..`, backslash,
         colon, NUL or another control character in any segment).
         """
-        segments = safe_segments(route_path(scope["path"], scope.get("root_path", "")))
+        segments = safe_segments(get_route_path(scope))
         if segments is None:
             raise HTTPException(404)
         return "/".join(segments)
@@ -262,7 +262,7 @@ class StaticFiles:
                     if not header
                     else header + "," + value.decode("latin-1")
                 )
-        return tuple(acceptable_encodings(header, offered))
+        return tuple(negotiate_encodings(header, offered))
 
     def _resolve(self, path: str, codings: tuple[str, ...]) -> _Resolved:
         # One worker-thread hop for the file and its precompressed siblings.

@@ -138,8 +138,13 @@ class Router:
     `Mount(routes=...)`.
     """
 
-    # A class-level default, so a subclass may set the limit as plain data.
+    # Defaults for a subclass that skips `__init__` and sets only what it needs
+    # (`routes`, usually); the rest are derived in `__getattr__`.
+    redirect_slashes: bool = True
     max_body_size: int | None = None
+    endpoint_adapter: EndpointAdapter | None = None
+    _inherited_adapter: EndpointAdapter | None = None
+    _index: RouteIndex | None = None
 
     def __init__(
         self,
@@ -159,10 +164,27 @@ class Router:
         if max_body_size is not None:  # else keep a subclass's class-level limit
             self.max_body_size = max_body_size
         self.endpoint_adapter = endpoint_adapter
-        self._inherited_adapter: EndpointAdapter | None = None
-        self._index: RouteIndex | None = None
-        self.user_middleware = list(middleware or ())
+        self.user_middleware: list[Middleware] = list(middleware or ())
+        # As in Starlette: `app` is bound here, so a subclass overriding the
+        # `app` method is what every request reaches (through the middleware).
         self.middleware_stack: ASGIApp = wrap_middleware(self.app, self.user_middleware)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for what a subclass that skipped `__init__` never set.
+        if name == "_routes":
+            self._routes = _RouteList((), self._invalidate)
+            return self._routes
+        if name == "default":
+            return not_found
+        if name == "lifespan_context":
+            return None
+        if name == "user_middleware":
+            self.user_middleware = []
+            return self.user_middleware
+        if name == "middleware_stack":
+            self.middleware_stack = wrap_middleware(self.app, self.user_middleware)
+            return self.middleware_stack
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # --- the route table ---------------------------------------------------------
 
@@ -177,6 +199,7 @@ class Router:
         self._invalidate()
 
     def _invalidate(self) -> None:
+        """Drop the index (rebuilt on the next request): the routes or a route changed."""
         self._index = None
 
     def inherit_adapter(self, adapter: EndpointAdapter) -> None:
@@ -195,6 +218,7 @@ class Router:
                     f"flagstone_routing.BaseRoute, got {route!r}; wrap an ASGI app in Mount(path, app=...)"
                 )
             route.bind_adapter(adapter)
+            route.watched_by(self)
         self._index = RouteIndex(self._routes)
         return self._index
 
@@ -279,20 +303,11 @@ class Router:
     # --- ASGI ---------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The ASGI entry point (through the router's middleware)."""
-        if self.user_middleware:
-            await self.middleware_stack(scope, receive, send)
-        elif scope["type"] == "lifespan" or self.max_body_size is not None:
-            await self.app(scope, receive, send)
-        else:
-            # The common case skips one coroutine level: `app` without the
-            # lifespan and body-limit branches.
-            if "router" not in scope:
-                scope["router"] = self
-            await self._dispatch(scope, receive, send)
+        """The ASGI entry point: `middleware_stack`, which ends in `app`."""
+        await self.middleware_stack(scope, receive, send)
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Dispatch one scope (the router without its middleware)."""
+        """Dispatch one scope (the router without its middleware); override to add behaviour."""
         if "router" not in scope:
             scope["router"] = self
         scope_type = scope["type"]
@@ -314,19 +329,19 @@ class Router:
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         index = self._index or self.prepare()
         routes = self._routes
+        matchers = index.matchers
         route_path = get_route_path(scope)
         partials: list[tuple[BaseRoute, Scope]] | None = None
         for position in index.candidates(scope["type"], route_path):
-            route = routes[position]
-            match, child_scope = route.match_path(scope, route_path)
+            match, child_scope = matchers[position](scope, route_path)
             if match is _FULL:
                 scope.update(child_scope)
-                await route.handle(scope, receive, send)
+                await routes[position].handle(scope, receive, send)
                 return
             if match is _PARTIAL:
                 if partials is None:
                     partials = []
-                partials.append((route, child_scope))
+                partials.append((routes[position], child_scope))
         if partials is not None:
             await self._method_not_allowed(partials, scope, receive, send)
         else:
@@ -337,7 +352,7 @@ class Router:
     ) -> None:
         first, first_scope = partials[0]
         scope.update(first_scope)
-        if not isinstance(first, Route):
+        if not isinstance(first, Route) or type(first).handle is not Route.handle:
             await first.handle(scope, receive, send)  # a custom route decides itself
             return
         allowed: set[str] = set()
@@ -362,10 +377,10 @@ class Router:
         full_path: str = scope["path"]
         redirect_scope["path"] = full_path[:-1] if full_path.endswith("/") else full_path + "/"
         for position in index.candidates("http", route_path):
-            match, _ = self._routes[position].match_path(redirect_scope, route_path)
+            match, _ = index.matchers[position](redirect_scope, route_path)
             if match is not Match.NONE:
                 return True
         return False
 
     def __repr__(self) -> str:
-        return f"Router(routes={len(self._routes)})"
+        return f"{type(self).__name__}(routes={len(self._routes)})"

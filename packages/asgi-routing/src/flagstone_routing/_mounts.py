@@ -240,6 +240,15 @@ class Mount(BaseRoute):
                     name = f"{self.name}:{name}"
                 yield RouteInfo(info.path, info.methods, name, info.kind, info.endpoint, info.host)
 
+    def __eq__(self, other: object) -> bool:
+        # Starlette's value equality (path and mounted app); the app is
+        # compared outside any `middleware=`, whose instances never compare equal.
+        if not isinstance(other, Mount):
+            return NotImplemented
+        return self.path == other.path and self._base_app == other._base_app
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         name = type(self).__name__
         return f"{name}(path={self.path!r}, name={self.name!r}, app={self._base_app!r})"
@@ -370,6 +379,13 @@ class Host(BaseRoute):
                 if self.name is not None and name is not None:
                     name = f"{self.name}:{name}"
                 yield RouteInfo(info.path, info.methods, name, info.kind, info.endpoint, info.host)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Host):
+            return NotImplemented
+        return self.host == other.host and self.app == other.app
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(host={self.host!r}, name={self.name!r}, app={self.app!r})"

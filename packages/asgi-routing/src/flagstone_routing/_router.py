@@ -382,5 +382,16 @@ class Router:
                 return True
         return False
 
+    def __eq__(self, other: object) -> bool:
+        # Value equality, so that `Mount("/api", routes=[...])` compares by its
+        # routes, as `app.routes == [...]` assertions expect.
+        if not isinstance(other, Router):
+            return NotImplemented
+        return list(self._routes) == list(other._routes)
+
+    # Equal routers must hash alike and the routes are mutable: unhashable,
+    # as in Starlette.
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(routes={len(self._routes)})"

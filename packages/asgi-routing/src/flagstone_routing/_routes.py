@@ -468,6 +468,20 @@ class Route(_EndpointRoute):
             return None
         return tuple(allow_header(self.methods).split(", "))
 
+    def __eq__(self, other: object) -> bool:
+        # Starlette's value equality: `app.routes == [Route("/", home)]`.
+        if not isinstance(other, Route):
+            return NotImplemented
+        return (
+            self.path == other.path
+            and self.endpoint == other.endpoint
+            and self.methods == other.methods
+        )
+
+    # Equal routes must hash alike, and every attribute compared is mutable:
+    # routes are unhashable, as in Starlette.
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         methods = self._ordered_methods()
         shown = list(methods) if methods is not None else None
@@ -521,6 +535,13 @@ class WebSocketRoute(_EndpointRoute):
     def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
         """One row: the full path and name."""
         yield RouteInfo(prefix + self.path, None, self.name, "websocket", self.endpoint, host)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WebSocketRoute):
+            return NotImplemented
+        return self.path == other.path and self.endpoint == other.endpoint
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(path={self.path!r}, name={self.name!r})"

@@ -79,7 +79,13 @@ def test_comparing_with_something_else_is_false_not_an_error() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [Route("/", home), WebSocketRoute("/", home), Mount("/a", app=home), Host("h", app=home), Router()],
+    [
+        Route("/", home),
+        WebSocketRoute("/", home),
+        Mount("/a", app=home),
+        Host("h", app=home),
+        Router(),
+    ],
     ids=["route", "websocket-route", "mount", "host", "router"],
 )
 def test_equal_values_are_unhashable_as_in_starlette(value: Any) -> None:

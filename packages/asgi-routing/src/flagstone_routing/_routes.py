@@ -94,16 +94,18 @@ class RouteInfo:
 
 
 def get_name(endpoint: Any) -> str:
-    """The default route name: the endpoint's `__name__`, or its class name."""
+    """The default route name: the endpoint's `__name__`, or its class name (Starlette's rule)."""
     return str(getattr(endpoint, "__name__", None) or type(endpoint).__name__)
 
 
 def replace_params(
     path_format: str, convertors: Mapping[str, Convertor[Any]], params: Mapping[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    """Fill `{name}` placeholders in one pass; return the path and the unused params.
+    """Fill `{name}` placeholders of `path_format` in one pass; return the path and unused params.
 
-    One pass, so a value that itself looks like `{other}` is kept verbatim.
+    Each value goes through its convertor's `to_string`.  One pass, so a
+    value that itself looks like `{other}` is kept verbatim.  A framework
+    reversing its own templates uses it as Starlette's `replace_params`.
     """
     remaining = dict(params)
 

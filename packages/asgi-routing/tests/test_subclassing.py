@@ -328,3 +328,18 @@ async def test_router_attributes_changed_after_construction() -> None:
     assert (await call(router, "/zzz")).text == "custom default"
     router.routes = [Route("/c", text_app("c"))]
     assert (await call(router, "/c")).text == "c"
+
+
+async def test_a_copied_route_changed_after_copying_leaves_the_original_alone() -> None:
+    import copy
+
+    original = Route("/items", text_app("items"))
+    router = Router([*filler(), original])
+    assert (await call(router, "/items")).text == "items"
+    moved = copy.copy(original)
+    moved.path = "/v2/items"
+    moved.path_regex, moved.path_format, moved.param_convertors = compile_path(moved.path)
+    router.routes.append(moved)
+    assert (await call(router, "/items")).text == "items"
+    assert (await call(router, "/v2/items")).text == "items"
+    assert original.path == "/items"

@@ -200,6 +200,13 @@ class BaseRoute:
             watchers[:] = [ref for ref in watchers if ref() is not None]
             watchers.append(weakref.ref(router))
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy (`copy.copy(route)`, as frameworks do to re-prefix a route)
+        # is a new route: the routers watching the original do not hold it.
+        state = dict(self.__dict__)
+        state.pop("_watchers", None)
+        return state
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """Whether `scope` matches, and the scope updates a match implies."""
         raise NotImplementedError()  # pragma: no cover

@@ -343,3 +343,19 @@ async def test_a_copied_route_changed_after_copying_leaves_the_original_alone() 
     assert (await call(router, "/items")).text == "items"
     assert (await call(router, "/v2/items")).text == "items"
     assert original.path == "/items"
+
+
+@pytest.mark.parametrize("skip_init", [False, True], ids=["super-init", "no-init"])
+async def test_router_subclass_overriding_not_found_answers_misses(skip_init: bool) -> None:
+    class OwnNotFound(Router):
+        def __init__(self, routes: list[BaseRoute]) -> None:
+            if skip_init:
+                self.routes = routes
+            else:
+                super().__init__(routes)
+
+        async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await text_app("custom miss", 404)(scope, receive, send)
+
+    router = OwnNotFound([*filler(), Route("/a", text_app("a"))])
+    assert (await call(router, "/nothing/here")).text == "custom miss"

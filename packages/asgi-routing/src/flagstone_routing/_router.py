@@ -159,7 +159,8 @@ class Router:
     ) -> None:
         self._routes = _RouteList(routes or (), self._invalidate)
         self.redirect_slashes = redirect_slashes
-        self.default: ASGIApp = not_found if default is None else default
+        # `self.not_found`, as in Starlette, so a subclass overriding it is used.
+        self.default: ASGIApp = self.not_found if default is None else default
         self.lifespan_context = normalize_lifespan(lifespan)
         if max_body_size is not None:  # else keep a subclass's class-level limit
             self.max_body_size = max_body_size
@@ -175,7 +176,7 @@ class Router:
             self._routes = _RouteList((), self._invalidate)
             return self._routes
         if name == "default":
-            return not_found
+            return self.not_found
         if name == "lifespan_context":
             return None
         if name == "user_middleware":

@@ -64,10 +64,12 @@ __all__: list[str] = [
 ]
 
 # --- outgoing side: responses, websockets, errors, endpoints -----------------
+from flagstone_contract.http import is_async_callable
+
 from ._body_timeout import BodyIdleTimeout
 from ._concurrency import iterate_in_threadpool, run_in_threadpool
 from ._endpoints import HTTPEndpoint, WebSocketEndpoint, request_response, websocket_session
-from ._exception_middleware import ExceptionMiddleware, is_async_callable
+from ._exception_middleware import ExceptionMiddleware
 from ._file_response import FileResponse
 from ._handlers import (
     ExceptionHandler,

@@ -115,7 +115,7 @@ def _collect(node: _Node, parts: list[str], out: list[int]) -> None:
 class RouteIndex:
     """A precompiled index over a router's routes (rebuilt when the routes change)."""
 
-    __slots__ = ("_roots", "_small", "_static", "matchers")
+    __slots__ = ("_roots", "_small", "_static", "matchers", "routes")
 
     # At or below this many routes of a scope type, asking them all is cheaper
     # than walking the trie (a failing regex stops at its first literal), so
@@ -124,6 +124,9 @@ class RouteIndex:
 
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
         self._roots: dict[str, _Node] = {"http": _Node(), "websocket": _Node()}
+        # The routes the positions refer to (the router's live list: any
+        # change to it drops this index).
+        self.routes = routes
         # What the router calls for the route at each position (see
         # `BaseRoute.path_matcher`), resolved once per index, not per request.
         self.matchers: list[Callable[[Scope, str], tuple[Match, Scope]]] = [

@@ -125,21 +125,21 @@ class Mount(BaseRoute):
     # Assigning `app` drops the unwrapped app, so `routes` and lifespan follow.
     _DERIVED: ClassVar[Mapping[str, tuple[str, ...]]] = {"app": ("_base_app",)}
 
-    def __getattr__(self, name: str) -> Any:
-        # Reached only when `_base_app` was never set or was dropped.
-        if name == "_base_app":
-            return self.app
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    _base_app: Any = None
+
+    def _unwrapped_app(self) -> Any:
+        # The mounted app outside `middleware=`; the current `app` once it was reassigned.
+        return self._base_app if self._base_app is not None else self.app
 
     @property
     def routes(self) -> list[BaseRoute]:
         """The mounted app's routes (empty for an app without `routes`)."""
-        return _child_routes(self._base_app)
+        return _child_routes(self._unwrapped_app())
 
     @property
     def lifespan_app(self) -> Any:
         """The app that receives lifespan events (the mounted app, outside its middleware)."""
-        return self._base_app
+        return self._unwrapped_app()
 
     def index_shape(self) -> list[Segment] | None:
         """The prefix segments, then "anything below" (None for a hand-set `path_regex`)."""
@@ -150,8 +150,9 @@ class Mount(BaseRoute):
 
     def bind_adapter(self, adapter: EndpointAdapter | None) -> None:
         """Pass the adapter down to an inner flagstone Router that has none of its own."""
-        if adapter is not None and _is_flagstone_router(self._base_app):
-            self._base_app.inherit_adapter(adapter)
+        base_app = self._unwrapped_app()
+        if adapter is not None and _is_flagstone_router(base_app):
+            base_app.inherit_adapter(adapter)
 
     def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         """`matches` with the route path already computed."""
@@ -230,7 +231,12 @@ class Mount(BaseRoute):
         routes = self.routes
         if not routes:
             yield RouteInfo(
-                prefix + self.path + "/{path:path}", None, self.name, "mount", self._base_app, host
+                prefix + self.path + "/{path:path}",
+                None,
+                self.name,
+                "mount",
+                self._unwrapped_app(),
+                host,
             )
             return
         for route in routes:
@@ -245,13 +251,13 @@ class Mount(BaseRoute):
         # compared outside any `middleware=`, whose instances never compare equal.
         if not isinstance(other, Mount):
             return NotImplemented
-        return self.path == other.path and self._base_app == other._base_app
+        return self.path == other.path and self._unwrapped_app() == other._unwrapped_app()
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         name = type(self).__name__
-        return f"{name}(path={self.path!r}, name={self.name!r}, app={self._base_app!r})"
+        return f"{name}(path={self.path!r}, name={self.name!r}, app={self._unwrapped_app()!r})"
 
 
 def _host_name(scope: Scope) -> str | None:

@@ -25,6 +25,7 @@ route at runtime gets it matched, and the hot path pays one attribute check.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import cached_property
 from typing import Any, SupportsIndex
 
 from flagstone_contract import (
@@ -39,7 +40,7 @@ from flagstone_contract import (
 
 from ._adapters import EndpointAdapter
 from ._compile import get_route_path
-from ._lifespan import normalize_lifespan, run_lifespan
+from ._lifespan import Lifespan, normalize_lifespan, run_lifespan
 from ._matcher import RouteIndex
 from ._mounts import Host, Mount
 from ._replies import method_not_allowed, not_found, redirect, slash_toggled_location
@@ -139,12 +140,31 @@ class Router:
     """
 
     # Defaults for a subclass that skips `__init__` and sets only what it needs
-    # (`routes`, usually); the rest are derived in `__getattr__`.
+    # (`routes`, usually; a limit may be plain class-level data).  Plain class
+    # attributes where a request reads them (a descriptor or `__getattr__`
+    # would slow every attribute read); `cached_property` for what only setup
+    # and misses read.
     redirect_slashes: bool = True
     max_body_size: int | None = None
     endpoint_adapter: EndpointAdapter | None = None
+    lifespan_context: Lifespan[Any] | None = None
+    middleware_stack: ASGIApp | None = None
     _inherited_adapter: EndpointAdapter | None = None
     _index: RouteIndex | None = None
+
+    @cached_property
+    def _routes(self) -> _RouteList:
+        return _RouteList((), self._invalidate)
+
+    @cached_property
+    def default(self) -> ASGIApp:
+        """What answers when nothing matches (`not_found` unless `default=` was given)."""
+        return self.not_found
+
+    @cached_property
+    def user_middleware(self) -> list[Middleware]:
+        """The router's own middleware, first outermost (`middleware=`)."""
+        return []
 
     def __init__(
         self,
@@ -160,32 +180,16 @@ class Router:
         self._routes = _RouteList(routes or (), self._invalidate)
         self.redirect_slashes = redirect_slashes
         # `self.not_found`, as in Starlette, so a subclass overriding it is used.
-        self.default: ASGIApp = self.not_found if default is None else default
+        if default is not None:
+            self.default = default
         self.lifespan_context = normalize_lifespan(lifespan)
         if max_body_size is not None:  # else keep a subclass's class-level limit
             self.max_body_size = max_body_size
         self.endpoint_adapter = endpoint_adapter
-        self.user_middleware: list[Middleware] = list(middleware or ())
+        self.user_middleware = list(middleware or ())
         # As in Starlette: `app` is bound here, so a subclass overriding the
         # `app` method is what every request reaches (through the middleware).
-        self.middleware_stack: ASGIApp = wrap_middleware(self.app, self.user_middleware)
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for what a subclass that skipped `__init__` never set.
-        if name == "_routes":
-            self._routes = _RouteList((), self._invalidate)
-            return self._routes
-        if name == "default":
-            return self.not_found
-        if name == "lifespan_context":
-            return None
-        if name == "user_middleware":
-            self.user_middleware = []
-            return self.user_middleware
-        if name == "middleware_stack":
-            self.middleware_stack = wrap_middleware(self.app, self.user_middleware)
-            return self.middleware_stack
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.middleware_stack = wrap_middleware(self.app, self.user_middleware)
 
     # --- the route table ---------------------------------------------------------
 
@@ -305,7 +309,10 @@ class Router:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry point: `middleware_stack`, which ends in `app`."""
-        await self.middleware_stack(scope, receive, send)
+        stack = self.middleware_stack
+        if stack is None:  # a subclass that skipped `__init__`
+            stack = self.middleware_stack = wrap_middleware(self.app, self.user_middleware)
+        await stack(scope, receive, send)
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Dispatch one scope (the router without its middleware); override to add behaviour."""
@@ -329,7 +336,7 @@ class Router:
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         index = self._index or self.prepare()
-        routes = self._routes
+        routes = index.routes
         matchers = index.matchers
         route_path = get_route_path(scope)
         partials: list[tuple[BaseRoute, Scope]] | None = None

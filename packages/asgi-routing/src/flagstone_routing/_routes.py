@@ -287,10 +287,6 @@ class _EndpointRoute(BaseRoute):
     path_regex: re.Pattern[str]
     path_format: str
     param_convertors: dict[str, Convertor[Any]]
-    # `app` is deliberately not a class attribute: reading it on a route whose
-    # app was never set (or derived) goes through `__getattr__`, which adapts
-    # the endpoint; once set, it is a plain instance attribute.
-    app: ASGIApp
 
     # The endpoint given to `__init__` and the route middleware: what `app`
     # is derived from.  Starlette derives `app` once, in `__init__`, so a
@@ -299,7 +295,29 @@ class _EndpointRoute(BaseRoute):
     _handler: Callable[..., Any] | None = None
     _middleware: Sequence[Middleware] | None = None
 
+    # What the hot path reads: plain attributes with class-level defaults, so
+    # an instance lookup stays the interpreter's fastest kind (a descriptor or
+    # a `__getattr__` on the class would slow every attribute read).  `_app`
+    # mirrors the public `app`; `_converting` is derived from
+    # `param_convertors` on first use and dropped when that is assigned.
+    _app: ASGIApp | None = None
+    _converting: dict[str, Convertor[Any]] | None = None
+
     _DERIVED: ClassVar[Mapping[str, tuple[str, ...]]] = {"param_convertors": ("_converting",)}
+
+    @property
+    def app(self) -> ASGIApp:
+        """The ASGI app `handle` calls: set it, or it is derived from `endpoint` on first use."""
+        app = self._app
+        if app is None:
+            self.bind_adapter(None)
+            app = self._app
+            assert app is not None
+        return app
+
+    @app.setter
+    def app(self, app: ASGIApp) -> None:
+        self._app = app
 
     def _setup(
         self,
@@ -324,21 +342,9 @@ class _EndpointRoute(BaseRoute):
         elif adapter is not None:
             self.app = wrap_middleware(adapter(endpoint), middleware)
 
-    def __getattr__(self, name: str) -> Any:
-        # Only reached when normal lookup fails: a cache not derived yet (or
-        # dropped by an assignment), or `app` on a route nobody bound.
-        if name == "_converting":
-            converting = _converting(self.param_convertors)
-            self._converting = converting
-            return converting
-        if name == "app":
-            self.bind_adapter(None)
-            return self.__dict__["app"]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     def _has_app(self) -> bool:
-        # Set on the instance, or provided by a subclass (attribute or property).
-        return "app" in self.__dict__ or hasattr(type(self), "app")
+        # Set (or bound) already, or provided by a subclass's own `app`.
+        return self._app is not None or type(self).app is not _EndpointRoute.__dict__["app"]
 
     def _bind(self, adapter: HandlerAdapter | None, what: str) -> None:
         if self._has_app():
@@ -367,7 +373,10 @@ class _EndpointRoute(BaseRoute):
         found = self.path_regex.fullmatch(route_path)
         if found is None:
             return None
-        params = convert_params(found, self._converting)
+        converting = self._converting
+        if converting is None:
+            converting = self._converting = _converting(self.param_convertors)
+        params = convert_params(found, converting)
         if params is None:
             return None
         outer = scope.get("path_params")
@@ -462,10 +471,11 @@ class Route(_EndpointRoute):
         if methods is not None and scope["method"] not in methods:
             await method_not_allowed(scope, send, allow_header(methods))
             return
+        app = self._app or self.app
         if self.max_body_size is not None:
-            await limit_request_body(self.max_body_size, self.app, scope, receive, send)
+            await limit_request_body(self.max_body_size, app, scope, receive, send)
         else:
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
 
     def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
         """One row: the full path, methods in canonical order, name."""
@@ -539,7 +549,7 @@ class WebSocketRoute(_EndpointRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Call `app`."""
-        await self.app(scope, receive, send)
+        await (self._app or self.app)(scope, receive, send)
 
     def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
         """One row: the full path and name."""

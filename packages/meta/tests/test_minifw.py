@@ -7,11 +7,9 @@ test suites are.  Each test names the extension point it documents.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import importlib.util
-import warnings
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +23,8 @@ from flagstone import (
     TestClient,
     UploadFile,
     WebSocket,
-    WebSocketClosed,
     WebSocketDenialResponse,
+    WebSocketDisconnect,
 )
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -200,26 +198,11 @@ def test_included_routes_answer_under_their_prefix_only(client: TestClient) -> N
 # --- WebSocketRoute subclass with super().__init__ ---------------------------------------
 
 
-@contextmanager
-def known_websocket_leak() -> Iterator[None]:
-    """Tolerate, inside this block only, the memory stream the test client leaves unclosed.
-
-    A known test-client defect fixed separately (issue 20 item 6): a
-    WebSocket session leaves an anyio memory stream unclosed.  Its
-    `ResourceWarning` is ignored and the stream collected here, so the
-    strict policy holds in every other line.  Remove once the client is fixed.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        yield
-        gc.collect()
-
-
 def test_websocket_parameters_are_injected(client: TestClient) -> None:
-    with known_websocket_leak(), client.websocket_connect("/echo/lobby?times=2") as websocket:
+    with client.websocket_connect("/echo/lobby?times=2") as websocket:
         websocket.send_text("hi")
         assert websocket.receive_text() == "lobby: hi hi"
-        with pytest.raises(WebSocketClosed) as closed:
+        with pytest.raises(WebSocketDisconnect) as closed:
             websocket.receive_text()
     assert closed.value.code == 1000
 
@@ -228,7 +211,6 @@ def test_invalid_websocket_parameters_reach_the_apps_handlers(client: TestClient
     # The 422 handler answers an HTTP response; on a WebSocket before accept
     # flagstone sends it as a denial response (the test client supports it).
     with (
-        known_websocket_leak(),
         pytest.raises(WebSocketDenialResponse) as denied,
         client.websocket_connect("/echo/lobby?times=many"),
     ):

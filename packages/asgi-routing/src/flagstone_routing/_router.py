@@ -24,7 +24,7 @@ route at runtime gets it matched, and the hot path pays one attribute check.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from typing import Any, SupportsIndex
 
@@ -334,7 +334,10 @@ class Router:
         """The default `default`: 404, or a refused websocket."""
         await not_found(scope, receive, send)
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A plain function returning the awaitable of whoever answers (the
+        # route's `handle`, the 405 or the miss): `app` awaits it directly,
+        # so routing adds no coroutine frame of its own to every request.
         index = self._index or self.prepare()
         routes = index.routes
         matchers = index.matchers
@@ -344,16 +347,14 @@ class Router:
             match, child_scope = matchers[position](scope, route_path)
             if match is _FULL:
                 scope.update(child_scope)
-                await routes[position].handle(scope, receive, send)
-                return
+                return routes[position].handle(scope, receive, send)
             if match is _PARTIAL:
                 if partials is None:
                     partials = []
                 partials.append((routes[position], child_scope))
         if partials is not None:
-            await self._method_not_allowed(partials, scope, receive, send)
-        else:
-            await self._no_match(index, route_path, scope, receive, send)
+            return self._method_not_allowed(partials, scope, receive, send)
+        return self._no_match(index, route_path, scope, receive, send)
 
     async def _method_not_allowed(
         self, partials: list[tuple[BaseRoute, Scope]], scope: Scope, receive: Receive, send: Send

@@ -54,7 +54,7 @@ class MiniFW(App):
     def mount_static(self, path: str, directory: str, name: str = "static") -> None:
         """Mount flagstone-staticfiles' `StaticFiles` (an ImportError says what to install)."""
         try:
-            from flagstone_staticfiles import StaticFiles  # type: ignore[import-not-found]
+            from flagstone_staticfiles import StaticFiles
         except ImportError as exc:
             raise ImportError(
                 "mount_static needs flagstone-staticfiles: pip install flagstone-staticfiles"

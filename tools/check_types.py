@@ -40,9 +40,10 @@ def main() -> int:
     # The contract's README examples are typed documentation: each block is
     # checked as its own module, so an example that stops type-checking fails.
     code |= _check_readme_examples(ROOT / "packages" / "asgi-contract" / "README.md")
-    # The demo is documentation that runs: it is held to the same bar.
+    # The demo and the mini framework are documentation that runs: they are
+    # held to the same bar.
     code |= subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "-p", "flagstone_demo"],
+        [sys.executable, "-m", "mypy", "--strict", "-p", "flagstone_demo", "-p", "minifw"],
         cwd=ROOT,
         env={**os.environ, "MYPYPATH": str(ROOT / "packages" / "meta" / "examples")},
         check=False,

@@ -157,3 +157,20 @@ def test_url_for_accepts_a_plain_string_result(http_scope: ScopeFactory) -> None
 
     url = HTTPConnection(http_scope(router=Router())).url_for("x")
     assert url == URL("http://testserver/x")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("a=1; b=2", {"a": "1", "b": "2"}),
+        ('quoted="v"', {"quoted": "v"}),
+        ("novalue", {"": "novalue"}),
+        ("a=1; a=2", {"a": "2"}),
+        ("", {}),
+    ],
+    ids=["pairs", "quoted", "no-equals", "later-wins", "empty"],
+)
+def test_cookie_parser_is_public(header: str, expected: dict[str, str]) -> None:
+    from flagstone_requests import cookie_parser
+
+    assert cookie_parser(header) == expected

@@ -125,3 +125,11 @@ async def test_form_data_close_closes_every_file() -> None:
     await form.close()
     assert a.file.closed
     assert b.file.closed
+
+
+def test_upload_file_works_with_vars_for_dict_based_encoders() -> None:
+    # Frameworks serialise uploads in validation errors through vars()/__dict__.
+    upload = UploadFile(io.BytesIO(b"x"), filename="a.txt", size=1)
+    assert {"file", "filename", "size", "headers"} <= set(vars(upload))
+    assert vars(upload)["filename"] == "a.txt"
+    upload.framework_note = "extra attributes are allowed"  # type: ignore[attr-defined]

@@ -31,6 +31,9 @@ EXPECTED_INCOMING = {
     "State",
     "StreamConsumed",
     "UploadFile",
+    "cookie_parser",
+    "empty_receive",
+    "empty_send",
 }
 
 

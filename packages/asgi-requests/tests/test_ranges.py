@@ -244,3 +244,13 @@ def test_parse_range_bounded_split() -> None:
     header = "bytes=" + ",".join(["0-1"] * 101)
     assert parse_range(header, 10, max_ranges=100).outcome == "full"
     assert parse_range(header, 10, max_ranges=200).outcome == "partial"
+
+
+def test_starlettes_range_exception_names_carry_their_arguments() -> None:
+    from flagstone_requests import MalformedRangeHeader, RangeNotSatisfiable
+
+    assert MalformedRangeHeader().content == "Malformed range header."
+    assert MalformedRangeHeader("bytes=x").content == "bytes=x"
+    assert RangeNotSatisfiable(1024).max_size == 1024
+    with pytest.raises(Exception, match="1024"):
+        raise RangeNotSatisfiable(1024)

@@ -507,3 +507,14 @@ async def test_body_idle_timeout_middleware_sets_the_innermost_timeout(
     assert seen == [0.05]
     with pytest.raises(ValueError, match="> 0"):
         BodyIdleTimeout(app, seconds=0)
+
+
+async def test_empty_receive_and_send_are_the_defaults_and_say_what_to_pass() -> None:
+    from flagstone_requests import empty_receive, empty_send
+
+    request = Request({"type": "http", "method": "GET", "path": "/", "headers": []})
+    assert request.receive is empty_receive
+    with pytest.raises(RuntimeError, match="receive"):
+        await empty_receive()
+    with pytest.raises(RuntimeError, match="send"):
+        await empty_send({"type": "http.response.start"})

@@ -120,12 +120,45 @@ def test_register_then_use_in_a_route_created_afterwards() -> None:
     register_url_convertor("test_slug", CONVERTOR_TYPES["test_slug"])  # same object: no-op
 
 
-def test_replacing_a_registered_convertor_fails_loudly() -> None:
+def test_registering_an_equal_convertor_again_is_accepted() -> None:
+    # An app factory or a test fixture registers a fresh instance on every call.
     register_url_convertor("test_year", Year())
-    with pytest.raises(ValueError, match="already registered"):
-        register_url_convertor("test_year", Year())
-    with pytest.raises(ValueError, match="already registered"):
-        register_url_convertor("int", Year())
+    register_url_convertor("test_year", Year())
+    assert Route("/y/{y:test_year}", echo_scope).path_regex.match("/y/2024")
+
+
+class OtherYear(Convertor[int]):
+    regex = "[0-9]{4}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+class WideYear(Year):
+    regex = "[0-9]{1,6}"
+
+
+@pytest.mark.parametrize(
+    ("key", "conflicting", "names"),
+    [
+        ("test_year_conflict", OtherYear(), ("Year", "OtherYear")),  # same regex, other class
+        ("test_year_conflict", WideYear(), ("Year", "WideYear")),  # other regex
+        ("int", Year(), ("IntegerConvertor", "Year")),  # a builtin
+    ],
+    ids=["other-class", "other-regex", "builtin"],
+)
+def test_a_real_conflict_raises_naming_both(
+    key: str, conflicting: Convertor[Any], names: tuple[str, str]
+) -> None:
+    register_url_convertor("test_year_conflict", Year())
+    with pytest.raises(ValueError, match="already registered") as caught:
+        register_url_convertor(key, conflicting)
+    registered, new = names
+    assert f"already registered: {registered} (regex" in str(caught.value)
+    assert f"registering {new} (regex" in str(caught.value)
 
 
 @pytest.mark.parametrize("key", ["", "has space", "9x", "a-b"])

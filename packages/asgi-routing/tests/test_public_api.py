@@ -5,10 +5,10 @@ import inspect
 import flagstone_routing
 
 EXPECTED = {
-    "CONVERTOR_TYPES", "BaseRoute", "Convertor", "EndpointAdapter", "FloatConvertor", "Host",
+    "AppType", "CONVERTOR_TYPES", "BaseRoute", "Convertor", "EndpointAdapter", "FloatConvertor", "Host",
     "IntegerConvertor", "Match", "Mount", "NoMatchFound", "PathConvertor", "Route", "RouteInfo",
     "Router", "StringConvertor", "URLPath", "UUIDConvertor", "WebSocketRoute", "compile_path",
-    "get_route_path", "register_url_convertor",
+    "get_route_path", "register_url_convertor", "get_name", "replace_params", "Lifespan",
 }  # fmt: skip
 
 

@@ -29,3 +29,10 @@ def test_the_two_commands_name_existing_hatch_scripts() -> None:
         assert f"hatch run {env}:{script}" in command
         assert command.startswith("python -m pip install")
         assert script in config[env]["scripts"]
+
+
+def test_every_document_the_readme_links_exists() -> None:
+    links = re.findall(r"\]\((docs/[^)]+\.md)\)", README)
+    assert {"docs/porting-from-starlette.md", "docs/building-a-framework.md"} <= set(links)
+    for link in links:
+        assert (ROOT / link).is_file(), link

@@ -7,7 +7,7 @@ flagstone-routing or any router.
 """
 
 # --- incoming side: datastructures, connections, bodies, forms ---------------
-from ._connection import HTTPConnection
+from ._connection import HTTPConnection, cookie_parser
 from ._datastructures import (
     URL,
     Address,
@@ -32,7 +32,7 @@ from ._exceptions import (
     StreamConsumed,
 )
 from ._forms import DEFAULT_MAX_FORM_MEMORY_SIZE
-from ._request import DEFAULT_MAX_JSON_SIZE, Request
+from ._request import DEFAULT_MAX_JSON_SIZE, Request, empty_receive, empty_send
 
 __all__: list[str] = [
     "DEFAULT_MAX_FORM_MEMORY_SIZE",
@@ -58,13 +58,26 @@ __all__: list[str] = [
     "State",
     "StreamConsumed",
     "UploadFile",
+    "cookie_parser",
+    "empty_receive",
+    "empty_send",
 ]
 
 # --- outgoing side: responses, websockets, errors, endpoints -----------------
+from flagstone_contract.http import is_async_callable
+
 from ._body_timeout import BodyIdleTimeout
+from ._concurrency import iterate_in_threadpool, run_in_threadpool
 from ._endpoints import HTTPEndpoint, WebSocketEndpoint, request_response, websocket_session
 from ._exception_middleware import ExceptionMiddleware
 from ._file_response import FileResponse
+from ._handlers import (
+    ExceptionHandler,
+    HTTPExceptionHandler,
+    WebSocketExceptionHandler,
+    wrap_app_handling_exceptions,
+)
+from ._ranges import MalformedRangeHeader, RangeNotSatisfiable
 from ._responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from ._server_errors import ServerErrorMiddleware
 from ._sse import EventSourceResponse, ServerSentEvent
@@ -80,12 +93,16 @@ from ._websockets import (
 __all__ += [
     "BodyIdleTimeout",
     "EventSourceResponse",
+    "ExceptionHandler",
     "ExceptionMiddleware",
     "FileResponse",
     "HTMLResponse",
     "HTTPEndpoint",
+    "HTTPExceptionHandler",
     "JSONResponse",
+    "MalformedRangeHeader",
     "PlainTextResponse",
+    "RangeNotSatisfiable",
     "RedirectResponse",
     "Response",
     "ServerErrorMiddleware",
@@ -96,7 +113,12 @@ __all__ += [
     "WebSocketDisconnect",
     "WebSocketDisconnected",
     "WebSocketEndpoint",
+    "WebSocketExceptionHandler",
     "WebSocketState",
+    "is_async_callable",
+    "iterate_in_threadpool",
     "request_response",
+    "run_in_threadpool",
     "websocket_session",
+    "wrap_app_handling_exceptions",
 ]

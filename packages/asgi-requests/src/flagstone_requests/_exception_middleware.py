@@ -48,6 +48,7 @@ __all__ = [
     "Progress",
     "handle_exception",
     "handlers_in",
+    "tracking",
 ]
 
 # handler(request_or_websocket, exc) -> Response | None, sync or async.
@@ -266,21 +267,26 @@ class ExceptionMiddleware:
         tables = self._tables
         scope[EXCEPTION_HANDLERS_KEY] = tables
         progress = Progress()
-
-        async def tracking_send(message: Message) -> None:
-            kind = message["type"]
-            if kind in _STARTS:
-                progress.started = True
-            elif kind == "websocket.accept":
-                progress.accepted = True
-            elif kind == "websocket.close":
-                progress.finished = True
-            await send(message)
-
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracking(send, progress))
         except Exception as exc:
             await handle_exception(scope, receive, send, exc, tables, progress)
+
+
+def tracking(send: Send, progress: Progress) -> Send:
+    """`send`, recording in `progress` what went out (so a handler never answers too late)."""
+
+    async def tracking_send(message: Message) -> None:
+        kind = message["type"]
+        if kind in _STARTS:
+            progress.started = True
+        elif kind == "websocket.accept":
+            progress.accepted = True
+        elif kind == "websocket.close":
+            progress.finished = True
+        await send(message)
+
+    return tracking_send
 
 
 def handlers_in(scope: Scope) -> HandlerTables | None:

@@ -13,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["RangeDecision", "if_range_matches", "parse_range"]
+__all__ = [
+    "MalformedRangeHeader",
+    "RangeDecision",
+    "RangeNotSatisfiable",
+    "if_range_matches",
+    "parse_range",
+]
 
 # 19 digits always fit in a signed 64-bit integer.  Longer numbers are
 # treated as "infinitely large" without parsing them: `int()` over thousands
@@ -22,6 +28,26 @@ _MAX_DIGITS = 19
 _HUGE = 1 << 63
 
 Outcome = Literal["full", "partial", "bad_request", "unsatisfiable"]
+
+
+# Starlette's names for the two refusals.  `FileResponse` here answers them
+# itself (400 and 416, from `parse_range`'s decision) without raising; the
+# classes exist, with Starlette's constructor arguments, for code that raises
+# or catches them (a `FileResponse` subclass, a ported test).
+class MalformedRangeHeader(Exception):
+    """A `Range` header that cannot be parsed (answered with 400)."""
+
+    def __init__(self, content: str = "Malformed range header.") -> None:
+        super().__init__(content)
+        self.content = content
+
+
+class RangeNotSatisfiable(Exception):
+    """No requested range overlaps the representation (answered with 416, `bytes */max_size`)."""
+
+    def __init__(self, max_size: int) -> None:
+        super().__init__(max_size)
+        self.max_size = max_size
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,7 @@ Deliberate differences from Starlette:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from functools import partial
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -23,6 +22,7 @@ import anyio.to_thread
 from flagstone_contract import BODY_KEY, Message, Receive, Scope, Send
 from flagstone_contract.http import MalformedContentLength, parse_content_length
 
+from ._concurrency import iterate_in_threadpool
 from ._headers import Headers
 from ._request import BODY_STATE_KEY, Request
 from ._responses import BackgroundCallable, Response, run_background
@@ -167,19 +167,6 @@ def _remember(scope: Scope, message: Message) -> None:
         state.pending.append(chunk)
 
 
-_STOP = object()
-
-
-async def _iterate_in_thread(iterator: Iterable[Any]) -> AsyncIterator[Any]:
-    # One thread hop per chunk so a blocking iterator never blocks the loop.
-    it = iter(iterator)
-    while True:
-        chunk = await anyio.to_thread.run_sync(partial(next, it, _STOP))
-        if chunk is _STOP:
-            return
-        yield chunk
-
-
 async def close_iterator(iterator: Any) -> None:
     """Close an async or sync iterator so its `finally` blocks run now.
 
@@ -202,7 +189,7 @@ def _as_async_iterable(content: object, owner: str) -> AsyncIterable[Any]:
         return content
     # A str or bytes is iterable too, but streaming it char by char is a bug.
     if isinstance(content, Iterable) and not isinstance(content, (str, bytes)):
-        return _iterate_in_thread(content)
+        return iterate_in_threadpool(content)
     hint = ""
     if callable(content):
         hint = " (did you pass a generator function instead of calling it?)"

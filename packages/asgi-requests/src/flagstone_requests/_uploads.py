@@ -26,9 +26,10 @@ class UploadFile:
     `read`, `write`, `seek` and `close` are async; they run in a worker thread
     whenever they may touch the disk.  `size` counts the bytes written through
     `write` (or the size given by the parser).
-    """
 
-    __slots__ = ("file", "filename", "headers", "size")
+    Deliberately without `__slots__`: frameworks serialise uploads for
+    validation errors with `vars()` / `__dict__`-based encoders.
+    """
 
     def __init__(
         self,

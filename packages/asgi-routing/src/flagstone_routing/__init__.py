@@ -24,19 +24,30 @@ from ._convertors import (
     UUIDConvertor,
     register_url_convertor,
 )
+from ._lifespan import AppType, Lifespan
 from ._mounts import Host, Mount
 from ._router import Router
-from ._routes import BaseRoute, Match, Route, RouteInfo, WebSocketRoute
+from ._routes import (
+    BaseRoute,
+    Match,
+    Route,
+    RouteInfo,
+    WebSocketRoute,
+    get_name,
+    replace_params,
+)
 from ._urls import NoMatchFound, URLPath
 
 __all__ = [
     "CONVERTOR_TYPES",
+    "AppType",
     "BaseRoute",
     "Convertor",
     "EndpointAdapter",
     "FloatConvertor",
     "Host",
     "IntegerConvertor",
+    "Lifespan",
     "Match",
     "Mount",
     "NoMatchFound",
@@ -49,6 +60,8 @@ __all__ = [
     "UUIDConvertor",
     "WebSocketRoute",
     "compile_path",
+    "get_name",
     "get_route_path",
     "register_url_convertor",
+    "replace_params",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "Segment",
     "compile_path",
     "get_route_path",
+    "regex_is_template",
     "segment_shape",
 ]
 
@@ -80,8 +81,7 @@ def compile_path(
                 f"unknown path convertor {type_name!r} in {path!r}; known: {known}. "
                 f"Register it first: register_url_convertor({type_name!r}, MyConvertor())"
             )
-        regex += re.escape(path[index : match.start()])
-        regex += f"(?P<{name}>{convertor.regex})"
+        regex += _placeholder_pattern(path[index : match.start()], name, convertor)
         path_format += path[index : match.start()] + "{" + name + "}"
         if name in param_convertors:
             duplicates.add(name)
@@ -103,6 +103,38 @@ def compile_path(
     # ".*" must take it.  The routes match with `fullmatch`, so "$" cannot
     # match before a trailing newline ("/int/5\n" is not "/int/5").
     return re.compile(regex, re.DOTALL), path_format + tail, param_convertors
+
+
+def _placeholder_pattern(literal: str, name: str, convertor: Convertor[Any]) -> str:
+    return re.escape(literal) + f"(?P<{name}>{convertor.regex})"
+
+
+# Flags that cannot make a path regex accept more than its template says.
+_HARMLESS_FLAGS = re.DOTALL | re.UNICODE
+
+
+def regex_is_template(
+    regex: re.Pattern[str], path: str, convertors: Mapping[str, Convertor[Any]]
+) -> bool:
+    """Whether `regex` is exactly what `compile_path(path)` builds with these convertors.
+
+    A route subclass may set `path_regex` by hand; only a regex that is the
+    template's own may be described to the router's index by the template's
+    shape (any other is asked on every request, so it can never be ruled out
+    wrongly).  Matching without DOTALL accepts less, so it is fine; any other
+    flag (IGNORECASE) could accept more.
+    """
+    if not path.startswith("/") or regex.flags & ~_HARMLESS_FLAGS:
+        return False
+    expected = "^"
+    index = 0
+    for match in PARAM_RE.finditer(path):
+        convertor = convertors.get(match.group(1))
+        if convertor is None:
+            return False
+        expected += _placeholder_pattern(path[index : match.start()], match.group(1), convertor)
+        index = match.end()
+    return regex.pattern == expected + re.escape(path[index:]) + "$"
 
 
 def _may_match_slash(convertor: Convertor[Any]) -> bool:

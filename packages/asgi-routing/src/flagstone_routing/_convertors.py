@@ -8,7 +8,9 @@ default registry is *append-only*: `register_url_convertor` adds a new key
 (routes created afterwards may use it; routes created before could not have
 used it, because an unknown type fails loudly at `compile_path`), and
 registering a different convertor under a key that already exists raises,
-since it would give the same path template two meanings in one process.
+since it would give the same path template two meanings in one process
+(an equal one, same class and regex, is accepted: factories register on
+every call).
 A router that wants its own set passes `convertors=` to `compile_path`
 (through `Route`, `WebSocketRoute`, `Mount`, `Host`), which never touches
 the shared defaults.
@@ -163,10 +165,11 @@ CONVERTOR_TYPES: Mapping[str, Convertor[Any]] = MappingProxyType(_REGISTRY)
 def register_url_convertor(key: str, convertor: Convertor[Any]) -> None:
     """Add `convertor` to the default registry under `key` (append-only).
 
-    Registering the same object again is a no-op; registering a different
-    convertor under an existing key raises `ValueError`, because routes
-    already compiled with the old one would disagree with routes compiled
-    afterwards.  To use a different set for one router, pass
+    Registering the same convertor again (the same object, or an instance
+    of the same class with the same `regex`) is a no-op; registering a
+    different convertor under an existing key raises `ValueError` naming
+    both, because routes already compiled with the old one would disagree
+    with routes compiled afterwards.  To use a different set for one router, pass
     `convertors={...}` to the routes instead.
     """
     if not isinstance(key, str) or not _KEY_RE.match(key):
@@ -176,15 +179,28 @@ def register_url_convertor(key: str, convertor: Convertor[Any]) -> None:
             f"register_url_convertor({key!r}, ...) needs a Convertor instance, got {convertor!r}"
         )
     existing = _REGISTRY.get(key)
-    if existing is convertor:
-        return
     if existing is not None:
+        if _equivalent(existing, convertor):
+            # App factories and test fixtures register on every call, each
+            # time with a fresh but identical instance: nothing changes.
+            return
         raise ValueError(
-            f"a convertor named {key!r} is already registered ({type(existing).__name__}); "
-            "the default registry is append-only so routes compiled before and after agree. "
-            "Choose another name, or pass convertors={...} to the routes that need it."
+            f"a convertor named {key!r} is already registered: {_describe(existing)}; "
+            f"registering {_describe(convertor)} under the same name would give one path "
+            "template two meanings (the default registry is append-only). Choose another "
+            "name, or pass convertors={...} to the routes that need it."
         )
     _REGISTRY[key] = convertor
+
+
+def _equivalent(registered: Convertor[Any], candidate: Convertor[Any]) -> bool:
+    return registered is candidate or (
+        type(registered) is type(candidate) and registered.regex == candidate.regex
+    )
+
+
+def _describe(convertor: Convertor[Any]) -> str:
+    return f"{type(convertor).__qualname__} (regex {convertor.regex!r})"
 
 
 def resolve_convertors(extra: Mapping[str, Convertor[Any]] | None) -> Mapping[str, Convertor[Any]]:

@@ -35,16 +35,25 @@ import traceback
 import warnings
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Lifespan", "normalize_lifespan", "run_lifespan"]
+__all__ = ["AppType", "Lifespan", "normalize_lifespan", "run_lifespan"]
 
-Lifespan = Callable[[Any], AbstractAsyncContextManager[Mapping[str, Any] | None]]
+AppType = TypeVar("AppType")
+"""The application a lifespan receives (`Lifespan[App]`, `Lifespan[MyFramework]`)."""
+
+# Starlette's shapes: a lifespan yields nothing, or a mapping merged into the
+# lifespan state.  Generic in the app type, so frameworks annotate
+# `lifespan: Lifespan[MyApp]`.
+_StatelessLifespan = Callable[[AppType], AbstractAsyncContextManager[None]]
+_StatefulLifespan = Callable[[AppType], AbstractAsyncContextManager[Mapping[str, Any]]]
+Lifespan = _StatelessLifespan[AppType] | _StatefulLifespan[AppType]
+"""`lifespan(app)` returning an async context manager (`@asynccontextmanager`); subscript with the app type."""
 
 
-def normalize_lifespan(lifespan: Any) -> Lifespan | None:
+def normalize_lifespan(lifespan: Any) -> Lifespan[Any] | None:
     """Accept an `@asynccontextmanager` lifespan (or a bare async generator, with a warning)."""
     if lifespan is None:
         return None
@@ -178,7 +187,7 @@ def _mounted_apps(routes: Sequence[Any]) -> list[tuple[str, ASGIApp]]:
 
 
 async def run_lifespan(
-    router: Any, lifespan: Lifespan | None, scope: Scope, receive: Receive, send: Send
+    router: Any, lifespan: Lifespan[Any] | None, scope: Scope, receive: Receive, send: Send
 ) -> None:
     """Serve a lifespan scope: the router's own lifespan, then its mounted apps."""
     await receive()  # lifespan.startup

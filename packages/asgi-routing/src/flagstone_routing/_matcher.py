@@ -19,8 +19,9 @@ described by `segment_shape`:
   route in `node.rest`: a candidate for every path that reaches the node;
 - a template that ends at a node puts the route in `node.end`.
 
-Routes the index cannot describe (Host, custom route classes) sit in the
-root's `rest` list and are tried on every request, as in a linear scan.
+Routes the index cannot describe (Host, custom route classes, a route
+subclass whose `path_regex` is not its template's own) sit in the root's
+`rest` list and are tried on every request, as in a linear scan.
 
 A lookup walks both the static child and the param child at each depth,
 collecting `rest` lists on the way and `end` at the last segment.  Each trie
@@ -38,10 +39,12 @@ is cheaper than a walk at that size.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from ._compile import LITERAL, ONE, REST
-from ._routes import BaseRoute
+from flagstone_contract import Scope
+
+from ._compile import LITERAL, ONE, REST, Segment
+from ._routes import BaseRoute, Match
 
 __all__ = ["RouteIndex"]
 
@@ -56,8 +59,7 @@ class _Node:
         self.rest: list[int] = []
 
 
-def _insert(root: _Node, index: int, route: BaseRoute) -> None:
-    shape = route.index_shape()
+def _insert(root: _Node, index: int, shape: list[Segment] | None) -> None:
     if shape is None:
         root.rest.append(index)
         return
@@ -113,7 +115,7 @@ def _collect(node: _Node, parts: list[str], out: list[int]) -> None:
 class RouteIndex:
     """A precompiled index over a router's routes (rebuilt when the routes change)."""
 
-    __slots__ = ("_roots", "_small", "_static")
+    __slots__ = ("_roots", "_small", "_static", "matchers", "routes")
 
     # At or below this many routes of a scope type, asking them all is cheaper
     # than walking the trie (a failing regex stops at its first literal), so
@@ -122,13 +124,21 @@ class RouteIndex:
 
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
         self._roots: dict[str, _Node] = {"http": _Node(), "websocket": _Node()}
+        # The routes the positions refer to (the router's live list: any
+        # change to it drops this index).
+        self.routes = routes
+        # What the router calls for the route at each position (see
+        # `BaseRoute.path_matcher`), resolved once per index, not per request.
+        self.matchers: list[Callable[[Scope, str], tuple[Match, Scope]]] = [
+            route.path_matcher() for route in routes
+        ]
         static_paths: set[tuple[str, str]] = set()  # (scope type, path)
         for index, route in enumerate(routes):
             shape = route.index_shape()
             for scope_type in route.scope_types:
                 root = self._roots.get(scope_type)
                 if root is not None:
-                    _insert(root, index, route)
+                    _insert(root, index, shape)
                     if shape is not None and all(kind == LITERAL for kind, _ in shape):
                         static_paths.add((scope_type, "/".join(text for _, text in shape)))
         # Fully static templates ("/", "/health") get their candidate list

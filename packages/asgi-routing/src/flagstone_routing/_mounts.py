@@ -9,7 +9,7 @@ events to.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from flagstone_contract import (
     ASGIApp,
@@ -23,7 +23,7 @@ from flagstone_contract import (
 from flagstone_contract.http import split_host
 
 from ._adapters import EndpointAdapter
-from ._compile import Segment, compile_path, get_route_path, segment_shape
+from ._compile import Segment, compile_path, get_route_path, regex_is_template, segment_shape
 from ._convertors import Convertor
 from ._routes import BaseRoute, Match, RouteInfo, allow_header, convert_params, replace_params
 from ._urls import NoMatchFound, URLPath
@@ -111,33 +111,48 @@ class Mount(BaseRoute):
         self.path = path.rstrip("/")
         self.name = name
         self.max_body_size = max_body_size
-        self._base_app: Any = app if app is not None else Router(routes=routes)
-        self.app: ASGIApp = wrap_middleware(self._base_app, middleware)
+        base_app: Any = app if app is not None else Router(routes=routes)
+        self.app: ASGIApp = wrap_middleware(base_app, middleware)
+        self._base_app = base_app
         self.path_regex, self.path_format, self.param_convertors = compile_path(
             self.path + "/{path:path}", convertors
         )
-        self._shape = segment_shape(self.path + "/{path:path}", self.param_convertors)
-        self._own_params = set(self.param_convertors) - {"path"}
-        self._is_router = _is_flagstone_router(self._base_app)
+
+    # Defaults for a subclass that skips `__init__` (it sets `path`, `app`,
+    # `path_regex`, `path_format` and `param_convertors`).
+    name: str | None = None
+    max_body_size: int | None = None
+    # Assigning `app` drops the unwrapped app, so `routes` and lifespan follow.
+    _DERIVED: ClassVar[Mapping[str, tuple[str, ...]]] = {"app": ("_base_app",)}
+
+    _base_app: Any = None
+
+    def _unwrapped_app(self) -> Any:
+        # The mounted app outside `middleware=`; the current `app` once it was reassigned.
+        return self._base_app if self._base_app is not None else self.app
 
     @property
     def routes(self) -> list[BaseRoute]:
         """The mounted app's routes (empty for an app without `routes`)."""
-        return _child_routes(self._base_app)
+        return _child_routes(self._unwrapped_app())
 
     @property
     def lifespan_app(self) -> Any:
         """The app that receives lifespan events (the mounted app, outside its middleware)."""
-        return self._base_app
+        return self._unwrapped_app()
 
     def index_shape(self) -> list[Segment] | None:
-        """The prefix segments, then "anything below"."""
-        return self._shape
+        """The prefix segments, then "anything below" (None for a hand-set `path_regex`)."""
+        template = self.path + "/{path:path}"
+        if not regex_is_template(self.path_regex, template, self.param_convertors):
+            return None
+        return segment_shape(template, self.param_convertors)
 
     def bind_adapter(self, adapter: EndpointAdapter | None) -> None:
         """Pass the adapter down to an inner flagstone Router that has none of its own."""
-        if self._is_router and adapter is not None:
-            self._base_app.inherit_adapter(adapter)
+        base_app = self._unwrapped_app()
+        if adapter is not None and _is_flagstone_router(base_app):
+            base_app.inherit_adapter(adapter)
 
     def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         """`matches` with the route path already computed."""
@@ -177,7 +192,7 @@ class Mount(BaseRoute):
                 return URLPath(path)
         elif (
             self.name is None or name.startswith(self.name + ":")
-        ) and self._own_params <= path_params.keys():
+        ) and self.param_convertors.keys() - {"path"} <= path_params.keys():
             # Every prefix parameter must be given: Starlette leaves "{ver}" in
             # the URL when one is missing.
             child_name = name if self.name is None else name[len(self.name) + 1 :]
@@ -216,7 +231,12 @@ class Mount(BaseRoute):
         routes = self.routes
         if not routes:
             yield RouteInfo(
-                prefix + self.path + "/{path:path}", None, self.name, "mount", self._base_app, host
+                prefix + self.path + "/{path:path}",
+                None,
+                self.name,
+                "mount",
+                self._unwrapped_app(),
+                host,
             )
             return
         for route in routes:
@@ -226,8 +246,18 @@ class Mount(BaseRoute):
                     name = f"{self.name}:{name}"
                 yield RouteInfo(info.path, info.methods, name, info.kind, info.endpoint, info.host)
 
+    def __eq__(self, other: object) -> bool:
+        # Starlette's value equality (path and mounted app); the app is
+        # compared outside any `middleware=`, whose instances never compare equal.
+        if not isinstance(other, Mount):
+            return NotImplemented
+        return self.path == other.path and self._unwrapped_app() == other._unwrapped_app()
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
-        return f"Mount(path={self.path!r}, name={self.name!r}, app={self._base_app!r})"
+        name = type(self).__name__
+        return f"{name}(path={self.path!r}, name={self.name!r}, app={self._unwrapped_app()!r})"
 
 
 def _host_name(scope: Scope) -> str | None:
@@ -267,7 +297,8 @@ class Host(BaseRoute):
         self.app = app
         self.name = name
         self.host_regex, self.host_format, self.param_convertors = compile_path(host, convertors)
-        self._is_router = _is_flagstone_router(app)
+
+    name: str | None = None
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -281,7 +312,7 @@ class Host(BaseRoute):
 
     def bind_adapter(self, adapter: EndpointAdapter | None) -> None:
         """Pass the adapter down to an inner flagstone Router that has none of its own."""
-        if self._is_router and adapter is not None:
+        if adapter is not None and _is_flagstone_router(self.app):
             self.app.inherit_adapter(adapter)  # type: ignore[attr-defined]
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
@@ -355,8 +386,15 @@ class Host(BaseRoute):
                     name = f"{self.name}:{name}"
                 yield RouteInfo(info.path, info.methods, name, info.kind, info.endpoint, info.host)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Host):
+            return NotImplemented
+        return self.host == other.host and self.app == other.app
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
-        return f"Host(host={self.host!r}, name={self.name!r}, app={self.app!r})"
+        return f"{type(self).__name__}(host={self.host!r}, name={self.name!r}, app={self.app!r})"
 
 
 def _is_flagstone_router(app: Any) -> bool:

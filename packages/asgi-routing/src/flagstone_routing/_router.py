@@ -24,7 +24,8 @@ route at runtime gets it matched, and the hot path pays one attribute check.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from functools import cached_property
 from typing import Any, SupportsIndex
 
 from flagstone_contract import (
@@ -39,7 +40,7 @@ from flagstone_contract import (
 
 from ._adapters import EndpointAdapter
 from ._compile import get_route_path
-from ._lifespan import normalize_lifespan, run_lifespan
+from ._lifespan import Lifespan, normalize_lifespan, run_lifespan
 from ._matcher import RouteIndex
 from ._mounts import Host, Mount
 from ._replies import method_not_allowed, not_found, redirect, slash_toggled_location
@@ -138,8 +139,32 @@ class Router:
     `Mount(routes=...)`.
     """
 
-    # A class-level default, so a subclass may set the limit as plain data.
+    # Defaults for a subclass that skips `__init__` and sets only what it needs
+    # (`routes`, usually; a limit may be plain class-level data).  Plain class
+    # attributes where a request reads them (a descriptor or `__getattr__`
+    # would slow every attribute read); `cached_property` for what only setup
+    # and misses read.
+    redirect_slashes: bool = True
     max_body_size: int | None = None
+    endpoint_adapter: EndpointAdapter | None = None
+    lifespan_context: Lifespan[Any] | None = None
+    middleware_stack: ASGIApp | None = None
+    _inherited_adapter: EndpointAdapter | None = None
+    _index: RouteIndex | None = None
+
+    @cached_property
+    def _routes(self) -> _RouteList:
+        return _RouteList((), self._invalidate)
+
+    @cached_property
+    def default(self) -> ASGIApp:
+        """What answers when nothing matches (`not_found` unless `default=` was given)."""
+        return self.not_found
+
+    @cached_property
+    def user_middleware(self) -> list[Middleware]:
+        """The router's own middleware, first outermost (`middleware=`)."""
+        return []
 
     def __init__(
         self,
@@ -154,15 +179,17 @@ class Router:
     ) -> None:
         self._routes = _RouteList(routes or (), self._invalidate)
         self.redirect_slashes = redirect_slashes
-        self.default: ASGIApp = not_found if default is None else default
+        # `self.not_found`, as in Starlette, so a subclass overriding it is used.
+        if default is not None:
+            self.default = default
         self.lifespan_context = normalize_lifespan(lifespan)
         if max_body_size is not None:  # else keep a subclass's class-level limit
             self.max_body_size = max_body_size
         self.endpoint_adapter = endpoint_adapter
-        self._inherited_adapter: EndpointAdapter | None = None
-        self._index: RouteIndex | None = None
         self.user_middleware = list(middleware or ())
-        self.middleware_stack: ASGIApp = wrap_middleware(self.app, self.user_middleware)
+        # As in Starlette: `app` is bound here, so a subclass overriding the
+        # `app` method is what every request reaches (through the middleware).
+        self.middleware_stack = wrap_middleware(self.app, self.user_middleware)
 
     # --- the route table ---------------------------------------------------------
 
@@ -177,6 +204,7 @@ class Router:
         self._invalidate()
 
     def _invalidate(self) -> None:
+        """Drop the index (rebuilt on the next request): the routes or a route changed."""
         self._index = None
 
     def inherit_adapter(self, adapter: EndpointAdapter) -> None:
@@ -195,6 +223,7 @@ class Router:
                     f"flagstone_routing.BaseRoute, got {route!r}; wrap an ASGI app in Mount(path, app=...)"
                 )
             route.bind_adapter(adapter)
+            route.watched_by(self)
         self._index = RouteIndex(self._routes)
         return self._index
 
@@ -279,20 +308,14 @@ class Router:
     # --- ASGI ---------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The ASGI entry point (through the router's middleware)."""
-        if self.user_middleware:
-            await self.middleware_stack(scope, receive, send)
-        elif scope["type"] == "lifespan" or self.max_body_size is not None:
-            await self.app(scope, receive, send)
-        else:
-            # The common case skips one coroutine level: `app` without the
-            # lifespan and body-limit branches.
-            if "router" not in scope:
-                scope["router"] = self
-            await self._dispatch(scope, receive, send)
+        """The ASGI entry point: `middleware_stack`, which ends in `app`."""
+        stack = self.middleware_stack
+        if stack is None:  # a subclass that skipped `__init__`
+            stack = self.middleware_stack = wrap_middleware(self.app, self.user_middleware)
+        await stack(scope, receive, send)
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Dispatch one scope (the router without its middleware)."""
+        """Dispatch one scope (the router without its middleware); override to add behaviour."""
         if "router" not in scope:
             scope["router"] = self
         scope_type = scope["type"]
@@ -311,33 +334,34 @@ class Router:
         """The default `default`: 404, or a refused websocket."""
         await not_found(scope, receive, send)
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A plain function returning the awaitable of whoever answers (the
+        # route's `handle`, the 405 or the miss): `app` awaits it directly,
+        # so routing adds no coroutine frame of its own to every request.
         index = self._index or self.prepare()
-        routes = self._routes
+        routes = index.routes
+        matchers = index.matchers
         route_path = get_route_path(scope)
         partials: list[tuple[BaseRoute, Scope]] | None = None
         for position in index.candidates(scope["type"], route_path):
-            route = routes[position]
-            match, child_scope = route.match_path(scope, route_path)
+            match, child_scope = matchers[position](scope, route_path)
             if match is _FULL:
                 scope.update(child_scope)
-                await route.handle(scope, receive, send)
-                return
+                return routes[position].handle(scope, receive, send)
             if match is _PARTIAL:
                 if partials is None:
                     partials = []
-                partials.append((route, child_scope))
+                partials.append((routes[position], child_scope))
         if partials is not None:
-            await self._method_not_allowed(partials, scope, receive, send)
-        else:
-            await self._no_match(index, route_path, scope, receive, send)
+            return self._method_not_allowed(partials, scope, receive, send)
+        return self._no_match(index, route_path, scope, receive, send)
 
     async def _method_not_allowed(
         self, partials: list[tuple[BaseRoute, Scope]], scope: Scope, receive: Receive, send: Send
     ) -> None:
         first, first_scope = partials[0]
         scope.update(first_scope)
-        if not isinstance(first, Route):
+        if not isinstance(first, Route) or type(first).handle is not Route.handle:
             await first.handle(scope, receive, send)  # a custom route decides itself
             return
         allowed: set[str] = set()
@@ -362,10 +386,21 @@ class Router:
         full_path: str = scope["path"]
         redirect_scope["path"] = full_path[:-1] if full_path.endswith("/") else full_path + "/"
         for position in index.candidates("http", route_path):
-            match, _ = self._routes[position].match_path(redirect_scope, route_path)
+            match, _ = index.matchers[position](redirect_scope, route_path)
             if match is not Match.NONE:
                 return True
         return False
 
+    def __eq__(self, other: object) -> bool:
+        # Value equality, so that `Mount("/api", routes=[...])` compares by its
+        # routes, as `app.routes == [...]` assertions expect.
+        if not isinstance(other, Router):
+            return NotImplemented
+        return list(self._routes) == list(other._routes)
+
+    # Equal routers must hash alike and the routes are mutable: unhashable,
+    # as in Starlette.
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
-        return f"Router(routes={len(self._routes)})"
+        return f"{type(self).__name__}(routes={len(self._routes)})"

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import enum
 import re
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from flagstone_contract import (
     ASGIApp,
@@ -26,7 +27,14 @@ from flagstone_contract import (
 )
 
 from ._adapters import EndpointAdapter, HandlerAdapter, default_adapter, is_function_endpoint
-from ._compile import PARAM_RE, Segment, compile_path, get_route_path, segment_shape
+from ._compile import (
+    PARAM_RE,
+    Segment,
+    compile_path,
+    get_route_path,
+    regex_is_template,
+    segment_shape,
+)
 from ._convertors import Convertor, PathConvertor, StringConvertor
 from ._replies import method_not_allowed, not_found
 from ._urls import NoMatchFound, URLPath
@@ -86,16 +94,18 @@ class RouteInfo:
 
 
 def get_name(endpoint: Any) -> str:
-    """The default route name: the endpoint's `__name__`, or its class name."""
+    """The default route name: the endpoint's `__name__`, or its class name (Starlette's rule)."""
     return str(getattr(endpoint, "__name__", None) or type(endpoint).__name__)
 
 
 def replace_params(
     path_format: str, convertors: Mapping[str, Convertor[Any]], params: Mapping[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    """Fill `{name}` placeholders in one pass; return the path and the unused params.
+    """Fill `{name}` placeholders of `path_format` in one pass; return the path and unused params.
 
-    One pass, so a value that itself looks like `{other}` is kept verbatim.
+    Each value goes through its convertor's `to_string`.  One pass, so a
+    value that itself looks like `{other}` is kept verbatim.  A framework
+    reversing its own templates uses it as Starlette's `replace_params`.
     """
     remaining = dict(params)
 
@@ -148,10 +158,54 @@ class BaseRoute:
     `url_path_for(name, /, **params)` and `handle(scope, receive, send)`.
     A route is also an ASGI app on its own: a scope it does not match gets
     a 404 (or a refused websocket).
+
+    Routers that index a route watch it: assigning any public attribute
+    (`route.path_regex = ...`, `route.app = ...`) makes them re-index on
+    their next request, so nothing is read per request that a change
+    could leave stale.
     """
 
     # Which scope types the route can match; the router indexes by type.
     scope_types: tuple[str, ...] = ("http", "websocket")
+
+    # Routers to tell when a public attribute changes (weakly: a route may
+    # outlive, or be shared by, routers).
+    _watchers: list[weakref.ref[Any]]
+
+    # Caches derived from public attributes: {public attribute: caches to drop}.
+    _DERIVED: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name.startswith("_"):
+            return
+        state = self.__dict__
+        for cache in self._DERIVED.get(name, ()):
+            state.pop(cache, None)
+        watchers = state.get("_watchers")
+        if watchers:
+            for ref in watchers:
+                router = ref()
+                if router is not None:
+                    router._invalidate()
+
+    def watched_by(self, router: Any) -> None:
+        """Tell `router` (by calling its `_invalidate()`) whenever a public attribute changes."""
+        watchers: list[weakref.ref[Any]] | None = self.__dict__.get("_watchers")
+        if watchers is None:
+            watchers = []
+            self._watchers = watchers
+        # Compared by identity, since routers compare by value.
+        if not any(ref() is router for ref in watchers):
+            watchers[:] = [ref for ref in watchers if ref() is not None]
+            watchers.append(weakref.ref(router))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy (`copy.copy(route)`, as frameworks do to re-prefix a route)
+        # is a new route: the routers watching the original do not hold it.
+        state = dict(self.__dict__)
+        state.pop("_watchers", None)
+        return state
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """Whether `scope` matches, and the scope updates a match implies."""
@@ -184,6 +238,18 @@ class BaseRoute:
         """`matches` given the path the router matches (custom routes read the scope)."""
         return self.matches(scope)
 
+    def path_matcher(self) -> Callable[[Scope, str], tuple[Match, Scope]]:
+        """What the router calls per request: `match_path`, unless a subclass overrode `matches`.
+
+        A subclass that overrides `matches` (to add to the child scope, as
+        frameworks do) but not `match_path` must have its `matches` called.
+        """
+        cls = type(self)
+        if _defining_class(cls, "match_path") is _defining_class(cls, "matches"):
+            return self.match_path
+        matches = self.matches
+        return lambda scope, route_path: matches(scope)
+
     def bind_adapter(self, adapter: EndpointAdapter | None) -> None:
         """Receive the dispatching router's endpoint adapter (first binding wins)."""
 
@@ -197,14 +263,61 @@ class BaseRoute:
         yield RouteInfo(prefix + str(getattr(self, "path", "")), None, name, "route", self, host)
 
 
+def _defining_class(cls: type, attribute: str) -> type:
+    for klass in cls.__mro__:
+        if attribute in vars(klass):
+            return klass
+    return object  # pragma: no cover - BaseRoute defines both
+
+
 class _EndpointRoute(BaseRoute):
-    """What Route and WebSocketRoute share: a path template and an adapted endpoint."""
+    """What Route and WebSocketRoute share: a path template and an adapted endpoint.
+
+    The subclassing contract (docs/building-a-framework.md): every method
+    works from the public attributes `path`, `endpoint`, `name`,
+    `path_regex`, `path_format`, `param_convertors` (and `app`, derived
+    from `endpoint` when not set), whether or not `__init__` ran.  What is
+    derived from them is computed on first use and dropped when the
+    attribute is assigned again.
+    """
 
     path: str
-    name: str
+    name: str | None = None
     endpoint: Callable[..., Any]
+    path_regex: re.Pattern[str]
+    path_format: str
     param_convertors: dict[str, Convertor[Any]]
-    _app: ASGIApp | None
+
+    # The endpoint given to `__init__` and the route middleware: what `app`
+    # is derived from.  Starlette derives `app` once, in `__init__`, so a
+    # subclass that passes a wrapper and then sets `self.endpoint` to the
+    # original function (for docs) keeps serving through the wrapper.
+    _handler: Callable[..., Any] | None = None
+    _middleware: Sequence[Middleware] | None = None
+
+    # What the hot path reads: plain attributes with class-level defaults, so
+    # an instance lookup stays the interpreter's fastest kind (a descriptor or
+    # a `__getattr__` on the class would slow every attribute read).  `_app`
+    # mirrors the public `app`; `_converting` is derived from
+    # `param_convertors` on first use and dropped when that is assigned.
+    _app: ASGIApp | None = None
+    _converting: dict[str, Convertor[Any]] | None = None
+
+    _DERIVED: ClassVar[Mapping[str, tuple[str, ...]]] = {"param_convertors": ("_converting",)}
+
+    @property
+    def app(self) -> ASGIApp:
+        """The ASGI app `handle` calls: set it, or it is derived from `endpoint` on first use."""
+        app = self._app
+        if app is None:
+            self.bind_adapter(None)
+            app = self._app
+            assert app is not None
+        return app
+
+    @app.setter
+    def app(self, app: ASGIApp) -> None:
+        self._app = app
 
     def _setup(
         self,
@@ -216,41 +329,54 @@ class _EndpointRoute(BaseRoute):
         convertors: Mapping[str, Convertor[Any]] | None,
     ) -> None:
         """Compile the path and wrap the endpoint: ASGI apps now, functions when adapted."""
+        if not path.startswith("/"):
+            raise ValueError(f"routed paths must start with '/', got {path!r}")
         self.path = path
         self.endpoint = endpoint
         self.name = get_name(endpoint) if name is None else name
+        self._handler = endpoint
         self._middleware = middleware
-        self._compile(path, convertors)
-        self._app = None
-        if not is_function_endpoint(endpoint):
-            self._app = wrap_middleware(endpoint, middleware)
-        elif adapter is not None:
-            self._adapt(adapter, middleware)
-
-    def _compile(self, path: str, convertors: Mapping[str, Convertor[Any]] | None) -> None:
-        if not path.startswith("/"):
-            raise ValueError(f"routed paths must start with '/', got {path!r}")
         self.path_regex, self.path_format, self.param_convertors = compile_path(path, convertors)
-        self._shape = segment_shape(path, self.param_convertors)
-        self._converting = _converting(self.param_convertors)
+        if not is_function_endpoint(endpoint):
+            self.app = wrap_middleware(endpoint, middleware)
+        elif adapter is not None:
+            self.app = wrap_middleware(adapter(endpoint), middleware)
+
+    def _has_app(self) -> bool:
+        # Set (or bound) already, or provided by a subclass's own `app`.
+        return self._app is not None or type(self).app is not _EndpointRoute.__dict__["app"]
+
+    def _bind(self, adapter: HandlerAdapter | None, what: str) -> None:
+        if self._has_app():
+            return
+        handler = self._handler if self._handler is not None else self.endpoint
+        if is_function_endpoint(handler):
+            if adapter is None:
+                chosen = default_adapter(f"{what}({self.path!r}, {self.name})")
+                adapter = chosen.http if what == "Route" else chosen.websocket
+            handler = adapter(handler)
+        self.app = wrap_middleware(handler, self._middleware)
 
     def index_shape(self) -> list[Segment] | None:
-        """The segment shape of this route's path template."""
-        return self._shape
+        """The segment shape of the path template, when `path_regex` is the template's own."""
+        if not regex_is_template(self.path_regex, self.path, self.param_convertors):
+            return None
+        return segment_shape(self.path, self.param_convertors)
 
     def reverse_names(self) -> Iterator[tuple[str, frozenset[str]]]:
         """This route's name and its parameter names."""
-        yield self.name, frozenset(self.param_convertors)
-
-    def _adapt(self, adapter: HandlerAdapter, middleware: Sequence[Middleware] | None) -> None:
-        self._app = wrap_middleware(adapter(self.endpoint), middleware)
+        if self.name is not None:
+            yield self.name, frozenset(self.param_convertors)
 
     def _child_scope(self, scope: Scope, route_path: str) -> Scope | None:
         """The scope changes of a path match (params merged with outer ones), else None."""
         found = self.path_regex.fullmatch(route_path)
         if found is None:
             return None
-        params = convert_params(found, self._converting)
+        converting = self._converting
+        if converting is None:
+            converting = self._converting = _converting(self.param_convertors)
+        params = convert_params(found, converting)
         if params is None:
             return None
         outer = scope.get("path_params")
@@ -259,14 +385,6 @@ class _EndpointRoute(BaseRoute):
             "route": self,
             "path_params": {**outer, **params} if outer else params,
         }
-
-    @property
-    def app(self) -> ASGIApp:
-        """The ASGI app the route calls (the adapted endpoint inside the route middleware)."""
-        if self._app is None:
-            self.bind_adapter(None)
-        assert self._app is not None
-        return self._app
 
     def _reverse(self, name: str, path_params: Mapping[str, Any], protocol: Any) -> URLPath:
         if name != self.name or set(path_params) != set(self.param_convertors):
@@ -284,12 +402,19 @@ class Route(_EndpointRoute):
     ASGI app) is called as ASGI and accepts every method unless `methods`
     is given.  GET implies HEAD.  `middleware` wraps only this route's
     endpoint; `max_body_size` bounds the request body (innermost limit wins).
+
+    Subclassing: see `_EndpointRoute`; a subclass that skips `__init__`
+    also sets `methods` (a set of upper-case verbs, or None for any) and
+    may set `include_in_schema` and `max_body_size` (defaults True, None).
     """
 
     scope_types = ("http",)
     # A class-level default, so a subclass that sets the limit as a class
     # attribute (or skips __init__) is honoured by `handle`.
     max_body_size: int | None = None
+
+    methods: set[str] | None = None
+    include_in_schema: bool = True
 
     def __init__(
         self,
@@ -309,26 +434,24 @@ class Route(_EndpointRoute):
             self.max_body_size = max_body_size
         if methods is None and is_function_endpoint(endpoint):
             methods = ["GET"]
-        self.methods: set[str] | None = None
+        self.methods = None
         if methods is not None:
             self.methods = {method.upper() for method in methods}
             if "GET" in self.methods:
                 self.methods.add("HEAD")
-        self._allow = allow_header(self.methods) if self.methods is not None else ""
         self._setup(path, endpoint, name, middleware, adapter, convertors)
 
     def bind_adapter(self, adapter: EndpointAdapter | None) -> None:
-        """Adapt a function endpoint with the router's adapter, unless already adapted."""
-        if self._app is None:
-            chosen = adapter or default_adapter(f"Route({self.path!r}, {self.name})")
-            self._adapt(chosen.http, self._middleware)
+        """Adapt a function endpoint with the router's adapter, unless `app` is already set."""
+        self._bind(adapter.http if adapter is not None else None, "Route")
 
     def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         """`matches` with the route path already computed (the router's fast path)."""
         child = self._child_scope(scope, route_path)
         if child is None:
             return _NO_MATCH
-        if self.methods is not None and scope["method"] not in self.methods:
+        methods = self.methods
+        if methods is not None and scope["method"] not in methods:
             return _PARTIAL, child
         return _FULL, child
 
@@ -343,9 +466,10 @@ class Route(_EndpointRoute):
         return self._reverse(name, path_params, "http")
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer 405 (with `Allow`) on a method mismatch, else call the endpoint."""
-        if self.methods is not None and scope["method"] not in self.methods:
-            await method_not_allowed(scope, send, self._allow)
+        """Answer 405 (with `Allow`) on a method mismatch, else call `app`."""
+        methods = self.methods
+        if methods is not None and scope["method"] not in methods:
+            await method_not_allowed(scope, send, allow_header(methods))
             return
         app = self._app or self.app
         if self.max_body_size is not None:
@@ -355,16 +479,40 @@ class Route(_EndpointRoute):
 
     def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
         """One row: the full path, methods in canonical order, name."""
-        methods = tuple(self._allow.split(", ")) if self.methods is not None else None
+        methods = self._ordered_methods()
         yield RouteInfo(prefix + self.path, methods, self.name, "http", self.endpoint, host)
 
+    def _ordered_methods(self) -> tuple[str, ...] | None:
+        if self.methods is None:
+            return None
+        return tuple(allow_header(self.methods).split(", "))
+
+    def __eq__(self, other: object) -> bool:
+        # Starlette's value equality: `app.routes == [Route("/", home)]`.
+        if not isinstance(other, Route):
+            return NotImplemented
+        return (
+            self.path == other.path
+            and self.endpoint == other.endpoint
+            and self.methods == other.methods
+        )
+
+    # Equal routes must hash alike, and every attribute compared is mutable:
+    # routes are unhashable, as in Starlette.
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
-        methods = self._allow.split(", ") if self.methods is not None else None
-        return f"Route(path={self.path!r}, name={self.name!r}, methods={methods!r})"
+        methods = self._ordered_methods()
+        shown = list(methods) if methods is not None else None
+        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r}, methods={shown!r})"
 
 
 class WebSocketRoute(_EndpointRoute):
-    """A websocket route; a function endpoint is adapted by the websocket adapter."""
+    """A websocket route; a function endpoint is adapted by the websocket adapter.
+
+    Subclassing: see `_EndpointRoute` (the same public attributes as `Route`
+    except `methods`).
+    """
 
     scope_types = ("websocket",)
 
@@ -381,10 +529,8 @@ class WebSocketRoute(_EndpointRoute):
         self._setup(path, endpoint, name, middleware, adapter, convertors)
 
     def bind_adapter(self, adapter: EndpointAdapter | None) -> None:
-        """Adapt a function endpoint with the router's adapter, unless already adapted."""
-        if self._app is None:
-            chosen = adapter or default_adapter(f"WebSocketRoute({self.path!r}, {self.name})")
-            self._adapt(chosen.websocket, self._middleware)
+        """Adapt a function endpoint with the router's adapter, unless `app` is already set."""
+        self._bind(adapter.websocket if adapter is not None else None, "WebSocketRoute")
 
     def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         """`matches` with the route path already computed."""
@@ -402,12 +548,19 @@ class WebSocketRoute(_EndpointRoute):
         return self._reverse(name, path_params, "websocket")
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Call the endpoint."""
+        """Call `app`."""
         await (self._app or self.app)(scope, receive, send)
 
     def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
         """One row: the full path and name."""
         yield RouteInfo(prefix + self.path, None, self.name, "websocket", self.endpoint, host)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WebSocketRoute):
+            return NotImplemented
+        return self.path == other.path and self.endpoint == other.endpoint
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
-        return f"WebSocketRoute(path={self.path!r}, name={self.name!r})"
+        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r})"

@@ -217,7 +217,7 @@ async def test_websocket_exception_closes_with_its_code(ws_scope, run_asgi) -> N
 
     chan = await run_asgi(ExceptionMiddleware(app), ws_scope(), messages=[CONNECT])
     assert chan.sent == [
-        {"type": "websocket.accept", "subprotocol": None},
+        {"type": "websocket.accept", "subprotocol": None, "headers": []},
         {"type": "websocket.close", "code": 4008, "reason": "policy"},
     ]
 

@@ -39,6 +39,24 @@ def make(
     return WebSocket(ws_scope(**scope), chan.receive, chan.send), chan
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "headers"),
+    [
+        ({}, []),
+        ({"headers": None}, []),
+        ({"headers": []}, []),
+        ({"headers": ((b"x-a", b"1"),)}, [(b"x-a", b"1")]),
+    ],
+    ids=["no-headers", "headers-none", "headers-empty", "headers-tuple"],
+)
+async def test_accept_always_sends_a_headers_list(kwargs, headers, ws_scope, channel) -> None:
+    ws, chan = make(ws_scope, channel)
+    await ws.accept(**kwargs)
+    assert chan.sent == [{"type": "websocket.accept", "subprotocol": None, "headers": headers}]
+    # Middleware appends to it in place, which needs a real list.
+    assert type(chan.sent[0]["headers"]) is list
+
+
 async def test_accept_with_subprotocol_and_headers(ws_scope, channel) -> None:
     ws, chan = make(ws_scope, channel, subprotocols=["chat", "v2"])
     await ws.accept(subprotocol="chat", headers=[(b"x-a", b"1")])
@@ -201,11 +219,30 @@ async def test_denial_after_accept_is_refused(ws_scope, channel) -> None:
         await ws.send_denial_response(PlainTextResponse("nope", status_code=403))
 
 
-async def test_bad_json_mode(ws_scope, channel) -> None:
-    ws, _ = make(ws_scope, channel)
+@pytest.mark.parametrize("mode", ["yaml", "TEXT", "", "bytes"])
+@pytest.mark.parametrize("call", ["send_json", "receive_json"])
+async def test_invalid_json_mode_is_a_runtime_and_value_error_naming_the_modes(
+    call: str, mode: str, ws_scope, channel
+) -> None:
+    ws, chan = make(ws_scope, channel, text("{}"))
     await ws.accept()
-    with pytest.raises(ValueError, match="mode"):
+    method = getattr(ws, call)
+    args = ({},) if call == "send_json" else ()
+    # Starlette raises RuntimeError; flagstone used to raise ValueError.
+    for caught in (RuntimeError, ValueError):
+        with pytest.raises(caught, match=r'mode must be "text" or "binary"') as info:
+            await method(*args, mode=mode)
+        assert repr(mode) in str(info.value)
+    assert chan.sent == [{"type": "websocket.accept", "subprotocol": None, "headers": []}]
+
+
+async def test_invalid_json_mode_is_reported_before_the_state_check(ws_scope, channel) -> None:
+    # As in Starlette: a wrong argument is the first thing said, even before accept().
+    ws, _ = make(ws_scope, channel)
+    with pytest.raises(RuntimeError, match="mode"):
         await ws.send_json({}, mode="yaml")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="mode"):
+        await ws.receive_json(mode="yaml")  # type: ignore[arg-type]
 
 
 async def test_websocket_close_app(ws_scope, channel) -> None:

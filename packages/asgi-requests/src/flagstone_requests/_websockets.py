@@ -170,10 +170,15 @@ class WebSocket(HTTPConnection):
         if self.client_state == WebSocketState.CONNECTING:
             # The connect message must be consumed before we may answer it.
             await self.receive()
-        message: Message = {"type": "websocket.accept", "subprotocol": subprotocol}
-        if headers is not None:
-            message["headers"] = list(headers)
-        await self.send(message)
+        # `headers` is always present (empty when none), as Starlette sends
+        # it: middleware that appends to `message["headers"]` must not fail.
+        await self.send(
+            {
+                "type": "websocket.accept",
+                "subprotocol": subprotocol,
+                "headers": list(headers) if headers is not None else [],
+            }
+        )
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         """Close the connection (before `accept()`: reject it, the server answers 403)."""
@@ -277,9 +282,17 @@ class WebSocket(HTTPConnection):
             await self.send({"type": "websocket.send", "bytes": text.encode("utf-8")})
 
 
+class _InvalidJSONMode(RuntimeError, ValueError):
+    """An unknown `mode` for `send_json` / `receive_json`.
+
+    Starlette raises `RuntimeError` here and flagstone used to raise
+    `ValueError`; being both, every `except` clause written for either works.
+    """
+
+
 def _check_mode(mode: str) -> None:
     if mode not in ("text", "binary"):
-        raise ValueError(f'mode must be "text" or "binary", not {mode!r}')
+        raise _InvalidJSONMode(f'mode must be "text" or "binary", not {mode!r}')
 
 
 def _frame_text(message: Message) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import Any
@@ -108,12 +109,105 @@ async def test_upload_files_closed_after_request(http_scope, run_asgi) -> None:
     assert kept[0].file.closed
 
 
-def test_websocket_session_refuses_sync() -> None:
-    def handler(ws: WebSocket) -> None:
-        pass
+async def _upper(ws: WebSocket, suffix: str = "") -> None:
+    await ws.accept()
+    await ws.send_text((await ws.receive_text()).upper() + suffix)
+    await ws.close()
 
-    with pytest.raises(TypeError, match="async function"):
-        websocket_session(handler)  # type: ignore[arg-type]
+
+def _sync_decorator(func: Any) -> Any:
+    @functools.wraps(func)
+    def wrapper(ws: WebSocket) -> Any:
+        return func(ws)  # a coroutine, returned by a plain function
+
+    return wrapper
+
+
+class _Handlers:
+    def sync_method(self, ws: WebSocket) -> Any:
+        return _upper(ws)
+
+    async def async_method(self, ws: WebSocket) -> None:
+        await _upper(ws)
+
+
+class _AwaitableResult:
+    """Not a coroutine, only awaitable: what some decorators return."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+
+    def __await__(self) -> Any:
+        return _upper(self.ws).__await__()
+
+
+WEBSOCKET_ENDPOINT_SHAPES = {
+    "async-function": (_upper, "HI"),
+    "sync-decorator-returning-a-coroutine": (_sync_decorator(_upper), "HI"),
+    "lambda-returning-a-coroutine": (lambda ws: _upper(ws), "HI"),
+    "partial-of-async": (functools.partial(_upper, suffix="!"), "HI!"),
+    "partial-of-sync-decorator": (functools.partial(_sync_decorator(_upper)), "HI"),
+    "sync-bound-method": (_Handlers().sync_method, "HI"),
+    "async-bound-method": (_Handlers().async_method, "HI"),
+    "returns-an-awaitable-object": (_AwaitableResult, "HI"),
+}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "reply"),
+    WEBSOCKET_ENDPOINT_SHAPES.values(),
+    ids=WEBSOCKET_ENDPOINT_SHAPES.keys(),
+)
+async def test_websocket_session_awaits_whatever_the_endpoint_returns(
+    endpoint: Any, reply: str, ws_scope, run_asgi
+) -> None:
+    app = websocket_session(endpoint)  # never refused up front
+    messages = [CONNECT, {"type": "websocket.receive", "text": "hi"}]
+    chan = await run_asgi(app, ws_scope(), messages=messages)
+    assert chan.sent == [
+        {"type": "websocket.accept", "subprotocol": None, "headers": []},
+        {"type": "websocket.send", "text": reply},
+        {"type": "websocket.close", "code": 1000, "reason": ""},
+    ]
+
+
+class _NamedRoute:
+    def __repr__(self) -> str:
+        return "WebSocketRoute(path='/feed', name='feed')"
+
+
+@pytest.mark.parametrize("returned", [None, "text", 42], ids=["none", "str", "int"])
+async def test_websocket_endpoint_returning_no_awaitable_names_the_route(
+    returned: Any, ws_scope, run_asgi
+) -> None:
+    def feed(ws: WebSocket) -> Any:
+        return returned
+
+    app = websocket_session(feed)
+    with pytest.raises(TypeError) as info:
+        await run_asgi(app, ws_scope(route=_NamedRoute()), messages=[CONNECT])
+    message = str(info.value)
+    assert message.startswith("WebSocketRoute(path='/feed', name='feed'): ")
+    assert f"feed returned {returned!r}, not an awaitable" in message
+    assert "async function" in message
+
+
+async def test_websocket_endpoint_returning_no_awaitable_goes_through_the_handlers(
+    ws_scope, run_asgi
+) -> None:
+    def feed(ws: WebSocket) -> None:
+        return None
+
+    seen: list[str] = []
+
+    async def on_type_error(ws: WebSocket, exc: Exception) -> None:
+        seen.append(str(exc))
+        await ws.close(1011)
+
+    app = ExceptionMiddleware(websocket_session(feed), handlers={TypeError: on_type_error})
+    chan = await run_asgi(app, ws_scope(), messages=[CONNECT])
+    assert chan.sent == [{"type": "websocket.close", "code": 1011, "reason": ""}]
+    assert "not an awaitable" in seen[0]
 
 
 async def test_websocket_session(ws_scope, run_asgi) -> None:
@@ -232,6 +326,12 @@ def recorder_endpoint(encoding: Any, log: list[Any]) -> type[WebSocketEndpoint]:
 @pytest.mark.parametrize(
     ("encoding", "frame", "decoded"),
     [
+        (None, {"text": "hi"}, "hi"),
+        (None, {"bytes": b"\x01"}, b"\x01"),
+        (None, {"text": "hi", "bytes": None}, "hi"),
+        (None, {"text": None, "bytes": b"\x02"}, b"\x02"),
+        (None, {"text": ""}, ""),
+        (None, {"bytes": b""}, b""),
         ("text", {"text": "hi"}, "hi"),
         ("bytes", {"bytes": b"\x01"}, b"\x01"),
         ("json", {"text": '{"a":1}'}, {"a": 1}),
@@ -480,3 +580,74 @@ async def test_websocket_disconnect_escaping_an_endpoint_propagates_as_in_starle
         await app(ws_scope(), chan.receive, chan.send)
     assert info.value.code == 1001
     assert [m["type"] for m in chan.sent][:2] == ["websocket.accept", "websocket.send"]
+
+
+async def test_websocket_endpoint_default_encoding_passes_text_and_bytes(
+    ws_scope, run_asgi
+) -> None:
+    received: list[Any] = []
+
+    class Echo(WebSocketEndpoint):  # `encoding` left at its default, None
+        async def on_receive(self, websocket: WebSocket, data: Any) -> None:
+            received.append(data)
+            if isinstance(data, str):
+                await websocket.send_text(data)
+            else:
+                await websocket.send_bytes(data)
+
+    messages = [
+        CONNECT,
+        {"type": "websocket.receive", "text": "hi"},
+        {"type": "websocket.receive", "bytes": b"\x00\xff"},
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
+    chan = await run_asgi(Echo, ws_scope(), messages=messages)
+    assert Echo.encoding is None
+    assert received == ["hi", b"\x00\xff"]
+    assert chan.sent[1:] == [
+        {"type": "websocket.send", "text": "hi"},
+        {"type": "websocket.send", "bytes": b"\x00\xff"},
+    ]
+
+
+async def test_websocket_endpoint_unknown_encoding_says_which_are_valid(ws_scope, channel) -> None:
+    class Odd(WebSocketEndpoint):
+        encoding = "xml"  # type: ignore[assignment]
+
+    chan = channel([CONNECT, {"type": "websocket.receive", "text": "<a/>"}], then="block")
+    with pytest.raises(RuntimeError, match=r"Odd.encoding is 'xml'; use \"text\", \"bytes\""):
+        await Odd(ws_scope(), chan.receive, chan.send)
+    assert chan.sent[-1] == {"type": "websocket.close", "code": 1011, "reason": ""}
+
+
+# --- sync handlers that return an awaitable -------------------------------------------
+
+
+def _sync_http_decorator(func: Any) -> Any:
+    @functools.wraps(func)
+    def wrapper(request: Request) -> Any:
+        return func(request)
+
+    return wrapper
+
+
+@_sync_http_decorator
+async def _decorated_hello(request: Request) -> Any:
+    return PlainTextResponse(f"hello {request.method}")
+
+
+async def test_sync_handler_returning_a_coroutine_is_awaited(
+    http_scope, run_asgi, sent_response
+) -> None:
+    resp = sent_response((await run_asgi(request_response(_decorated_hello), http_scope())).sent)
+    assert (resp.status, resp.body) == (200, b"hello GET")
+
+
+async def test_sync_endpoint_method_returning_a_coroutine_is_awaited(
+    http_scope, run_asgi, sent_response
+) -> None:
+    class Decorated(HTTPEndpoint):
+        post = staticmethod(_decorated_hello)
+
+    resp = sent_response((await run_asgi(Decorated, http_scope(method="POST"))).sent)
+    assert (resp.status, resp.body) == (200, b"hello POST")

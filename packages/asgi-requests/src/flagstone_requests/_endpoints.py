@@ -25,10 +25,13 @@ Deliberate differences from Starlette:
   "Exception in ASGI application".  (A `WebSocketDisconnect` that a
   WebSocket endpoint does not catch still propagates, as in Starlette, whose
   test client re-raises it when the session ends: catch it in the endpoint.)
+- A sync HTTP handler that returns an awaitable (a sync decorator around an
+  `async def`) has it awaited; Starlette fails with "not callable".
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, ClassVar, Literal
@@ -59,8 +62,30 @@ def _check_response(response: Any, where: object) -> Any:
     return response
 
 
+def _call_boxed(func: Callable[[Request], Any], request: Request) -> tuple[Any]:
+    # Boxed because trio refuses a worker-thread function that returns a
+    # coroutine, and such a result is exactly what we want to await.
+    return (func(request),)
+
+
+async def _run_sync_handler(func: Callable[[Request], Any], request: Request) -> Any:
+    """Run a sync handler in a worker thread; await what it returns if it is awaitable.
+
+    A sync decorator around an `async def` handler returns a coroutine: it is
+    awaited here rather than rejected as "not a response" (Starlette fails).
+    """
+    (response,) = await anyio.to_thread.run_sync(_call_boxed, func, request)
+    if inspect.isawaitable(response):
+        response = await response
+    return response
+
+
 def request_response(func: Callable[[Request], Awaitable[Any] | Any]) -> ASGIApp:
-    """Wrap `func(request) -> Response` (async, or sync run in a thread) as an ASGI app."""
+    """Wrap `func(request) -> Response` (async, or sync run in a thread) as an ASGI app.
+
+    A sync `func` that returns an awaitable (a decorator hiding an `async
+    def`) has that awaitable awaited on the event loop.
+    """
     run_async = is_async_callable(func)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -70,7 +95,7 @@ def request_response(func: Callable[[Request], Awaitable[Any] | Any]) -> ASGIApp
                 if run_async:
                     response = await func(request)
                 else:
-                    response = await anyio.to_thread.run_sync(func, request)
+                    response = await _run_sync_handler(func, request)
             except ClientDisconnect:
                 raise  # not an error to render: handled below, quietly
             except Exception as exc:
@@ -97,17 +122,25 @@ def request_response(func: Callable[[Request], Awaitable[Any] | Any]) -> ASGIApp
 
 
 def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
-    """Wrap `async func(websocket)` as an ASGI app (a sync function is refused)."""
-    if not is_async_callable(func):
-        raise TypeError(
-            f"websocket_session needs an async function, got {func!r}: a WebSocket "
-            "handler awaits its messages, so it cannot run in a thread"
-        )
+    """Wrap `func(websocket)` as an ASGI app; whatever `func` returns is awaited.
+
+    As in Starlette, `func` is any callable returning an awaitable: an
+    `async def` function, a `functools.partial` of one, a sync decorator or
+    lambda that returns a coroutine, a bound method.  Nothing is checked up
+    front: a sync function cannot be told apart from one that returns a
+    coroutine until it is called, and refusing it while the routes are
+    prepared took the whole app down, HTTP routes included.  A call that
+    returns something that cannot be awaited raises a `TypeError` naming the
+    route and the endpoint, on that connection only.
+    """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
         try:
-            await func(websocket)
+            result = func(websocket)
+            if not inspect.isawaitable(result):
+                raise TypeError(_not_awaitable(scope, func, result))
+            await result
         except Exception as exc:
             tables = handlers_in(scope)
             if tables is None:
@@ -122,6 +155,19 @@ def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
             await handle_exception(scope, receive, send, exc, tables, progress, websocket)
 
     return app
+
+
+def _not_awaitable(scope: Scope, func: object, result: object) -> str:
+    # `scope["route"]` is set by flagstone routing (and Starlette's): name the
+    # route the user declared, not just a function that may be a wrapper.
+    route = scope.get("route")
+    where = f"{route!r}: " if route is not None else ""
+    name = getattr(func, "__qualname__", None) or repr(func)
+    return (
+        f"{where}the WebSocket endpoint {name} returned {result!r}, not an awaitable; "
+        "a WebSocket endpoint must be an async function (or return an awaitable), "
+        "because it awaits the connection's messages"
+    )
 
 
 class HTTPEndpoint:
@@ -172,7 +218,7 @@ class HTTPEndpoint:
             if is_async_callable(handler):
                 response = await handler(request)
             else:
-                response = await anyio.to_thread.run_sync(handler, request)
+                response = await _run_sync_handler(handler, request)
             await _check_response(response, handler)(self.scope, self.receive, self.send)
         except ClientDisconnect:
             client_gone(self.scope)
@@ -190,8 +236,8 @@ class HTTPEndpoint:
 class WebSocketEndpoint:
     """A class WebSocket endpoint: override `on_connect`, `on_receive`, `on_disconnect`.
 
-    `encoding` ("text", "bytes", "json" or `None` for the raw message)
-    decides what `on_receive` gets; a frame of the wrong kind, or bad JSON,
+    `encoding` ("text", "bytes", "json", or `None` for the frame's text or
+    bytes, whichever arrived) decides what `on_receive` gets; a frame of the wrong kind, or bad JSON,
     closes the socket with 1003 and raises `RuntimeError`.  An error in a
     handler closes the socket with 1011 and propagates.
     """
@@ -236,9 +282,12 @@ class WebSocketEndpoint:
 
     async def decode(self, websocket: WebSocket, message: Message) -> Any:
         """Turn a `websocket.receive` message into what `on_receive` gets."""
-        if self.encoding is None:
-            return message
         text, data = message.get("text"), message.get("bytes")
+        if self.encoding is None:
+            # As in Starlette: the frame's payload, text or bytes, never the
+            # raw ASGI message.  `is not None` rather than Starlette's
+            # truthiness test, so an empty text frame is "" and not a KeyError.
+            return text if text is not None else (b"" if data is None else data)
         if self.encoding == "bytes":
             if data is None:
                 await websocket.close(code=1003)
@@ -249,6 +298,11 @@ class WebSocketEndpoint:
                 await websocket.close(code=1003)
                 raise RuntimeError("expected a text WebSocket frame, but got a binary frame")
             return text
+        if self.encoding != "json":
+            raise RuntimeError(
+                f"{type(self).__qualname__}.encoding is {self.encoding!r}; "
+                'use "text", "bytes", "json" or None'
+            )
         # JSON may come in either frame kind (binary as UTF-8), as in Starlette.
         try:
             return json.loads(text if text is not None else bytes(data or b"").decode("utf-8"))

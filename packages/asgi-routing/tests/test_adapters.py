@@ -108,6 +108,54 @@ async def test_partial_and_bound_methods_are_functions() -> None:
     assert (await call(router, "/p")).text == "partial"
 
 
+class OneArgumentHandler:
+    """A callable object shaped like a handler: it cannot be called as ASGI."""
+
+    async def __call__(self, request: MyRequest) -> str:
+        return "object"
+
+
+class AsgiObject:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await text_app("asgi object")(scope, receive, send)
+
+
+class FlexibleObject:
+    """Takes any arguments, so it can be an ASGI app: Starlette's rule applies."""
+
+    async def __call__(self, *args: Any) -> None:
+        await text_app("flexible")(*args)
+
+
+async def test_callable_object_taking_one_argument_is_a_handler() -> None:
+    router = Router(
+        [
+            Route("/obj", OneArgumentHandler()),
+            Route("/partial-obj", functools.partial(OneArgumentHandler())),
+            WebSocketRoute("/ws", OneArgumentHandler()),
+        ],
+        endpoint_adapter=MY_ADAPTER,
+    )
+    assert (await call(router, "/obj")).text == "object"
+    assert (await call(router, "/partial-obj")).text == "object"
+    response = await call(router, "/obj", "POST")  # a handler: GET unless told
+    assert (response.status, response.headers["allow"]) == (405, "GET, HEAD")
+    assert (await call_websocket(router, "/ws"))[1] == {"type": "websocket.send", "text": "object"}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "text"),
+    [(AsgiObject(), "asgi object"), (FlexibleObject(), "flexible")],
+    ids=["asgi-signature", "star-args"],
+)
+async def test_callable_object_that_can_take_scope_receive_send_is_an_app(
+    endpoint: Any, text: str
+) -> None:
+    router = Router([Route("/", endpoint)], endpoint_adapter=MY_ADAPTER)
+    assert (await call(router, "/")).text == text
+    assert (await call(router, "/", "POST")).text == text  # an app takes every method
+
+
 @pytest.mark.usefixtures("no_flagstone_requests")
 async def test_missing_flagstone_requests_says_what_to_install() -> None:
     router = Router([Route("/hi", hello)])

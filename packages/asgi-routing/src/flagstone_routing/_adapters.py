@@ -44,11 +44,36 @@ def is_function_endpoint(endpoint: Any) -> bool:
     """Whether `endpoint` is a request handler (function or bound method), not an ASGI app.
 
     As in Starlette, `functools.partial` is unwrapped first, and classes and
-    callable instances are ASGI apps.
+    callable instances are ASGI apps -- except an instance whose `__call__`
+    can only take one argument: it cannot be an ASGI app (which is called
+    with scope, receive and send), so it is the handler it looks like.
     """
+    original = endpoint
     while isinstance(endpoint, functools.partial):
         endpoint = endpoint.func
-    return inspect.isfunction(endpoint) or inspect.ismethod(endpoint)
+    if inspect.isfunction(endpoint) or inspect.ismethod(endpoint):
+        return True
+    if inspect.isclass(endpoint) or not callable(endpoint):
+        return False
+    return _takes_one_argument_only(original)
+
+
+def _takes_one_argument_only(endpoint: Any) -> bool:
+    try:
+        signature = inspect.signature(endpoint)
+    except (TypeError, ValueError):  # a builtin or C callable: keep Starlette's rule
+        return False
+    try:
+        signature.bind(None, None, None)
+    except TypeError:
+        pass
+    else:
+        return False  # can be called as ASGI: it is an app
+    try:
+        signature.bind(None)
+    except TypeError:
+        return False  # neither shape: left as an app, whose call will say why
+    return True
 
 
 def default_adapter(what: str) -> EndpointAdapter:

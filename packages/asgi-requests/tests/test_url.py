@@ -54,6 +54,50 @@ def test_replace() -> None:
         url.replace(nonsense="x")
 
 
+@pytest.mark.parametrize(
+    ("hostname", "url", "host", "port"),
+    [
+        ("example.org:8080", "http://example.org:8080/p", "example.org", 8080),
+        ("127.0.0.1:8000", "http://127.0.0.1:8000/p", "127.0.0.1", 8000),
+        ("localhost:0", "http://localhost:0/p", "localhost", 0),
+        ("a:1", "http://a:1/p", "a", 1),
+        ("::1", "http://[::1]/p", "::1", None),
+        (
+            "2001:db8::8:800:200c:417a",
+            "http://[2001:db8::8:800:200c:417a]/p",
+            "2001:db8::8:800:200c:417a",
+            None,
+        ),
+        ("::ffff:192.0.2.1", "http://[::ffff:192.0.2.1]/p", "::ffff:192.0.2.1", None),
+        ("[::1]", "http://[::1]/p", "::1", None),
+        ("example.org", "http://example.org/p", "example.org", None),
+    ],
+    ids=[
+        "name-and-port",
+        "ipv4-and-port",
+        "port-zero",
+        "short-name-and-port",
+        "ipv6-loopback",
+        "ipv6-full",
+        "ipv4-mapped-ipv6",
+        "already-bracketed",
+        "plain-name",
+    ],
+)
+@pytest.mark.parametrize("base", ["http://old.example:9000/p", "http://u@[::2]/p"])
+def test_replace_hostname_brackets_only_ipv6_addresses(
+    base: str, hostname: str, url: str, host: str, port: int | None
+) -> None:
+    replaced = URL(base).replace(hostname=hostname, port=None, username=None)
+    assert str(replaced) == url
+    assert (replaced.hostname, replaced.port) == (host, port)
+
+
+def test_replace_ipv6_hostname_keeps_the_given_port() -> None:
+    assert str(URL("http://a:81/").replace(hostname="::1")) == "http://[::1]:81/"
+    assert str(URL("http://a/").replace(hostname="fe80::1", port=8080)) == "http://[fe80::1]:8080/"
+
+
 def test_components_constructor() -> None:
     url = URL(scheme="https", netloc="example.com", path="/p")
     assert str(url) == "https://example.com/p"

@@ -14,6 +14,7 @@ ever re-parsed out of the concatenation.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
@@ -222,7 +223,9 @@ class URL:
             hostname = self.netloc.rpartition("@")[2]
             if not hostname.endswith("]"):
                 hostname = hostname.rpartition(":")[0] or hostname
-        elif ":" in hostname and not hostname.startswith("["):
+        elif _is_ipv6_address(hostname):
+            # Only a real IPv6 address is bracketed: `hostname="example.org:8080"`
+            # is a host and a port (Starlette's reading), not an IPv6 literal.
             hostname = f"[{hostname}]"
         netloc = str(hostname)
         if port is not None:
@@ -269,3 +272,13 @@ class URL:
         if self.password:
             url = str(self.replace(password="********"))
         return f"{type(self).__name__}({url!r})"
+
+
+def _is_ipv6_address(value: object) -> bool:
+    if not isinstance(value, str) or ":" not in value:
+        return False
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return True

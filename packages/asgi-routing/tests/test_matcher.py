@@ -150,8 +150,9 @@ def test_compile_path_format_and_host_patterns() -> None:
     assert set(convertors) == {"id", "name"}
     assert regex.pattern == "^/users/(?P<id>[0-9]+)/(?P<name>[^/]+)$"
     host_regex, host_format, _ = compile_path("{sub}.example.org:8080")
-    assert host_format == "{sub}.example.org"
+    assert host_format == "{sub}.example.org:8080"  # reversal keeps the port
     assert host_regex.match("API.example.org")
+    assert not host_regex.match("API.example.org:8080")  # the router strips it first
 
 
 def test_compile_path_rejects_duplicate_names() -> None:

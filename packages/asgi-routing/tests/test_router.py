@@ -374,6 +374,18 @@ async def test_malformed_host_headers_never_match(host: bytes) -> None:
     assert (await call(router, "/", headers=[(b"host", host)])).text == "fallback"
 
 
+@pytest.mark.parametrize(
+    "header",
+    [b"api.example.org:3600", b"API.example.org:3600", b"api.example.org", b"api.example.org:80"],
+)
+async def test_host_pattern_port_is_left_out_of_matching(header: bytes) -> None:
+    # As in Starlette: the port reaches the reversed URL only, never the match.
+    router = Router(
+        [Host("api.example.org:3600", app=text_app("api")), Route("/", text_app("fallback"))]
+    )
+    assert (await call(router, "/", headers=[(b"host", header)])).text == "api"
+
+
 async def test_host_with_ipv6_literal() -> None:
     router = Router([Host("[::1]", app=text_app("v6"))])
     assert (await call(router, "/", headers=[(b"host", b"[::1]:8000")])).text == "v6"

@@ -55,6 +55,25 @@ def test_protocol_and_host_are_carried() -> None:
     assert tenant.make_absolute_url("https://example.org/") == "https://acme.example.org/dash"
 
 
+PORTED_HOSTS = [
+    ("api.example.org:3600", {}, "api.example.org:3600"),
+    ("{sub}.example.org:3600", {"sub": "acme"}, "acme.example.org:3600"),
+    ("[::1]:8000", {}, "[::1]:8000"),
+    ("api.example.org", {}, "api.example.org"),
+]
+
+
+@pytest.mark.parametrize(("pattern", "params", "host"), PORTED_HOSTS)
+def test_host_reversal_keeps_the_port(pattern: str, params: dict[str, str], host: str) -> None:
+    app = Router([Host(pattern, name="api", app=Router([Route("/users", E, name="users")]))])
+    child = app.url_path_for("api:users", **params)
+    assert (str(child), child.host) == ("/users", host)
+    assert child.make_absolute_url("http://testserver/") == f"http://{host}/users"
+    own = app.url_path_for("api", path="/docs", **params)
+    assert (str(own), own.host) == ("/docs", host)
+    assert own.make_absolute_url("https://testserver") == f"https://{host}/docs"
+
+
 def test_no_match_lists_the_params_routes_with_that_name_take() -> None:
     with pytest.raises(flagstone_routing.NoMatchFound) as info:
         router.url_path_for("user_detail", id=3)

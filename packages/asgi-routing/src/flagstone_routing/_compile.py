@@ -61,7 +61,8 @@ def compile_path(
     """Compile a path (or host) template into `(regex, format, {name: convertor})`.
 
     A template not starting with `/` is a host pattern: a trailing `:port`
-    is dropped and it matches case-insensitively.  Unknown convertor types
+    is left out of the regex (kept in the format, for reversal) and it
+    matches case-insensitively.  Unknown convertor types
     and duplicate parameter names raise `ValueError`.
     """
     available = resolve_convertors(convertors)
@@ -95,8 +96,10 @@ def compile_path(
         # The port is not part of what a Host pattern matches: "Host" headers
         # carry it only sometimes, and the router strips it before matching.
         # (An IPv6 literal "[::1]" keeps its colons: only a trailing ":digits" goes.)
-        tail = re.sub(r":[0-9]+$", "", tail)
-        regex += re.escape(tail) + "$"
+        # The port stays in the format, though: a reversed URL for
+        # Host("api.example.org:3600") must point at port 3600 (Starlette too).
+        hostname = re.sub(r":[0-9]+$", "", tail)
+        regex += re.escape(hostname) + "$"
         return re.compile(regex, re.IGNORECASE), path_format + tail, param_convertors
     regex += re.escape(tail) + "$"
     # DOTALL: a path may hold a newline (a client sends %0A) and `{p:path}`'s

@@ -201,7 +201,7 @@ async def test_app_raising_after_the_response_completed_still_runs_tasks(client:
     assert client.events[-1] == "task"
 
 
-async def test_one_task_failure_reaches_the_server_as_itself(
+async def test_run_all_one_task_failure_reaches_the_server_as_itself(
     client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     def reindex() -> None:
@@ -217,12 +217,12 @@ async def test_one_task_failure_reaches_the_server_as_itself(
         caplog.at_level(logging.ERROR, logger="flagstone.background"),
         pytest.raises(ValueError, match="index locked"),
     ):
-        await client.call(BackgroundMiddleware(app))
+        await client.call(BackgroundMiddleware(app, fail_fast=False))
     assert client.events[-1] == "next"
     assert any("reindex" in record.getMessage() for record in caplog.records)
 
 
-async def test_several_task_failures_reach_the_server_as_a_group(client: Any) -> None:
+async def test_run_all_several_task_failures_reach_the_server_as_a_group(client: Any) -> None:
     def fail(message: str) -> None:
         raise ValueError(message)
 
@@ -233,11 +233,12 @@ async def test_several_task_failures_reach_the_server_as_a_group(client: Any) ->
         await send({"type": "http.response.body"})
 
     with pytest.raises(ExceptionGroup) as info:
-        await client.call(BackgroundMiddleware(app))
+        await client.call(BackgroundMiddleware(app, fail_fast=False))
     assert [str(exc) for exc in info.value.exceptions] == ["a", "b"]
 
 
-async def test_fail_fast_option_stops_at_the_first_failure(client: Any) -> None:
+@pytest.mark.parametrize("explicit", [True, False], ids=["fail_fast=True", "default"])
+async def test_fail_fast_stops_at_the_first_failure_by_default(client: Any, explicit: bool) -> None:
     def fail() -> None:
         raise ValueError("first")
 
@@ -247,9 +248,33 @@ async def test_fail_fast_option_stops_at_the_first_failure(client: Any) -> None:
         await send(START)
         await send({"type": "http.response.body"})
 
+    middleware = (
+        BackgroundMiddleware(app, fail_fast=True) if explicit else BackgroundMiddleware(app)
+    )
     with pytest.raises(ValueError, match="first"):
-        await client.call(BackgroundMiddleware(app, fail_fast=True))
+        await client.call(middleware)
     assert "second" not in client.events
+
+
+async def test_fail_fast_still_runs_always_tasks_after_a_failure(client: Any) -> None:
+    def fail(message: str) -> None:
+        raise ValueError(message)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        queue = scope[BACKGROUND_KEY]
+        queue.add_task(fail, "charge")
+        queue.add_task(client.events.append, "receipt")  # skipped: charging failed
+        queue.add_task_always(client.events.append, "release lock")
+        queue.add_task_always(fail, "cleanup too")
+        await send(START)
+        await send({"type": "http.response.body"})
+
+    with pytest.raises(ExceptionGroup) as info:
+        await client.call(BackgroundMiddleware(app))
+    assert "receipt" not in client.events
+    assert client.events[-1] == "release lock"
+    assert [str(exc) for exc in info.value.exceptions] == ["charge", "cleanup too"]
+    assert any("skipped after it" in note for note in info.value.__notes__)
 
 
 async def test_app_error_stays_primary_when_an_always_task_also_fails(client: Any) -> None:

@@ -147,7 +147,7 @@ async def test_tasks_accepts_an_initial_list_and_is_a_background_task() -> None:
     assert "BackgroundTasks" in repr(tasks)
 
 
-async def test_one_failure_is_logged_by_name_then_reraised_bare_after_the_rest_ran(
+async def test_run_all_one_failure_is_logged_by_name_then_reraised_bare_after_the_rest_ran(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     order: list[str] = []
@@ -155,7 +155,7 @@ async def test_one_failure_is_logged_by_name_then_reraised_bare_after_the_rest_r
     def charge_card() -> None:
         raise ValueError("card declined")
 
-    tasks = BackgroundTasks()
+    tasks = BackgroundTasks(fail_fast=False)
     tasks.add_task(charge_card)
     tasks.add_task(order.append, "after")
     with (
@@ -173,7 +173,7 @@ async def test_one_failure_is_logged_by_name_then_reraised_bare_after_the_rest_r
     assert "charge_card" in frames
 
 
-async def test_several_failures_raise_an_exception_group_naming_the_tasks(
+async def test_run_all_several_failures_raise_an_exception_group_naming_the_tasks(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def send_email() -> None:
@@ -183,7 +183,7 @@ async def test_several_failures_raise_an_exception_group_naming_the_tasks(
         raise PermissionError("read-only disk")
 
     order: list[str] = []
-    tasks = BackgroundTasks()
+    tasks = BackgroundTasks(fail_fast=False)
     tasks.add_task(send_email)
     tasks.add_task(order.append, "middle")
     tasks.add_task(write_audit_log)
@@ -208,7 +208,7 @@ async def test_except_star_catches_one_failure_and_several_alike() -> None:
         raise KeyError("x")
 
     for count in (1, 2):
-        tasks = BackgroundTasks()
+        tasks = BackgroundTasks(fail_fast=False)
         for _ in range(count):
             tasks.add_task(fail)
         caught = False
@@ -217,6 +217,107 @@ async def test_except_star_catches_one_failure_and_several_alike() -> None:
         except* KeyError:
             caught = True
         assert caught
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: BackgroundTasks(),
+        lambda: BackgroundTasks(tasks=None),
+        lambda: BackgroundTasks([]),
+    ],
+    ids=["no-arguments", "tasks-none", "empty-list"],
+)
+@pytest.mark.parametrize("failing", ["sync", "async"])
+async def test_by_default_a_failure_stops_the_later_tasks_as_in_starlette(
+    make: Any, failing: str
+) -> None:
+    order: list[str] = []
+
+    def charge_card_sync(amount: int) -> None:
+        order.append(f"charge {amount}")
+        raise ValueError("card declined")
+
+    async def charge_card_async(amount: int) -> None:
+        charge_card_sync(amount)
+
+    async def send_receipt(to: str) -> None:
+        order.append(f"receipt to {to}")
+
+    tasks = make()
+    assert tasks.fail_fast is True
+    tasks.add_task(charge_card_sync if failing == "sync" else charge_card_async, 10)
+    tasks.add_task(send_receipt, "ada@example.org")
+    tasks.add_task(order.append, "audit")
+    with pytest.raises(ValueError, match="card declined") as info:
+        await tasks()
+    assert order == ["charge 10"]
+    assert type(info.value) is ValueError  # raised as itself, no wrapper
+
+
+async def test_fail_fast_note_names_the_failed_and_the_skipped_tasks() -> None:
+    async def charge_card() -> None:
+        raise ValueError("card declined")
+
+    async def send_receipt() -> None:
+        pass
+
+    tasks = BackgroundTasks()
+    tasks.add_task(charge_card)
+    tasks.add_task(send_receipt)
+    with pytest.raises(ValueError) as info:
+        await tasks()
+    (note,) = info.value.__notes__
+    assert "raised by background task" in note
+    assert "charge_card; skipped after it (fail_fast=True" in note
+    assert "fail_fast=False" in note  # how to run every task instead
+    assert note.endswith("send_receipt")
+
+
+async def test_run_all_notes_name_the_task_of_each_failure() -> None:
+    def first() -> None:
+        raise ValueError("a")
+
+    def second() -> None:
+        raise KeyError("b")
+
+    tasks = BackgroundTasks(fail_fast=False)
+    tasks.add_task(first)
+    tasks.add_task(second)
+    with pytest.raises(ExceptionGroup) as info:
+        await tasks()
+    notes = [exc.__notes__ for exc in info.value.exceptions]
+    assert [len(n) for n in notes] == [1, 1]
+    assert notes[0][0].endswith("raised by background task " + BackgroundTask(first).name)
+    assert notes[1][0].endswith("raised by background task " + BackgroundTask(second).name)
+
+
+SHARED_ERROR = ValueError("always the same instance")
+
+
+@pytest.mark.parametrize("fail_fast", [True, False])
+async def test_notes_on_an_exception_instance_raised_every_time_stay_bounded(
+    fail_fast: bool,
+) -> None:
+    def raise_shared() -> None:
+        raise SHARED_ERROR
+
+    SHARED_ERROR.add_note("the user's own note")
+    try:
+        for _ in range(50):
+            # Each `raise` of one instance grows its traceback, whoever raises
+            # it; the server that logs it would drop it.  Only notes are ours.
+            SHARED_ERROR.__traceback__ = None
+            tasks = BackgroundTasks(fail_fast=fail_fast)
+            tasks.add_task(raise_shared)
+            tasks.add_task(lambda: None)
+            with pytest.raises(ValueError):
+                await tasks()
+        assert len(SHARED_ERROR.__notes__) == 2
+        assert SHARED_ERROR.__notes__[0] == "the user's own note"
+    finally:
+        del SHARED_ERROR.__notes__
+        SHARED_ERROR.__traceback__ = None
 
 
 async def test_fail_fast_is_starlettes_behaviour_and_logs_what_it_skipped(

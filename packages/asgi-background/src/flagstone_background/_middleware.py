@@ -31,9 +31,10 @@ class RequestTasks(BackgroundTasks):
       response (the final `http.response.body` was sent and no `http.disconnect`
       arrived first).
     - `add_task_always(func, *args, **kwargs)` also runs when the app raised or
-      the client disconnected: use it for cleanup such as releasing a lock or a
-      temporary file.  (Not on cancellation: a cancelled request is being torn
-      down by the server and must not be held open by new work.)
+      the client disconnected, and after an earlier task failed (even with
+      `fail_fast`): use it for cleanup such as releasing a lock or a temporary
+      file.  (Not on cancellation: a cancelled request is being torn down by
+      the server and must not be held open by new work.)
 
     Once the tasks have run (or been skipped), the queue is closed: adding a task
     then raises `RuntimeError` instead of silently never running it.
@@ -41,7 +42,7 @@ class RequestTasks(BackgroundTasks):
 
     __slots__ = ("_always", "_closed")
 
-    def __init__(self, *, fail_fast: bool = False) -> None:
+    def __init__(self, *, fail_fast: bool = True) -> None:
         # The fields of BackgroundTasks.__init__, set here directly: one of these
         # is built per request, and the chained constructor call showed up in
         # profiles of the middleware.
@@ -81,7 +82,7 @@ class RequestTasks(BackgroundTasks):
         """Run every task: the response completed.  Closes the queue."""
         self._closed = True
         if self.tasks:
-            await run_tasks(self.tasks, fail_fast=self.fail_fast)
+            await run_tasks(self.tasks, fail_fast=self.fail_fast, always=self._always or ())
 
     async def run_failed(self, reason: str) -> None:
         """Run only the `add_task_always` tasks; log the skipped ones.  Closes the queue."""
@@ -150,7 +151,7 @@ class _ResponseWatch:
 class BackgroundMiddleware:
     """Run tasks scheduled through the scope after the response, for any ASGI app.
 
-    `BackgroundMiddleware(app, *, fail_fast=False)` puts a `RequestTasks` queue at
+    `BackgroundMiddleware(app, *, fail_fast=True)` puts a `RequestTasks` queue at
     `scope[BACKGROUND_KEY]` for HTTP and WebSocket scopes (lifespan passes
     through) and, once the app returns, runs:
 
@@ -162,9 +163,10 @@ class BackgroundMiddleware:
 
     Tasks run after the app returned, inside the same ASGI call, so the client
     already has the whole body (as with Starlette's `Response(background=...)`).
-    Failures follow `BackgroundTasks`' policy (`fail_fast`): logged by name with
-    their traceback, then re-raised to the server: bare for one failure, as an
-    `ExceptionGroup` for several.  If the app itself raised, its exception is
+    Failures follow `BackgroundTasks`' policy (`fail_fast`, on by default: the
+    first failure skips the later `add_task` tasks, never the "always" ones):
+    logged by name with their traceback, then re-raised to the server: bare
+    for one failure, as an `ExceptionGroup` for several.  If the app itself raised, its exception is
     re-raised after the tasks that still apply ("always" ones; all of them if the
     response had already completed), with a note naming any task that failed.
 
@@ -172,7 +174,7 @@ class BackgroundMiddleware:
     already set the key) reuses the existing queue, so no task runs twice.
     """
 
-    def __init__(self, app: ASGIApp, *, fail_fast: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, fail_fast: bool = True) -> None:
         self.app = app
         self.fail_fast = fail_fast
 

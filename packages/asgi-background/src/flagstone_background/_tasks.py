@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from typing import Any, ParamSpec
 
 import anyio
@@ -103,17 +103,24 @@ class BackgroundTasks(BackgroundTask):
     """An ordered list of tasks run one after another: `BackgroundTasks(tasks=None)`.
 
     Starlette-compatible (`add_task(func, *args, **kwargs)`, `await tasks()` runs
-    them in order), with one deliberate difference in how failures are handled:
+    them in order), including how a failure is handled by default:
 
-    - By default (`fail_fast=False`) **every task runs** even if an earlier one
-      failed.  Each failure is logged on the ``flagstone.background`` logger with
-      the task's name and its original traceback.  After the last task, a single
-      failure is re-raised **as itself** (so `except ValueError` and a test
-      client's `raise_server_exceptions` see the original type), and several are
-      raised together as an `ExceptionGroup` named after the failed tasks.
-      `except* ValueError` catches both shapes.
-    - `fail_fast=True` is Starlette's behaviour: the first failure is logged and
-      raised at once, and the remaining tasks are skipped (their names are logged).
+    - `fail_fast=True` (the default, Starlette's documented behaviour, which
+      apps rely on: "charge the card, then send the receipt"): the first
+      failure stops the run; the remaining tasks do not run.  The failure is
+      raised as itself, logged on the ``flagstone.background`` logger with the
+      task's name and its original traceback, and the skipped tasks are logged
+      by name.
+    - `fail_fast=False` (opt-in): **every task runs** even if an earlier one
+      failed.  Each failure is logged the same way.  After the last task, a
+      single failure is re-raised **as itself** (so `except ValueError` and a
+      test client's `raise_server_exceptions` see the original type), and
+      several are raised together as an `ExceptionGroup` named after the failed
+      tasks.  `except* ValueError` catches both shapes.
+
+    In both modes the raised exception carries a note naming the task that
+    raised it (and, with `fail_fast`, the tasks that were skipped), so a
+    server log says which background task failed, not only where.
 
     Only `Exception`s are collected: cancellation and `KeyboardInterrupt` stop
     the run immediately, because nothing after them should keep going.
@@ -123,7 +130,7 @@ class BackgroundTasks(BackgroundTask):
     __slots__ = ("fail_fast", "tasks")
 
     def __init__(
-        self, tasks: Sequence[BackgroundTask] | None = None, *, fail_fast: bool = False
+        self, tasks: Sequence[BackgroundTask] | None = None, *, fail_fast: bool = True
     ) -> None:
         # Deliberately not calling BackgroundTask.__init__: a list has no single
         # function.  Subclassing keeps `isinstance(x, BackgroundTask)` true, as in
@@ -141,7 +148,7 @@ class BackgroundTasks(BackgroundTask):
         self.tasks.append(BackgroundTask(func, *args, **kwargs))
 
     async def __call__(self) -> None:
-        """Run every task in order; see the class docstring for failures."""
+        """Run the tasks in order; see the class docstring for failures."""
         await run_tasks(self.tasks, fail_fast=self.fail_fast)
 
     async def _run(self, *, abandon_on_cancel: bool) -> None:
@@ -152,42 +159,76 @@ class BackgroundTasks(BackgroundTask):
         return f"<{type(self).__name__} [{names}]>"
 
 
-async def run_tasks(tasks: list[BackgroundTask], *, fail_fast: bool) -> None:
-    """Run `tasks` in order under the failure policy described on `BackgroundTasks`."""
+async def run_tasks(
+    tasks: list[BackgroundTask], *, fail_fast: bool, always: Container[int] = ()
+) -> None:
+    """Run `tasks` in order under the failure policy described on `BackgroundTasks`.
+
+    Tasks whose `id()` is in `always` run even after a failure in `fail_fast`
+    mode: they are cleanup that must happen whatever went wrong before.
+    """
     failures: list[tuple[str, Exception]] = []
+    skipped: list[str] = []
     index = 0
     # An index loop rather than `for task in tasks`: a task may append more
-    # tasks to the same list, and those must run as well.
+    # tasks to the same list, and those must run (or be skipped) as well.
     while index < len(tasks):
         task = tasks[index]
         index += 1
+        if failures and fail_fast and id(task) not in always:
+            skipped.append(task.name)
+            continue
         try:
             await task()
         except Exception as exc:
             logger.error("background task %s failed", task.name, exc_info=exc)
-            if fail_fast:
-                skipped = [t.name for t in tasks[index:]]
-                if skipped:
-                    logger.error(
-                        "skipped %d background task(s) after %s failed (fail_fast=True): %s",
-                        len(skipped),
-                        task.name,
-                        ", ".join(skipped),
-                    )
-                raise
             failures.append((task.name, exc))
-    _raise_collected(failures)
+    if skipped:
+        logger.error(
+            "skipped %d background task(s) after %s failed (fail_fast=True): %s",
+            len(skipped),
+            failures[0][0],
+            ", ".join(skipped),
+        )
+    _raise_collected(failures, skipped)
 
 
-def _raise_collected(failures: list[tuple[str, Exception]]) -> None:
+# Every note this package adds starts with this, so a note from an earlier run
+# can be found and replaced: an exception *instance* raised by a task on every
+# request (a module-level constant) must not gain one note per request.
+_NOTE_PREFIX = "flagstone background: "
+
+
+def _note(exc: BaseException, text: str) -> None:
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        notes[:] = [note for note in notes if not str(note).startswith(_NOTE_PREFIX)]
+    exc.add_note(_NOTE_PREFIX + text)
+
+
+def _raise_collected(failures: list[tuple[str, Exception]], skipped: list[str]) -> None:
     if not failures:
         return
+    skip_text = (
+        f"; skipped after it (fail_fast=True; pass fail_fast=False to run every task): "
+        f"{', '.join(skipped)}"
+        if skipped
+        else ""
+    )
+    for name, exc in failures:
+        _note(exc, f"raised by background task {name}")
     if len(failures) == 1:
         # Re-raised bare on purpose: the server, Sentry and a test client with
         # raise_server_exceptions see the original type and traceback, exactly as
         # with Starlette for the single-failure case.
-        raise failures[0][1]
+        name, exc = failures[0]
+        if skip_text:
+            _note(exc, f"raised by background task {name}{skip_text}")
+        raise exc
     names = ", ".join(name for name, _ in failures)
-    raise ExceptionGroup(
+    group = ExceptionGroup(
         f"{len(failures)} background tasks failed: {names}", [exc for _, exc in failures]
     )
+    if skip_text:
+        group.add_note(_NOTE_PREFIX + f"the first failure was in {failures[0][0]}{skip_text}")
+    raise group

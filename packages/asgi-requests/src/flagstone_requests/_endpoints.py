@@ -291,12 +291,12 @@ class WebSocketEndpoint:
         if self.encoding == "bytes":
             if data is None:
                 await websocket.close(code=1003)
-                raise RuntimeError("expected a binary WebSocket frame, but got a text frame")
+                raise RuntimeError("Expected bytes websocket messages, but got text")
             return data
         if self.encoding == "text":
             if text is None:
                 await websocket.close(code=1003)
-                raise RuntimeError("expected a text WebSocket frame, but got a binary frame")
+                raise RuntimeError("Expected text websocket messages, but got bytes")
             return text
         if self.encoding != "json":
             raise RuntimeError(
@@ -304,11 +304,12 @@ class WebSocketEndpoint:
                 'use "text", "bytes", "json" or None'
             )
         # JSON may come in either frame kind (binary as UTF-8), as in Starlette.
+        # The error messages are Starlette's, which ported tests match on.
         try:
             return json.loads(text if text is not None else bytes(data or b"").decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             await websocket.close(code=1003)
-            raise RuntimeError(f"malformed JSON in a WebSocket frame: {exc}") from exc
+            raise RuntimeError(f"Malformed JSON data received: {exc}") from exc
 
     async def on_connect(self, websocket: WebSocket) -> None:
         """Called first; accepts the connection by default."""

@@ -292,7 +292,8 @@ class _InvalidJSONMode(RuntimeError, ValueError):
 
 def _check_mode(mode: str) -> None:
     if mode not in ("text", "binary"):
-        raise _InvalidJSONMode(f'mode must be "text" or "binary", not {mode!r}')
+        # Starlette's wording (ported tests match on it), plus the value given.
+        raise _InvalidJSONMode(f'The "mode" argument should be "text" or "binary", not {mode!r}.')
 
 
 def _frame_text(message: Message) -> str:

@@ -734,6 +734,35 @@ def test_route_middleware_with_a_capitalised_header_name(client):
     assert response.text == "Hello, world!"
 
 
+# --- the porting guide ---------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[3]
+GUIDE = REPO / "docs" / "porting-from-starlette.md"
+
+
+def test_the_porting_guide_is_linked_from_the_readme():
+    assert "(docs/porting-from-starlette.md)" in (REPO / "README.md").read_text()
+    assert GUIDE.read_text().startswith("# Porting from Starlette\n")
+
+
+def test_every_difference_in_the_porting_guide_has_its_four_cells():
+    rows = [line for line in GUIDE.read_text().splitlines() if line.startswith("|")]
+    tables: list[list[list[str]]] = []
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+        if set("".join(cells)) <= {"-"}:
+            continue  # the header separator
+        if cells[0] in ("Starlette", "What Starlette does"):
+            tables.append([])
+        tables[-1].append(cells)
+    imports, *differences = tables
+    assert all(len(cells) == 2 for cells in imports)
+    rows_seen = [cells for table in differences for cells in table[1:]]
+    assert len(rows_seen) > 50
+    for cells in rows_seen:
+        assert len(cells) == 4 and all(cells), cells
+
+
 # ----------------------------------------------------------------------------------------
 # The same app through a real server: uvicorn on 127.0.0.1.
 # ----------------------------------------------------------------------------------------

@@ -760,7 +760,8 @@ def test_every_difference_in_the_porting_guide_has_its_four_cells():
     rows_seen = [cells for table in differences for cells in table[1:]]
     assert len(rows_seen) > 50
     for cells in rows_seen:
-        assert len(cells) == 4 and all(cells), cells
+        assert len(cells) == 4, cells
+        assert all(cells), cells
 
 
 # ----------------------------------------------------------------------------------------

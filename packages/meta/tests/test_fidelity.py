@@ -115,12 +115,28 @@ def ws_routes() -> list[Any]:
     return [*routes, WebSocketRoute("/broken", not_awaitable, name="broken")]
 
 
+class AcceptHeader:
+    """Middleware appending to the accept message's headers in place."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def send_wrapper(message: Any) -> None:
+            if message["type"] == "websocket.accept":
+                message["headers"].append((b"x-accepted-by", b"middleware"))
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
 app = App(
     routes=[
         Route("/", home),
         *ws_routes(),
         Mount("/mounted", routes=[Route("/", home), *ws_routes()]),
-    ]
+    ],
+    middleware=[Middleware(AcceptHeader)],
 )
 
 PREFIXES = ["", "/mounted"]
@@ -139,6 +155,7 @@ def test_every_websocket_endpoint_shape_is_served(
     client: TestClient, shape: str, prefix: str
 ) -> None:
     with client.websocket_connect(f"{prefix}/{shape}") as websocket:
+        assert websocket.extra_headers == [(b"x-accepted-by", b"middleware")]
         websocket.send_text("ada")
         assert websocket.receive_text() == "hello ada"
     assert client.get(f"{prefix}/").text == "home"
@@ -164,7 +181,9 @@ app_errors: list[Exception] = []
 @pytest.mark.parametrize("prefix", PREFIXES, ids=["top-level", "mounted"])
 def test_an_unusable_endpoint_fails_alone_naming_its_route(anyio_backend: str, prefix: str) -> None:
     app_errors.clear()
-    recorded = App(routes=app.routes, middleware=[Middleware(RecordErrors)])
+    recorded = App(
+        routes=app.routes, middleware=[Middleware(RecordErrors), Middleware(AcceptHeader)]
+    )
     with TestClient(recorded, backend=anyio_backend, raise_server_exceptions=False) as client:
         with (
             pytest.raises(WebSocketDenialResponse) as denial,
@@ -223,6 +242,7 @@ def test_every_shape_through_uvicorn(served: str, prefix: str) -> None:
 
     for shape in SHAPES:
         with connect(f"{served}{prefix}/{shape}") as websocket:
+            assert websocket.response.headers["x-accepted-by"] == "middleware", shape
             websocket.send("ada")
             assert websocket.recv() == "hello ada", shape
 

@@ -166,9 +166,10 @@ class BackgroundMiddleware:
     Failures follow `BackgroundTasks`' policy (`fail_fast`, on by default: the
     first failure skips the later `add_task` tasks, never the "always" ones):
     logged by name with their traceback, then re-raised to the server: bare
-    for one failure, as an `ExceptionGroup` for several.  If the app itself raised, its exception is
-    re-raised after the tasks that still apply ("always" ones; all of them if the
-    response had already completed), with a note naming any task that failed.
+    for one failure, as an `ExceptionGroup` for several.  If the app itself
+    raised, its exception is re-raised after the tasks that still apply
+    ("always" ones; all of them if the response had already completed), with a
+    note naming any task that failed.
 
     A `BackgroundMiddleware` nested inside another (or under any framework that
     already set the key) reuses the existing queue, so no task runs twice.

@@ -237,9 +237,10 @@ class WebSocketEndpoint:
     """A class WebSocket endpoint: override `on_connect`, `on_receive`, `on_disconnect`.
 
     `encoding` ("text", "bytes", "json", or `None` for the frame's text or
-    bytes, whichever arrived) decides what `on_receive` gets; a frame of the wrong kind, or bad JSON,
-    closes the socket with 1003 and raises `RuntimeError`.  An error in a
-    handler closes the socket with 1011 and propagates.
+    bytes, whichever arrived) decides what `on_receive` gets; a frame of the
+    wrong kind, or bad JSON, closes the socket with 1003 and raises
+    `RuntimeError`.  An error in a handler closes the socket with 1011 and
+    propagates.
     """
 
     encoding: ClassVar[Literal["text", "bytes", "json"] | None] = None

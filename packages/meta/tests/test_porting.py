@@ -412,9 +412,6 @@ NEEDS_TESTCLIENT_HEADERS = pytest.mark.xfail(
 NEEDS_PORTING_NAMES = pytest.mark.xfail(
     strict=True, reason="needs run_in_threadpool and equal convertor re-registration (branch i20)"
 )
-NEEDS_TRACEBACK_CLEANUP = pytest.mark.xfail(
-    strict=True, reason="needs ExceptionMiddleware to clear handled tracebacks (branch i13)"
-)
 NEEDS_FORM_RULES = pytest.mark.xfail(
     strict=True, reason="needs MultiPartException and Starlette's form decoding (branch i18)"
 )
@@ -707,7 +704,6 @@ def test_a_module_level_http_exception(client):
     assert (response.status_code, response.json()) == (403, {"detail": "Admins only"})
 
 
-@NEEDS_TRACEBACK_CLEANUP
 def test_a_module_level_http_exception_does_not_grow(client):
     for _ in range(10):
         client.get("/admin-only")

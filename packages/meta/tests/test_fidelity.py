@@ -179,6 +179,17 @@ app_errors: list[Exception] = []
 
 
 @pytest.mark.parametrize("prefix", PREFIXES, ids=["top-level", "mounted"])
+def test_an_unusable_endpoint_raises_in_the_test_naming_its_route(
+    client: TestClient, prefix: str
+) -> None:
+    # As in Starlette: the endpoint's error reaches the test.
+    with pytest.raises(TypeError) as info, client.websocket_connect(f"{prefix}/broken"):
+        pass
+    assert str(info.value).startswith("WebSocketRoute(path='/broken', name='broken'): ")
+    assert client.get(f"{prefix}/").text == "home"
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=["top-level", "mounted"])
 def test_an_unusable_endpoint_fails_alone_naming_its_route(anyio_backend: str, prefix: str) -> None:
     app_errors.clear()
     recorded = App(

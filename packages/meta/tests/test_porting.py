@@ -398,16 +398,8 @@ app = Starlette(
 # The tests, as Starlette's documentation writes them.  Each runs on asyncio and trio.
 # ----------------------------------------------------------------------------------------
 
-NEEDS_TESTCLIENT = pytest.mark.xfail(
-    strict=True,
-    reason="needs the test client raising WebSocketDisconnect and Starlette's root_path (branch i14tc)",
-)
 NEEDS_ROUTE_EQUALITY = pytest.mark.xfail(
     strict=True, reason="needs value equality for routes (branch i20)"
-)
-NEEDS_TESTCLIENT_HEADERS = pytest.mark.xfail(
-    strict=True,
-    reason="needs connection: upgrade and lenient header-name case in the test client (branch i14tc)",
 )
 NEEDS_PORTING_NAMES = pytest.mark.xfail(
     strict=True, reason="needs run_in_threadpool and equal convertor re-registration (branch i20)"
@@ -554,14 +546,12 @@ def test_send_json_with_a_bad_mode_is_a_runtime_error(client):
     assert '"text" or "binary"' in message
 
 
-@NEEDS_TESTCLIENT
 def test_decorated_websocket_endpoint_refuses_without_a_token(client):
     with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/private"):
         pass
     assert info.value.code == 1008
 
 
-@NEEDS_TESTCLIENT
 def test_websocket_closed_by_the_app(client):
     with client.websocket_connect("/hang-up") as websocket:
         websocket.send_text("bye")
@@ -570,13 +560,11 @@ def test_websocket_closed_by_the_app(client):
     assert (info.value.code, info.value.reason) == (4001, "goodbye")
 
 
-@NEEDS_TESTCLIENT
 def test_websocket_route_not_found(client):
     with pytest.raises(WebSocketDisconnect), client.websocket_connect("/no-such-socket"):
         pass
 
 
-@NEEDS_TESTCLIENT
 def test_root_path(anyio_backend):
     with TestClient(app, root_path="/prefix", backend=anyio_backend) as client:
         response = client.get("/prefix/users/ada/links")
@@ -715,7 +703,6 @@ def test_a_module_level_http_exception_does_not_grow(client):
     assert frames < 10
 
 
-@NEEDS_TESTCLIENT_HEADERS
 def test_websocket_handshake_headers(client):
     with client.websocket_connect("/handshake") as websocket:
         headers = websocket.receive_json()
@@ -723,7 +710,6 @@ def test_websocket_handshake_headers(client):
     assert headers["upgrade"].lower() == "websocket"
 
 
-@NEEDS_TESTCLIENT_HEADERS
 def test_route_middleware_with_a_capitalised_header_name(client):
     response = client.get("/framed")
     assert response.headers["x-frame-options"] == "DENY"

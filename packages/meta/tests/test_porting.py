@@ -38,12 +38,14 @@ from flagstone_background import BackgroundTasks
 from flagstone_contract import ASGIApp, HTTPException, Middleware, Receive, Scope, Send
 
 # from starlette.endpoints import HTTPEndpoint, WebSocketEndpoint
+# from starlette.formparsers import MultiPartException
 # from starlette.requests import Request
 # from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 # from starlette.websockets import WebSocket, WebSocketDisconnect
 from flagstone_requests import (
     HTTPEndpoint,
     JSONResponse,
+    MultiPartException,
     PlainTextResponse,
     RedirectResponse,
     Request,
@@ -404,9 +406,6 @@ NEEDS_ROUTE_EQUALITY = pytest.mark.xfail(
 NEEDS_PORTING_NAMES = pytest.mark.xfail(
     strict=True, reason="needs run_in_threadpool and equal convertor re-registration (branch i20)"
 )
-NEEDS_FORM_RULES = pytest.mark.xfail(
-    strict=True, reason="needs MultiPartException and Starlette's form decoding (branch i18)"
-)
 
 
 @pytest.fixture
@@ -646,7 +645,6 @@ def test_file_upload(client):
     assert response.json() == {"filename": "notes.txt", "size": 5, "note": "first"}
 
 
-@NEEDS_FORM_RULES
 def test_a_multipart_text_field_that_is_not_utf8_is_read_as_latin1(client):
     body = (
         b'--b\r\ncontent-disposition: form-data; name="file"; filename="a.txt"\r\n\r\nx'
@@ -659,11 +657,7 @@ def test_a_multipart_text_field_that_is_not_utf8_is_read_as_latin1(client):
     assert response.json()["note"] == "caf\xe9"
 
 
-@NEEDS_FORM_RULES
 async def test_multipart_errors_are_multipart_exceptions(anyio_backend):
-    # from starlette.formparsers import MultiPartException
-    from flagstone_requests import MultiPartException
-
     body = b'--b\r\ncontent-disposition: form-data; name="x"\r\n\r\nno closing boundary'
 
     async def receive():

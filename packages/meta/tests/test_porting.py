@@ -37,6 +37,7 @@ from flagstone_background import BackgroundTasks
 # from starlette.types import ASGIApp, Receive, Scope, Send
 from flagstone_contract import ASGIApp, HTTPException, Middleware, Receive, Scope, Send
 
+# from starlette.concurrency import run_in_threadpool
 # from starlette.endpoints import HTTPEndpoint, WebSocketEndpoint
 # from starlette.formparsers import MultiPartException
 # from starlette.requests import Request
@@ -52,6 +53,7 @@ from flagstone_requests import (
     WebSocket,
     WebSocketDisconnect,
     WebSocketEndpoint,
+    run_in_threadpool,
 )
 
 # from starlette.convertors import Convertor, register_url_convertor
@@ -400,13 +402,6 @@ app = Starlette(
 # The tests, as Starlette's documentation writes them.  Each runs on asyncio and trio.
 # ----------------------------------------------------------------------------------------
 
-NEEDS_ROUTE_EQUALITY = pytest.mark.xfail(
-    strict=True, reason="needs value equality for routes (branch i20)"
-)
-NEEDS_PORTING_NAMES = pytest.mark.xfail(
-    strict=True, reason="needs run_in_threadpool and equal convertor re-registration (branch i20)"
-)
-
 
 @pytest.fixture
 def client(anyio_backend: str) -> Iterator[TestClient]:
@@ -575,7 +570,6 @@ def test_root_path(anyio_backend):
     }
 
 
-@NEEDS_ROUTE_EQUALITY
 def test_routes():
     assert app.routes == [
         Route("/", homepage),
@@ -621,7 +615,6 @@ def test_custom_convertor(client):
     assert client.get("/events/tomorrow").status_code == 404
 
 
-@NEEDS_PORTING_NAMES
 def test_an_app_factory_registers_its_convertor_again():
     register_url_convertor("datetime", DateTimeConvertor())  # an equal convertor: fine
     with pytest.raises(ValueError, match="datetime"):
@@ -673,11 +666,7 @@ async def test_multipart_errors_are_multipart_exceptions(anyio_backend):
         await Request(scope, receive).form()
 
 
-@NEEDS_PORTING_NAMES
 async def test_run_in_threadpool(anyio_backend):
-    # from starlette.concurrency import run_in_threadpool
-    from flagstone_requests import run_in_threadpool
-
     assert await run_in_threadpool(sorted, [3, 1, 2]) == [1, 2, 3]
 
 

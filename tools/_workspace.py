@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = "flagstone_contract"
 META = "flagstone"
+
+# The Python versions every package is tested on (.ci/run) and declares in its
+# classifiers: the one list both are checked against.
+PYTHONS = ("3.11", "3.12", "3.13")
+
+# Where the project lives: package READMEs link here (absolute, so the links
+# work on a package index page) and `[project.urls]` points here.
+PROJECT_URL = "https://github.com/flagstone-toolkit/flagstone"
+
+VERSION_LINE = re.compile(r'^__version__ = "([^"]+)"$', re.M)
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,22 @@ class Package:
     @property
     def is_concern(self) -> bool:
         return self.import_name not in (CONTRACT, META)
+
+    @property
+    def init_file(self) -> Path:
+        """The `__init__.py` that holds `__version__`, the package's single version source."""
+        return self.folder / "src" / self.import_name / "__init__.py"
+
+    @property
+    def version(self) -> str:
+        found = VERSION_LINE.search(self.init_file.read_text())
+        if found is None:
+            raise ValueError(f'{self.init_file}: no `__version__ = "X.Y.Z"` line')
+        return found.group(1)
+
+    @property
+    def pyproject(self) -> dict[str, Any]:
+        return tomllib.loads((self.folder / "pyproject.toml").read_text())
 
 
 def packages(root: Path = ROOT) -> list[Package]:

@@ -6,6 +6,8 @@
 It is not a settings-validation framework: no schemas, no nested models.
 """
 
+__version__ = "0.1.0"
+
 from ._config import Config, ConfigKeyError
 from ._dotenv import DotenvWarning
 from ._environ import Environ, EnvironError, environ

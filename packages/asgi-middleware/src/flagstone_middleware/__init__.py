@@ -9,6 +9,8 @@ sessions (flagstone-sessions), exception and error middleware
 (flagstone-requests), background tasks (flagstone-background).
 """
 
+__version__ = "0.1.0"
+
 from ._authentication import (
     AuthCredentials,
     AuthenticationBackend,

@@ -6,6 +6,8 @@ template, context processors and async Jinja environments.  It is not a
 template engine: Jinja2 is, and it is a dependency.
 """
 
+__version__ = "0.1.0"
+
 from ._templates import ContextProcessor, Jinja2Templates, TemplateResponse
 
 __all__ = ["ContextProcessor", "Jinja2Templates", "TemplateResponse"]

@@ -1,0 +1,72 @@
+"""The metadata check passes on the real tree and reports each kind of drift."""
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOLS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TOOLS))
+
+import check_metadata  # noqa: E402
+
+
+def copy_tree(root: Path) -> Path:
+    """The real LICENSE and packages' metadata files (no sources beyond __init__.py)."""
+    real = TOOLS.parent
+    shutil.copy(real / "LICENSE", root / "LICENSE")
+    for pyproject in (real / "packages").glob("*/pyproject.toml"):
+        folder = pyproject.parent
+        target = root / "packages" / folder.name
+        names = ["pyproject.toml", "LICENSE", "README.md"]
+        for source in [*(folder / n for n in names), *folder.glob("src/*/__init__.py")]:
+            copy = target / source.relative_to(folder)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, copy)
+    return root
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_the_real_tree_has_no_problem() -> None:
+    assert check_metadata.problems(TOOLS.parent) == []
+
+
+@pytest.mark.parametrize(
+    ("rel", "old", "new", "reason"),
+    [
+        pytest.param("asgi-sessions/pyproject.toml", 'dynamic = ["version"]', 'version = "0.1.0"',
+                     "version must be dynamic", id="static-version"),
+        pytest.param("asgi-sessions/LICENSE", "MIT License", "Apache License",
+                     "different from the root LICENSE", id="license-copy-drifts"),
+        pytest.param("asgi-sessions/pyproject.toml", '"Programming Language :: Python :: 3.13",\n', "",
+                     "Python classifiers", id="untested-python-missing"),
+        pytest.param("asgi-sessions/pyproject.toml", '"Programming Language :: Python :: 3.13",',
+                     '"Programming Language :: Python :: 3.13",\n  "Programming Language :: Python :: 3.10",',
+                     "Python classifiers", id="untested-python-declared"),
+        pytest.param("asgi-sessions/pyproject.toml", "Issues = ", "Bugs = ",
+                     "Issues must point", id="url-missing"),
+        pytest.param("meta/pyproject.toml", '"flagstone-sessions==0.1.0"',
+                     '"flagstone-sessions>=0.1.0,<1"', "pins flagstone-sessions exactly",
+                     id="meta-pins-a-range"),
+        pytest.param("asgi-sessions/pyproject.toml", '"flagstone-contract>=0.1.0,<1"',
+                     '"flagstone-contract==0.1.0"', "needs a compatible range",
+                     id="concern-pins-exactly"),
+        pytest.param("asgi-sessions/pyproject.toml", '"flagstone-contract>=0.1.0,<1"',
+                     '"flagstone-contract>=0.2,<1"', "does not admit",
+                     id="pin-excludes-the-sibling"),
+        pytest.param("asgi-sessions/README.md", "# flagstone-sessions",
+                     "# flagstone-sessions\nSee [the docs](../../docs/x.md).",
+                     "README links to '../../docs/x.md'", id="relative-readme-link"),
+    ],
+)  # fmt: skip
+def test_each_drift_is_reported(tmp_path: Path, rel: str, old: str, new: str, reason: str) -> None:
+    root = copy_tree(tmp_path)
+    edit(root / "packages" / rel, old, new)
+    found = check_metadata.problems(root)
+    assert any(reason in problem for problem in found), found

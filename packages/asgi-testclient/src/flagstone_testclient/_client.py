@@ -11,12 +11,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-import httpx
 from anyio.abc import TaskGroup
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from flagstone_contract import ASGIApp
 
+from ._httpx import httpx
 from ._lifespan import LifespanRunner
 from ._scope import ConnectionInfo, websocket_scope
 from ._transports import BUFFERED, AsyncTransport, SyncResponseStream, SyncTransport

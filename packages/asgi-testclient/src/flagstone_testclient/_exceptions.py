@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+from ._httpx import httpx
 
 from flagstone_contract import WebSocketDisconnect
 

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio
-import httpx
 
 from flagstone_contract import ASGIApp, Message
 
 from ._exceptions import AppTimeoutError, ASGIProtocolError, ClientDisconnected
+from ._httpx import httpx
 from ._running import (
     DISCONNECT_GRACE,
     caused_by_disconnect,

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-import httpx
-
 from flagstone_contract import Message
+
+from ._httpx import httpx
 
 # The spec version whose semantics the client implements.  2.4 made `send()`
 # after a disconnect raise OSError (so apps learn of a disconnect without a

@@ -13,10 +13,10 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
-import httpx
 from anyio.from_thread import BlockingPortal
 
 from ._http import HTTPExchange
+from ._httpx import httpx
 from ._scope import RequestBody, http_scope
 
 if TYPE_CHECKING:

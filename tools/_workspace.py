@@ -74,3 +74,27 @@ def report(problems: Sequence[object], summary: str) -> int:
         print(problem)
     print(summary)
     return 1 if problems else 0
+
+
+def hatch_command() -> list[str]:
+    """How to call hatch from a script that a hatch environment runs.
+
+    Inside an environment hatch itself is not importable.  The README installs
+    it into `.venv/`, which need not be on PATH; a hatch on PATH, or one this
+    interpreter can import, also does.
+    """
+    import importlib.util
+    import shutil
+    import sys
+
+    if importlib.util.find_spec("hatch") is not None:
+        return [sys.executable, "-m", "hatch"]
+    found = shutil.which("hatch")
+    if found is not None:
+        return [found]
+    local = ROOT / ".venv" / "bin" / "hatch"
+    if local.exists():
+        return [str(local)]
+    raise SystemExit(
+        'hatch not found: python3 -m venv .venv && .venv/bin/pip install "hatch>=1.18.2"'
+    )

@@ -1,4 +1,36 @@
+from pathlib import Path
+
 import pytest
+
+HERE = Path(__file__).resolve().parent
+
+# End-to-end modules: the demo under real servers (uvicorn, hypercorn, granian,
+# daphne) and in Chromium.  They import those at module level, and those live
+# in the e2e environment (`hatch run e2e:run`), not in the default one.
+E2E_MODULES = frozenset(
+    {
+        "test_demo_browser.py",
+        "test_demo_e2e.py",
+        "test_demo_signals.py",
+        "test_faults.py",
+        "test_servers.py",
+        "test_workers.py",
+    }
+)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under `-m "not e2e"` leave the e2e modules unimported (their imports may be absent)."""
+    is_e2e = collection_path.parent == HERE and collection_path.name in E2E_MODULES
+    if is_e2e and " ".join(config.option.markexpr.split()) == "not e2e":
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.parent == HERE and item.path.name in E2E_MODULES:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -13,7 +45,6 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 import sys  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # tools/serving.py: ports, processes, readiness and redis-server, shared with tools/.

@@ -87,6 +87,7 @@ def find_python(version: str) -> Path:
     if on_path:
         candidates.append(Path(on_path))
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+
     def patch_level(python: Path) -> int:
         patch = python.parent.parent.name.split(".")[2]
         return int(patch) if patch.isdigit() else -1  # 3.13.0a1 and such last

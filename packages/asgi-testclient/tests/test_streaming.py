@@ -163,10 +163,9 @@ def test_unrelated_errors_after_a_disconnect_are_re_raised(
         pytest.raises(ValueError, match="bug in cleanup"),
         make_client(app).stream("GET", "/") as response,
     ):
-        # Keep the iterator: httpx2 closes the response when an abandoned
-        # iterator is collected, where no exception can propagate.
-        chunks = response.iter_raw()
-        next(chunks)
+        # Keep the iterator (`chunks`): httpx2 closes the response when an
+        # abandoned iterator is collected, where no exception can propagate.
+        next(chunks := response.iter_raw())  # noqa: F841
 
 
 def test_app_ignoring_the_disconnect_is_cancelled(make_client: Callable[..., TestClient]) -> None:

@@ -1,24 +1,73 @@
 """Serve the demo app with uvicorn on 127.0.0.1:8000 (the README's first command).
 
-`python tools/serve_demo.py [--port N] [--workers N]`; the demo lives in
+`python tools/serve_demo.py [--port N] [--workers N]` (the port defaults to
+FLAGSTONE_DEMO_PORT, else 8000); the demo lives in
 packages/meta/examples/flagstone_demo.  With several workers, set
 FLAGSTONE_DEMO_SECRET (and FLAGSTONE_DEMO_REDIS_URL for shared store
 sessions) so every worker signs and reads the same sessions.
+
+The server lives no longer than the command that started it.  `hatch run
+demo:serve` runs this through a shell, and a SIGTERM or SIGINT sent to hatch's
+pid ends hatch alone: this process would be re-parented to init and go on
+serving.  So it watches every ancestor and shuts uvicorn down gracefully (the
+SIGTERM uvicorn handles) as soon as any of them exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import select
+import signal
 import sys
+import threading
 from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "packages" / "meta" / "examples"
 
 
+def ancestors() -> list[int]:
+    """The pids from our parent up to, not including, init (from /proc)."""
+    found: list[int] = []
+    pid = os.getppid()
+    while pid > 1:
+        found.append(pid)
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        # Fields after the command name, which is in parentheses and may hold
+        # spaces: state, then the parent pid.
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return found
+
+
+def stop_when_an_ancestor_exits() -> None:
+    """SIGTERM ourselves (uvicorn's graceful shutdown) when any ancestor process exits."""
+    if not hasattr(os, "pidfd_open"):  # not Linux: nothing to watch with
+        return
+    poller = select.poll()
+    try:
+        for pid in ancestors():
+            # A pidfd becomes readable when its process exits: no polling loop.
+            poller.register(os.pidfd_open(pid), select.POLLIN)
+    except ProcessLookupError:  # one already exited between the two reads
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    except (OSError, ValueError):  # no /proc, or a pidfd refused: run unwatched
+        return
+
+    def watch() -> None:
+        poller.poll()
+        print("serve_demo: the command that started the demo has exited; stopping")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="ancestor-watch", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("FLAGSTONE_DEMO_PORT", 8000))
+    )
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
     try:
@@ -26,7 +75,8 @@ def main(argv: list[str]) -> int:
     except ImportError:
         print("uvicorn is missing: run this through `python -m hatch run demo:serve`.")
         return 1
-    print(f"Flagstone demo on http://{args.host}:{args.port}/ (Ctrl+C to stop)")
+    print(f"Flagstone demo on http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
+    stop_when_an_ancestor_exits()
     uvicorn.run(
         "flagstone_demo.app:app",
         host=args.host,

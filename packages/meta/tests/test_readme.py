@@ -24,11 +24,18 @@ def test_snippet_runs(code: str) -> None:
 
 def test_the_two_commands_name_existing_hatch_scripts() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["envs"]
-    for marker, env, script in [("demo-command", "demo", "serve"), ("test-command", "test", "all")]:
+    for marker, env, script in [("demo-command", "demo", "ready"), ("test-command", "test", "all")]:
         command = re.search(rf"<!-- {marker} -->\n```\n(.*?)\n```", README).group(1)  # type: ignore[union-attr]
-        assert f"hatch run {env}:{script}" in command
-        assert command.startswith("python -m pip install")
+        assert f".venv/bin/hatch run {env}:{script}" in command
+        # Only `python3` may be assumed, and PEP 668 systems refuse installs
+        # into the system interpreter: everything goes into a virtualenv.
+        assert command.startswith("python3 -m venv .venv && .venv/bin/pip install ")
+        assert "python -m" not in command
+        assert "\n" not in command
         assert script in config[env]["scripts"]
+    # The demo command's last step is the server itself (test_demo_signals.py).
+    demo = re.search(r"<!-- demo-command -->\n```\n(.*?)\n```", README).group(1)  # type: ignore[union-attr]
+    assert demo.endswith('"$(.venv/bin/hatch env find demo)/bin/python" tools/serve_demo.py')
 
 
 def test_every_document_the_readme_links_exists() -> None:

@@ -16,6 +16,7 @@ from itsdangerous import TimestampSigner
 # tools/serving.py starts the real redis-server (shared with meta's tests and tools/).
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
 from serving import ServiceMissing, StartFailed, redis_server
+from system_deps import require
 
 Action = Callable[[Any], Any]
 
@@ -206,6 +207,7 @@ def helpers() -> Any:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start redis-server on a free 127.0.0.1 port for this test session; stop it after."""
+    require("redis-server")  # skipped here only if this machine cannot install it
     try:
         with redis_server(tmp_path_factory.mktemp("redis")) as redis:
             yield f"redis://127.0.0.1:{redis.port}/0"

@@ -51,6 +51,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 
 from serving import ServiceMissing, StartFailed, free_port, http_answers, redis_server, start  # noqa: E402
+from system_deps import require  # noqa: E402
 
 DEMO_SECRET = "e2e-fixed-secret-for-the-demo-tests"
 DEMO_START_DEADLINE = 45.0
@@ -97,6 +98,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
 @pytest.fixture(scope="module")
 def demo_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A throwaway redis-server on a free 127.0.0.1 port (no persistence)."""
+    require("redis-server")  # skipped here only if this machine cannot install it
     try:
         with redis_server(tmp_path_factory.mktemp("redis")) as redis:
             yield f"redis://127.0.0.1:{redis.port}/0"

@@ -3,8 +3,9 @@ against the uvicorn-served demo (the `demo_server` fixture is in conftest.py).
 
 This is the only test that runs the page's JavaScript: the WebSocket chat and
 the EventSource feed as a browser opens them, with the browser's own cookie
-handling.  Chromium is a system package (`apt-get install chromium`); without
-it the test fails with that hint rather than skipping.
+handling.  Chromium is a system package (`apt-get install chromium`): the
+README's test command installs it when it may; on a machine that cannot
+(not root, no apt-get) the test is skipped with the command to run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwright
+
+# tools/ is on sys.path (conftest.py): one rule for a missing system program.
+from system_deps import require
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -32,11 +36,7 @@ TIMEOUT_MS = 10_000
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the demo's browser test needs Debian's Chromium; "
-            "run `apt-get install chromium` (as root) or `python tools/system_deps.py`."
-        )
+    require("chromium")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True

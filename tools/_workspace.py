@@ -58,6 +58,34 @@ class Package:
         return tomllib.loads((self.folder / "pyproject.toml").read_text())
 
 
+def version_key(version: str) -> tuple[int, ...]:
+    """`"1.10.2"` -> `(1, 10, 2)`: release versions compare as numbers."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def admits(specifier: str, version: str) -> bool:
+    """Whether a specifier of the forms sibling pins use (`>=a,<b`, `==a`, `~=a`) admits `version`."""
+    have = version_key(version)
+    for clause in filter(None, specifier.replace(" ", "").split(",")):
+        found = re.fullmatch(r"(==|>=|<=|<|>|!=|~=)([\d.]+)", clause)
+        if found is None:
+            raise ValueError(f"cannot read version specifier {clause!r}")
+        op, bound = found.groups()
+        want = version_key(bound)
+        ok = {
+            "==": have == want,
+            ">=": have >= want,
+            "<=": have <= want,
+            "<": have < want,
+            ">": have > want,
+            "!=": have != want,
+            "~=": have >= want and have[: len(want) - 1] == want[:-1],
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
 def packages(root: Path = ROOT) -> list[Package]:
     """Every package under `root/packages`, read from its pyproject.toml."""
     found = []

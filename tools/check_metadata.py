@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workspace import META, PROJECT_URL, PYTHONS, ROOT, Package, packages
+from _workspace import META, PROJECT_URL, PYTHONS, ROOT, Package, admits, packages
 
 URL_KEYS = ("Homepage", "Documentation", "Changelog", "Source", "Issues")
 REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9._-]+)\s*(\[[^\]]*\])?\s*([^;]*?)\s*(;.*)?$")
@@ -33,30 +33,6 @@ def split_requirement(text: str) -> tuple[str, str, str]:
     if found is None:
         raise ValueError(f"cannot read requirement {text!r}")
     return found.group(1), found.group(2) or "", found.group(3).replace(" ", "")
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
-
-
-def admits(specifier: str, version: str) -> bool:
-    """Whether a `>=a,<b` / `==a` / `~=a` specifier admits `version` (the forms we write)."""
-    have = version_tuple(version)
-    for clause in filter(None, specifier.split(",")):
-        op, bound = re.match(r"(==|>=|<=|<|>|~=|!=)(.+)", clause).groups()  # type: ignore[union-attr]
-        want = version_tuple(bound)
-        ok = {
-            "==": have == want,
-            ">=": have >= want,
-            "<=": have <= want,
-            "<": have < want,
-            ">": have > want,
-            "!=": have != want,
-            "~=": have >= want and have[: len(want) - 1] == want[:-1],
-        }[op]
-        if not ok:
-            return False
-    return True
 
 
 def sibling_requirements(pkg: Package) -> list[tuple[str, str, str]]:

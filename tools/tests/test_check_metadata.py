@@ -1,6 +1,5 @@
 """The metadata check passes on the real tree and reports each kind of drift."""
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -10,21 +9,6 @@ TOOLS = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TOOLS))
 
 import check_metadata  # noqa: E402
-
-
-def copy_tree(root: Path) -> Path:
-    """The real LICENSE and packages' metadata files (no sources beyond __init__.py)."""
-    real = TOOLS.parent
-    shutil.copy(real / "LICENSE", root / "LICENSE")
-    for pyproject in (real / "packages").glob("*/pyproject.toml"):
-        folder = pyproject.parent
-        target = root / "packages" / folder.name
-        names = ["pyproject.toml", "LICENSE", "README.md"]
-        for source in [*(folder / n for n in names), *folder.glob("src/*/__init__.py")]:
-            copy = target / source.relative_to(folder)
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, copy)
-    return root
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -65,8 +49,8 @@ def test_the_real_tree_has_no_problem() -> None:
                      "README links to '../../docs/x.md'", id="relative-readme-link"),
     ],
 )  # fmt: skip
-def test_each_drift_is_reported(tmp_path: Path, rel: str, old: str, new: str, reason: str) -> None:
-    root = copy_tree(tmp_path)
+def test_each_drift_is_reported(workspace: Path, rel: str, old: str, new: str, reason: str) -> None:
+    root = workspace
     edit(root / "packages" / rel, old, new)
     found = check_metadata.problems(root)
     assert any(reason in problem for problem in found), found

@@ -1,0 +1,133 @@
+"""The release tool: dry run, the real thing in a scratch git repository, and its refusals."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOLS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TOOLS))
+
+import release  # noqa: E402
+from _workspace import packages  # noqa: E402
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture
+def repo(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # The release commits and tags: give git an identity whatever the machine has.
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Release Test")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "release@test.invalid")
+    git(workspace, "init", "-q")
+    git(workspace, "add", ".")
+    git(workspace, "commit", "-qm", "start")
+    return workspace
+
+
+def add_unreleased_entry(root: Path, folder: str) -> None:
+    log = root / "packages" / folder / "CHANGELOG.md"
+    log.write_text(
+        log.read_text().replace("## [Unreleased]\n", "## [Unreleased]\n\n- A change.\n", 1)
+    )
+    git(root, "commit", "-qam", "a change")
+
+
+def versions(root: Path) -> dict[str, str]:
+    return {p.dist: p.version for p in packages(root)}
+
+
+def run(root: Path, *args: str) -> int:
+    return release.main([*args, "--root", str(root), "--date", "2031-02-03"])
+
+
+def test_a_dry_run_shows_every_change_and_changes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = versions(repo)
+    assert run(repo, "flagstone-sessions", "minor", "--dry-run") == 0
+    out = capsys.readouterr().out
+    old = before["flagstone-sessions"]
+    major, minor, _ = (int(p) for p in old.split("."))
+    new = f"{major}.{minor + 1}.0"
+    assert f"release flagstone-sessions: {old} -> {new}" in out
+    assert f'+__version__ = "{new}"' in out
+    assert f'+  "flagstone-sessions=={new}",' in out  # the meta package's exact pin
+    assert f"+## [{new}] — 2031-02-03" in out
+    assert f"tag: flagstone-sessions-v{new}" in out
+    assert versions(repo) == before
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "tag") == ""
+
+
+def test_a_release_commits_tags_and_keeps_the_workspace_consistent(repo: Path) -> None:
+    assert run(repo, "sessions", "1.0.0", "--no-build") == 0
+    assert versions(repo)["flagstone-sessions"] == "1.0.0"
+    assert git(repo, "tag").split() == ["flagstone-sessions-v1.0.0"]
+    assert git(repo, "log", "-1", "--format=%s").strip() == "flagstone-sessions: release 1.0.0"
+    assert git(repo, "status", "--porcelain") == ""
+    changelog = (repo / "packages/asgi-sessions/CHANGELOG.md").read_text()
+    assert changelog.index("## [Unreleased]") < changelog.index("## [1.0.0] — 2031-02-03")
+    meta = (repo / "packages/meta/pyproject.toml").read_text()
+    assert '"flagstone-sessions==1.0.0"' in meta
+    assert "Requires flagstone-sessions 1.0.0." in (repo / "packages/meta/CHANGELOG.md").read_text()
+    # The metadata check still passes: pins follow the policy and admit the version.
+    import check_metadata
+
+    assert check_metadata.problems(repo) == []
+
+
+def test_a_concern_range_moves_only_when_it_no_longer_admits(repo: Path) -> None:
+    assert run(repo, "contract", "patch", "--no-build") == 0
+    sessions = (repo / "packages/asgi-sessions/pyproject.toml").read_text()
+    assert '"flagstone-contract>=0.1.0,<1"' in sessions  # 0.1.1 is inside the range
+    add_unreleased_entry(repo, "asgi-contract")
+    assert run(repo, "contract", "major", "--no-build") == 0
+    sessions = (repo / "packages/asgi-sessions/pyproject.toml").read_text()
+    assert '"flagstone-contract>=1.0.0,<2"' in sessions
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        pytest.param(
+            ("flagstone-nothing", "patch"), "no package 'flagstone-nothing'", id="unknown"
+        ),
+        pytest.param(("sessions", "0.0.1"), "not a newer version", id="older"),
+        pytest.param(("sessions", "next"), "major, minor, patch or X.Y.Z", id="bad-bump"),
+    ],
+)
+def test_refusals_say_why(
+    repo: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, str], reason: str
+) -> None:
+    assert run(repo, *args, "--no-build") == 1
+    assert reason in capsys.readouterr().err
+
+
+def test_a_dirty_tree_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "stray.txt").write_text("uncommitted")
+    assert run(repo, "sessions", "patch", "--no-build") == 1
+    assert "uncommitted changes" in capsys.readouterr().err
+
+
+def test_nothing_unreleased_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(repo, "sessions", "patch", "--no-build") == 0
+    assert run(repo, "sessions", "patch", "--no-build") == 1
+    assert "no [Unreleased] entries" in capsys.readouterr().err
+
+
+def test_the_first_release_dates_the_version_already_carried(repo: Path) -> None:
+    current = versions(repo)["flagstone-background"]
+    log = repo / "packages/asgi-background/CHANGELOG.md"
+    assert f"## [{current}] — unreleased" in log.read_text()
+    assert run(repo, "background", current, "--no-build") == 0
+    text = log.read_text()
+    assert f"## [{current}] — 2031-02-03" in text
+    assert "— unreleased" not in text
+    assert text.index("## [Unreleased]") < text.index(f"## [{current}]")

@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _workspace import META, ROOT, VERSION_LINE, Package, admits, packages, version_key
+from wheelhouse import build_all
 
 
 class ReleaseError(Exception):
@@ -219,10 +220,10 @@ def apply(plan: Plan, root: Path, build: bool) -> None:
     git("commit", "-q", "-m", f"{plan.package.dist}: release {plan.new}", root=root)
     git("tag", "-a", plan.tag, "-m", f"{plan.package.dist} {plan.new}", root=root)
     if build:
-        out = root / "dist"
-        command = [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out)]
-        if subprocess.run([*command, str(plan.package.folder)], check=False).returncode != 0:
-            raise ReleaseError("the build failed (the commit and tag are made)")
+        try:
+            build_all(root / "dist", [plan.package])
+        except RuntimeError as error:
+            raise ReleaseError(f"{error}\n(the commit and tag are made)") from None
 
 
 def main(argv: list[str]) -> int:

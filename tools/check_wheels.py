@@ -98,7 +98,8 @@ def install_alone(pkg: Package, all_pkgs: list[Package], wheelhouse: Path, tmp: 
     if made.returncode != 0:
         return f"venv: {made.stderr[-500:]}"
     python = venv / "bin" / "python"
-    pip = [sys.executable, "-m", "pip", "--python", python, "--disable-pip-version-check"]
+    pip: list[str | Path] = [sys.executable, "-m", "pip", "--python", python]
+    pip.append("--disable-pip-version-check")
     install = sh(*pip, "install", "-q", "--find-links", wheelhouse, requirement)
     if install.returncode != 0:
         return f"pip install --find-links {wheelhouse} {requirement}:\n{install.stderr[-2000:]}"

@@ -16,13 +16,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _workspace import ROOT, hatch_command
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> None:
     command = [*hatch_command(), *argv]
     os.chdir(ROOT)
     # exec: signals (Ctrl+C) reach hatch directly and its status is ours.
     os.execv(command[0], command)
-    return 1  # not reached
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])

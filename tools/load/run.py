@@ -1,6 +1,6 @@
 """A bounded load run against the demo app under uvicorn on 127.0.0.1.
 
-`python -m hatch run python tools/load/run.py [--requests N] [--warmup N]
+`python -m hatch run demo:python tools/load/run.py [--requests N] [--warmup N]
 [--connections N] [--flood N]`
 
 1. Starts the demo under uvicorn as `tools/serve_demo.py` does (one worker,

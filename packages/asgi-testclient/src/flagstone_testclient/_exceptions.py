@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._httpx import httpx
-
 from flagstone_contract import WebSocketDisconnect
+
+from ._httpx import httpx
 
 __all__ = [
     "ASGIProtocolError",

@@ -19,6 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import hostile
 
+# A real uvicorn: it runs in the e2e environment (`hatch run e2e:run`).
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def flagstone_run() -> hostile.Toolkit:

@@ -18,8 +18,9 @@ from check_wheels import expected_siblings, readme_install  # noqa: E402
         ("flagstone-contract", {"flagstone-contract"}),
         ("flagstone-sessions", {"flagstone-sessions", "flagstone-contract"}),
         ("flagstone-routing", {"flagstone-routing", "flagstone-contract"}),
+        # requests declares config (the home of Secret): siblings come transitively.
         ("flagstone-routing[requests]",
-         {"flagstone-routing", "flagstone-requests", "flagstone-contract"}),
+         {"flagstone-routing", "flagstone-requests", "flagstone-contract", "flagstone-config"}),
         ("flagstone", {p.dist for p in packages()}),
     ],
 )  # fmt: skip

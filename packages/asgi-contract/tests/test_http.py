@@ -308,6 +308,18 @@ class _SyncCall:
         return None
 
 
+async def _async_gen() -> Any:
+    yield None
+
+
+class _Methods:
+    async def run(self) -> None:
+        return None
+
+    def run_sync(self) -> None:
+        return None
+
+
 @pytest.mark.parametrize(
     ("obj", "expected"),
     [
@@ -319,8 +331,12 @@ class _SyncCall:
         (functools.partial(_sync_fn), False),
         (_SyncCall(), False),
         (42, False),
+        (_async_gen, False),
+        (_Methods().run, True),
+        (_Methods().run_sync, False),
+        (lambda: _async_fn(), False),
     ],
-    ids=["function", "partial", "nested-partial", "async-call", "sync", "sync-partial", "sync-call", "not-callable"],
+    ids=["function", "partial", "nested-partial", "async-call", "sync", "sync-partial", "sync-call", "not-callable", "async-generator", "async-method", "sync-method", "lambda-returning-coroutine"],
 )  # fmt: skip
 def test_is_async_callable(obj: object, expected: bool) -> None:
     assert is_async_callable(obj) is expected

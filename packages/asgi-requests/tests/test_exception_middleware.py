@@ -447,3 +447,143 @@ async def test_handler_sees_websocket_for_websocket_scope(ws_scope, run_asgi) ->
     chan = await run_asgi(app, ws_scope(), messages=[CONNECT])
     assert seen == ["WebSocket"]
     assert chan.sent == [{"type": "websocket.close", "code": 4001, "reason": ""}]
+
+
+# --- ServerErrorMiddleware around ExceptionMiddleware ---------------------------------
+# Directly around an ExceptionMiddleware the two layers share one send tracker
+# (App's default stack); with anything in between, or a subclass, each tracks
+# its own.  Every stack must answer errors identically.
+
+
+class PassThrough:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+class CustomExceptionMiddleware(ExceptionMiddleware):
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await super().__call__(scope, receive, send)
+
+
+def _fused(app: Any, handlers: Any) -> Any:
+    return ServerErrorMiddleware(ExceptionMiddleware(app, handlers=handlers))
+
+
+def _layered(app: Any, handlers: Any) -> Any:
+    return ServerErrorMiddleware(PassThrough(ExceptionMiddleware(app, handlers=handlers)))
+
+
+def _subclassed(app: Any, handlers: Any) -> Any:
+    return ServerErrorMiddleware(CustomExceptionMiddleware(app, handlers=handlers))
+
+
+STACKS = pytest.mark.parametrize("stack", [_fused, _layered, _subclassed])
+
+
+async def _serve(app: Any, scope: Any) -> list[Any]:
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return CONNECT if scope["type"] == "websocket" else {"type": "http.request", "body": b""}
+
+    with pytest.raises(Exception) as info:
+        await app(scope, receive, send)
+    sent.append(info.value)
+    return sent
+
+
+def _types(sent: list[Any]) -> list[Any]:
+    return [m["type"] if isinstance(m, dict) else type(m) for m in sent]
+
+
+@STACKS
+async def test_stack_unhandled_error_before_start_is_500(stack, http_scope) -> None:
+    sent = await _serve(stack(raising(KeyError("x")), None), http_scope())
+    assert _types(sent) == ["http.response.start", "http.response.body", KeyError]
+    assert sent[0]["status"] == 500
+
+
+@STACKS
+async def test_stack_unhandled_error_after_start_sends_nothing_more(stack, http_scope) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        raise KeyError("mid-body")
+
+    sent = await _serve(stack(app, None), http_scope())
+    assert _types(sent) == ["http.response.start", "http.response.body", KeyError]
+
+
+@STACKS
+async def test_stack_handler_response_failing_midway_gets_no_500(stack, http_scope) -> None:
+    # The handler's own response starts, then fails: the outer layer must
+    # know the response started even though the inner layer sent it.
+    async def half_response(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 409, "headers": []})
+        raise OSError("broken handler response")
+
+    async def handler(request: Request, exc: Exception) -> Any:
+        return half_response
+
+    sent = await _serve(stack(raising(ValueError()), {ValueError: handler}), http_scope())
+    assert _types(sent) == ["http.response.start", OSError]
+    assert sent[0]["status"] == 409
+
+
+@STACKS
+async def test_stack_websocket_error_after_accept_closes_1011(stack, ws_scope) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": "hi"})
+        raise KeyError("bug")
+
+    sent = await _serve(stack(app, None), ws_scope())
+    assert _types(sent) == ["websocket.accept", "websocket.send", "websocket.close", KeyError]
+    assert sent[2]["code"] == 1011
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"type": "websocket.accept"}, {"type": "websocket.close", "code": 1000}],
+        [{"type": "websocket.http.response.start", "status": 403, "headers": []}],
+        [{"type": "websocket.close", "code": 1000}],
+    ],
+    ids=["accepted-then-closed", "denial-started", "closed-before-accept"],
+)
+@STACKS
+async def test_stack_websocket_error_after_close_or_denial_sends_nothing(
+    stack, messages, ws_scope
+) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        for message in messages:
+            await send(message)
+        raise KeyError("late")
+
+    sent = await _serve(stack(app, None), ws_scope(extensions={"websocket.http.response": {}}))
+    assert sent[:-1] == messages
+    assert isinstance(sent[-1], KeyError)
+
+
+@STACKS
+async def test_stack_handled_http_exception_is_rendered(stack, http_scope) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise HTTPException(418, "teapot")
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    await stack(app, None)(http_scope(), receive, send)
+    assert _types(sent) == ["http.response.start", "http.response.body"]
+    assert (sent[0]["status"], sent[1]["body"]) == (418, b"teapot")

@@ -277,3 +277,131 @@ async def test_accept_refuses_subprotocol_not_offered(ws_scope, channel) -> None
     with pytest.raises(ValueError, match="'mqtt' was not offered"):
         await ws.accept(subprotocol="mqtt")
     assert chan.sent == []
+
+
+# --- the state machine, every state against every message ------------------------------
+# The per-frame paths (a data frame while connected) are checked first and
+# cheaply; these tables pin that every other combination still goes through
+# the full checks.
+
+ACCEPT = {"type": "websocket.accept"}
+SEND = {"type": "websocket.send", "text": "x"}
+CLOSE = {"type": "websocket.close", "code": 1000, "reason": ""}
+DENY = {"type": "websocket.http.response.start", "status": 403, "headers": []}
+DENY_BODY = {"type": "websocket.http.response.body", "body": b""}
+BOGUS = {"type": "websocket.bogus"}
+
+# How to bring a fresh socket's application side into each state.
+REACH = {
+    "CONNECTING": [],
+    "CONNECTED": [ACCEPT],
+    "RESPONSE": [DENY],
+    "DISCONNECTED": [CLOSE],
+}
+
+
+@pytest.mark.parametrize(
+    ("state", "message", "outcome"),
+    [
+        ("CONNECTING", ACCEPT, "CONNECTED"),
+        ("CONNECTING", CLOSE, "DISCONNECTED"),
+        ("CONNECTING", DENY, "RESPONSE"),
+        ("CONNECTING", SEND, RuntimeError),
+        ("CONNECTING", DENY_BODY, RuntimeError),
+        ("CONNECTED", SEND, "CONNECTED"),
+        ("CONNECTED", CLOSE, "DISCONNECTED"),
+        ("CONNECTED", ACCEPT, RuntimeError),
+        ("CONNECTED", DENY, RuntimeError),
+        ("CONNECTED", BOGUS, RuntimeError),
+        ("RESPONSE", {**DENY_BODY, "more_body": True}, "RESPONSE"),
+        ("RESPONSE", DENY_BODY, "DISCONNECTED"),
+        ("RESPONSE", SEND, RuntimeError),
+        ("RESPONSE", CLOSE, RuntimeError),
+        ("DISCONNECTED", SEND, WebSocketDisconnected),
+        ("DISCONNECTED", CLOSE, WebSocketDisconnected),
+        ("DISCONNECTED", ACCEPT, WebSocketDisconnected),
+    ],
+)
+async def test_send_in_every_state(state, message, outcome, ws_scope, channel) -> None:
+    ws, chan = make(ws_scope, channel, extensions={"websocket.http.response": {}})
+    for earlier in REACH[state]:
+        await ws.send(earlier)
+    assert ws.application_state is WebSocketState[state]
+    if isinstance(outcome, str):
+        await ws.send(message)
+        assert chan.sent[-1] == message
+        assert ws.application_state is WebSocketState[outcome]
+    else:
+        before = list(chan.sent)
+        with pytest.raises(outcome):
+            await ws.send(message)
+        assert chan.sent == before
+        assert ws.application_state is WebSocketState[state]
+
+
+@pytest.mark.parametrize(
+    ("incoming", "outcome"),
+    [
+        ([CONNECT], "CONNECTED"),
+        ([text("early")], RuntimeError),
+        ([CONNECT, text("a")], "CONNECTED"),
+        ([CONNECT, disconnect(4003, "gone")], "DISCONNECTED"),
+        ([CONNECT, CONNECT], RuntimeError),
+        ([CONNECT, {"type": "websocket.bogus"}], RuntimeError),
+    ],
+)
+async def test_receive_in_every_state(incoming, outcome, ws_scope, channel) -> None:
+    chan = channel(list(incoming), then="block")
+    ws = WebSocket(ws_scope(), chan.receive, chan.send)
+    for _ in incoming[:-1]:
+        await ws.receive()
+    if isinstance(outcome, str):
+        assert await ws.receive() == incoming[-1]
+        assert ws.client_state is WebSocketState[outcome]
+    else:
+        with pytest.raises(outcome, match="expected ASGI message"):
+            await ws.receive()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ws: ws.receive_text(),
+        lambda ws: ws.receive_bytes(),
+        lambda ws: ws.receive_json(),
+        lambda ws: ws.send_text("x"),
+        lambda ws: ws.send_bytes(b"x"),
+        lambda ws: ws.send_json(1),
+    ],
+    ids=["receive_text", "receive_bytes", "receive_json", "send_text", "send_bytes", "send_json"],
+)
+@pytest.mark.parametrize(
+    ("state", "match"),
+    [("CONNECTING", 'call "accept" first'), ("DISCONNECTED", "already been closed")],
+)
+async def test_data_calls_need_an_open_socket(call, state, match, ws_scope, channel) -> None:
+    ws, chan = make(ws_scope, channel, text("1"), binary(b"1"))
+    for earlier in REACH[state]:
+        await ws.send(earlier)
+    sent_before = list(chan.sent)
+    with pytest.raises(WebSocketDisconnected, match=match):
+        await call(ws)
+    assert chan.sent == sent_before
+
+
+async def test_data_frames_while_connected(ws_scope, channel) -> None:
+    ws, chan = make(ws_scope, channel, text("a"), binary(b"b"), text("[1]"), disconnect(1001))
+    await ws.accept()
+    assert await ws.receive_text() == "a"
+    assert await ws.receive_bytes() == b"b"
+    assert await ws.receive_json() == [1]
+    await ws.send_text("c")
+    await ws.send_bytes(b"d")
+    assert chan.sent[1:] == [
+        {"type": "websocket.send", "text": "c"},
+        {"type": "websocket.send", "bytes": b"d"},
+    ]
+    with pytest.raises(WebSocketDisconnect) as info:
+        await ws.receive_bytes()
+    assert info.value.code == 1001
+    assert ws.client_state is WebSocketState.DISCONNECTED

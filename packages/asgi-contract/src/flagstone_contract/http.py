@@ -30,6 +30,8 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from inspect import CO_COROUTINE
+from types import FunctionType, MethodType
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -324,6 +326,12 @@ def is_async_callable(obj: Any) -> bool:
     so callers that accept "any callable returning an awaitable" must still
     check the result with `inspect.isawaitable`.
     """
+    # The common cases first, without `inspect`'s half-dozen calls: a plain
+    # `async def` function or bound method (endpoints, background tasks, one
+    # per request).  Anything else, sync ones included, takes the full check.
+    func = obj.__func__ if type(obj) is MethodType else obj
+    if type(func) is FunctionType and func.__code__.co_flags & CO_COROUTINE:
+        return True
     while isinstance(obj, functools.partial):
         obj = obj.func
     if inspect.iscoroutinefunction(obj):

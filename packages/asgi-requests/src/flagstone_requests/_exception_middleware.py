@@ -77,7 +77,7 @@ async def call_handler(handler: ExceptionHandler, conn: Any, exc: Exception) -> 
 class Progress:
     """What the app has sent so far on this connection."""
 
-    __slots__ = ("accepted", "finished", "started")
+    __slots__ = ("accepted", "committed", "finished", "started")
 
     def __init__(
         self, started: bool = False, accepted: bool = False, finished: bool = False
@@ -85,6 +85,9 @@ class Progress:
         self.started = started  # HTTP response or WebSocket denial started
         self.accepted = accepted  # WebSocket accepted
         self.finished = finished  # WebSocket closed or denial sent
+        # Anything but an accept or a WebSocket message went out: nothing
+        # more may be sent in answer to an error (ServerErrorMiddleware).
+        self.committed = started or finished
 
 
 _STARTS = frozenset({"http.response.start", "websocket.http.response.start"})
@@ -264,26 +267,44 @@ class ExceptionMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        progress = Progress()
+        await self.call_tracked(scope, receive, tracking(send, progress), progress)
+
+    async def call_tracked(
+        self, scope: Scope, receive: Receive, tracked_send: Send, progress: Progress
+    ) -> None:
+        """Run the app on an http/websocket scope whose `send` already feeds `progress`.
+
+        `ServerErrorMiddleware` calls this directly when it wraps this
+        middleware with nothing in between, so one `tracking` layer serves
+        both instead of each wrapping every message.
+        """
         tables = self._tables
         scope[EXCEPTION_HANDLERS_KEY] = tables
-        progress = Progress()
         try:
-            await self.app(scope, receive, tracking(send, progress))
+            await self.app(scope, receive, tracked_send)
         except Exception as exc:
-            await handle_exception(scope, receive, send, exc, tables, progress)
+            await handle_exception(scope, receive, tracked_send, exc, tables, progress)
 
 
 def tracking(send: Send, progress: Progress) -> Send:
-    """`send`, recording in `progress` what went out (so a handler never answers too late)."""
+    """`send`, recording in `progress` what went out (so an error is never answered too late)."""
 
     async def tracking_send(message: Message) -> None:
-        kind = message["type"]
-        if kind in _STARTS:
-            progress.started = True
-        elif kind == "websocket.accept":
-            progress.accepted = True
-        elif kind == "websocket.close":
-            progress.finished = True
+        # Once a response (or denial) started, no later message changes what
+        # an error may still do: skip the classification for its body chunks.
+        if not progress.started:
+            kind = message["type"]
+            if kind == "websocket.send":
+                pass  # the hot path of an accepted socket: nothing to record
+            elif kind == "websocket.accept":
+                progress.accepted = True
+            else:
+                progress.committed = True
+                if kind in _STARTS:
+                    progress.started = True
+                elif kind == "websocket.close":
+                    progress.finished = True
         await send(message)
 
     return tracking_send

@@ -31,7 +31,13 @@ import anyio.to_thread
 
 from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
 
-from ._exception_middleware import ExceptionHandler, call_handler
+from ._exception_middleware import (
+    ExceptionHandler,
+    ExceptionMiddleware,
+    Progress,
+    call_handler,
+    tracking,
+)
 from ._exceptions import ClientDisconnect
 from ._headers import Headers
 from ._request import Request, client_gone
@@ -139,27 +145,23 @@ class ServerErrorMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        started = False
-        accepted = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started, accepted
-            message_type = message["type"]
-            if message_type == "websocket.accept":
-                accepted = True
-            else:
-                # Any other first message (a response start, a close, a
-                # denial) commits the connection: we may not answer again.
-                started = started or message_type != "websocket.send"
-            await send(message)
-
+        progress = Progress()
+        app = self.app
         try:
-            await self.app(scope, receive, tracking_send)
+            if type(app) is ExceptionMiddleware:
+                # Nothing between the two layers (App's default stack): the
+                # exception middleware records into our `progress`, so every
+                # message is tracked once instead of twice.
+                await app.call_tracked(scope, receive, tracking(send, progress), progress)
+            else:
+                await app(scope, receive, tracking(send, progress))
         except ClientDisconnect:
             # The client left mid-body (a raw app or middleware read it): no
             # one to answer and no server error to log; see client_gone.
             client_gone(scope)
         except Exception as exc:
+            started = progress.committed
+            accepted = progress.accepted
             try:
                 if kind == "http" and not started:
                     await self._send_http_error(scope, receive, send, exc)

@@ -49,6 +49,15 @@ class WebSocketState(enum.Enum):
     RESPONSE = 3
 
 
+# Module-level aliases compared with `is`: looking a member up on the enum
+# class goes through its metaclass, about a microsecond a time on the
+# per-message path (members are singletons, so `is` means `==`).
+_CONNECTING = WebSocketState.CONNECTING
+_CONNECTED = WebSocketState.CONNECTED
+_DISCONNECTED = WebSocketState.DISCONNECTED
+_RESPONSE = WebSocketState.RESPONSE
+
+
 class WebSocketDisconnected(RuntimeError):
     """The WebSocket was used when it cannot be: not accepted yet, or already closed."""
 
@@ -71,8 +80,8 @@ class WebSocket(HTTPConnection):
         super().__init__(scope)
         self._receive = receive
         self._send = send
-        self.client_state = WebSocketState.CONNECTING
-        self.application_state = WebSocketState.CONNECTING
+        self.client_state = _CONNECTING
+        self.application_state = _CONNECTING
         self.close_code: int | None = None
         self.close_reason: str | None = None
 
@@ -81,18 +90,20 @@ class WebSocket(HTTPConnection):
     async def receive(self) -> Message:
         """Receive one ASGI message, checking that it is allowed now."""
         state = self.client_state
-        if state == WebSocketState.DISCONNECTED:
+        if state is _DISCONNECTED:
             raise WebSocketDisconnected(
                 f"cannot receive: the client has already disconnected (code {self.close_code})"
             )
         message = await self._receive()
         kind = message["type"]
-        if state == WebSocketState.CONNECTING:
+        if kind == "websocket.receive" and state is _CONNECTED:
+            return message  # every data frame: nothing to record
+        if state is _CONNECTING:
             if kind != "websocket.connect":
                 raise RuntimeError(f'expected ASGI message "websocket.connect", but got {kind!r}')
-            self.client_state = WebSocketState.CONNECTED
+            self.client_state = _CONNECTED
         elif kind == "websocket.disconnect":
-            self.client_state = WebSocketState.DISCONNECTED
+            self.client_state = _DISCONNECTED
             self.close_code = int(message.get("code") or 1005)
             self.close_reason = message.get("reason") or ""
         elif kind != "websocket.receive":
@@ -106,34 +117,34 @@ class WebSocket(HTTPConnection):
         """Send one ASGI message, checking that it is allowed now."""
         state = self.application_state
         kind = message["type"]
-        if state == WebSocketState.CONNECTING:
-            if kind == "websocket.accept":
-                self.application_state = WebSocketState.CONNECTED
-            elif kind == "websocket.close":
-                self.application_state = WebSocketState.DISCONNECTED
-                self._closed_by_us(message)
-            elif kind == "websocket.http.response.start":
-                self.application_state = WebSocketState.RESPONSE
-            else:
-                raise RuntimeError(
-                    'expected ASGI message "websocket.accept", "websocket.close" or '
-                    f'"websocket.http.response.start", but got {kind!r}'
-                )
-        elif state == WebSocketState.CONNECTED:
+        if state is _CONNECTED:  # first: every data frame takes this branch
             if kind == "websocket.close":
-                self.application_state = WebSocketState.DISCONNECTED
+                self.application_state = _DISCONNECTED
                 self._closed_by_us(message)
             elif kind != "websocket.send":
                 raise RuntimeError(
                     f'expected ASGI message "websocket.send" or "websocket.close", but got {kind!r}'
                 )
-        elif state == WebSocketState.RESPONSE:
+        elif state is _CONNECTING:
+            if kind == "websocket.accept":
+                self.application_state = _CONNECTED
+            elif kind == "websocket.close":
+                self.application_state = _DISCONNECTED
+                self._closed_by_us(message)
+            elif kind == "websocket.http.response.start":
+                self.application_state = _RESPONSE
+            else:
+                raise RuntimeError(
+                    'expected ASGI message "websocket.accept", "websocket.close" or '
+                    f'"websocket.http.response.start", but got {kind!r}'
+                )
+        elif state is _RESPONSE:
             if kind != "websocket.http.response.body":
                 raise RuntimeError(
                     f'expected ASGI message "websocket.http.response.body", but got {kind!r}'
                 )
             if not message.get("more_body", False):
-                self.application_state = WebSocketState.DISCONNECTED
+                self.application_state = _DISCONNECTED
         else:
             raise WebSocketDisconnected(f"cannot send {kind!r}: the WebSocket is already closed")
         try:
@@ -141,7 +152,7 @@ class WebSocket(HTTPConnection):
         except OSError:
             # ASGI spec 2.4: a send to a gone client raises OSError.  1006 is
             # "closed abnormally", the code a browser reports for this.
-            self.application_state = WebSocketState.DISCONNECTED
+            self.application_state = _DISCONNECTED
             self.close_code = 1006
             raise WebSocketDisconnect(code=1006) from None
 
@@ -167,7 +178,7 @@ class WebSocket(HTTPConnection):
                     f"subprotocol {subprotocol!r} was not offered by the client "
                     f"(offered: {list(offered)!r}); pick one of those or None"
                 )
-        if self.client_state == WebSocketState.CONNECTING:
+        if self.client_state is _CONNECTING:
             # The connect message must be consumed before we may answer it.
             await self.receive()
         # `headers` is always present (empty when none), as Starlette sends
@@ -198,7 +209,7 @@ class WebSocket(HTTPConnection):
                 "the server does not support the 'websocket.http.response' extension, "
                 "so a denial response cannot be sent; call close() to reject with 403"
             )
-        if self.application_state != WebSocketState.CONNECTING:
+        if self.application_state is not _CONNECTING:
             raise RuntimeError(
                 "a denial response can only be sent before the WebSocket is accepted or closed"
             )
@@ -207,10 +218,10 @@ class WebSocket(HTTPConnection):
     # --- data ----------------------------------------------------------------------
 
     def _require_connected(self) -> None:
-        if self.application_state != WebSocketState.CONNECTED:
+        if self.application_state is not _CONNECTED:
             raise WebSocketDisconnected(
                 'WebSocket is not connected. Need to call "accept" first.'
-                if self.application_state == WebSocketState.CONNECTING
+                if self.application_state is _CONNECTING
                 else "WebSocket is not connected: it has already been closed."
             )
 
@@ -223,11 +234,21 @@ class WebSocket(HTTPConnection):
 
     async def receive_text(self) -> str:
         """Receive a text frame (`TypeError` if a binary frame arrives)."""
-        return _frame_text(await self._receive_data())
+        if self.application_state is not _CONNECTED:
+            self._require_connected()
+        message = await self.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(self.close_code or 1005, self.close_reason)
+        return _frame_text(message)
 
     async def receive_bytes(self) -> bytes:
         """Receive a binary frame (`TypeError` if a text frame arrives)."""
-        return _frame_bytes(await self._receive_data())
+        if self.application_state is not _CONNECTED:
+            self._require_connected()
+        message = await self.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(self.close_code or 1005, self.close_reason)
+        return _frame_bytes(message)
 
     async def receive_json(self, mode: Literal["text", "binary"] = "text") -> Any:
         """Receive a frame of JSON: a text frame, or UTF-8 in a binary one with `mode="binary"`."""
@@ -263,12 +284,14 @@ class WebSocket(HTTPConnection):
 
     async def send_text(self, data: str) -> None:
         """Send a text frame."""
-        self._require_connected()
+        if self.application_state is not _CONNECTED:
+            self._require_connected()
         await self.send({"type": "websocket.send", "text": data})
 
     async def send_bytes(self, data: bytes) -> None:
         """Send a binary frame."""
-        self._require_connected()
+        if self.application_state is not _CONNECTED:
+            self._require_connected()
         await self.send({"type": "websocket.send", "bytes": data})
 
     async def send_json(self, data: Any, mode: Literal["text", "binary"] = "text") -> None:

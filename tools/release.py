@@ -89,7 +89,9 @@ def repin(pyproject: str, dist: str, new: str, exact: bool) -> str:
             spec = f">={new},<{version_key(new)[0] + 1}"
         return f'"{name}{extras or ""}{spec}{marker or ""}"'
 
-    pattern = rf'"({re.escape(dist)})(\[[^\]]*\])?([^";]*)(;[^"]*)?"'
+    # The name must end where the requirement's name ends: releasing
+    # `flagstone` must not touch `"flagstone-background>=0.2"`.
+    pattern = rf'"({re.escape(dist)})(?![A-Za-z0-9._-])(\[[^\]]*\])?([^";]*)(;[^"]*)?"'
     return re.sub(pattern, replace, pyproject)
 
 

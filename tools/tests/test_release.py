@@ -131,3 +131,12 @@ def test_the_first_release_dates_the_version_already_carried(repo: Path) -> None
     assert f"## [{current}] — 2031-02-03" in text
     assert "— unreleased" not in text
     assert text.index("## [Unreleased]") < text.index(f"## [{current}]")
+
+
+def test_repin_touches_only_the_named_distribution() -> None:
+    # `flagstone` is a prefix of every sibling's name; releasing the meta
+    # package must leave `flagstone-background` alone.
+    pyproject = '"flagstone==0.1.0", "flagstone-background>=0.2,<1", "flagstone[x]==0.1.0; python_version>\'3\'"'
+    assert release.repin(pyproject, "flagstone", "0.2.0", exact=True) == (
+        '"flagstone==0.2.0", "flagstone-background>=0.2,<1", "flagstone[x]==0.2.0; python_version>\'3\'"'
+    )

@@ -25,6 +25,13 @@ def repo(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for role in ("AUTHOR", "COMMITTER"):
         monkeypatch.setenv(f"GIT_{role}_NAME", "Release Test")
         monkeypatch.setenv(f"GIT_{role}_EMAIL", "release@test.invalid")
+    # The tests must not depend on what the real changelogs hold today (right
+    # after a release their [Unreleased] sections are empty): give every
+    # package something to release.
+    for log in workspace.glob("packages/*/CHANGELOG.md"):
+        log.write_text(
+            log.read_text().replace("## [Unreleased]\n", "## [Unreleased]\n\n- A change.\n", 1)
+        )
     git(workspace, "init", "-q")
     git(workspace, "add", ".")
     git(workspace, "commit", "-qm", "start")
@@ -125,7 +132,9 @@ def test_nothing_unreleased_is_refused(repo: Path, capsys: pytest.CaptureFixture
 def test_the_first_release_dates_the_version_already_carried(repo: Path) -> None:
     current = versions(repo)["flagstone-background"]
     log = repo / "packages/asgi-background/CHANGELOG.md"
-    assert f"## [{current}] — unreleased" in log.read_text()
+    # A package whose first version was written down but never released.
+    log.write_text(f"# Changelog\n\n## [Unreleased]\n\n## [{current}] — unreleased\n\n- First.\n")
+    git(repo, "commit", "-qam", "a first version, not released")
     assert run(repo, "background", current, "--no-build") == 0
     text = log.read_text()
     assert f"## [{current}] — 2031-02-03" in text

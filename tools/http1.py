@@ -11,10 +11,12 @@ no redirects, no TLS, no pipelining.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Reply", "encode_request", "read_reply", "request_once"]
+__all__ = ["Reply", "encode_request", "read_reply", "reply_while_sending", "request_once"]
 
 
 @dataclass
@@ -90,3 +92,21 @@ async def request_once(port: int, payload: bytes) -> Reply:
         return await read_reply(reader)
     finally:
         writer.close()
+
+
+async def reply_while_sending(
+    reader: asyncio.StreamReader, sending: Coroutine[Any, Any, None], timeout: float
+) -> Reply:
+    """Read the reply while `sending` writes the request body, then stop the writer.
+
+    A server may answer (413, 408) and close before the body is all sent, so
+    the body goes out in a task of its own; it is cancelled once the reply is
+    in, or reading it failed or timed out (the error propagates).
+    """
+    sender = asyncio.create_task(sending)
+    try:
+        return await asyncio.wait_for(read_reply(reader), timeout)
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender

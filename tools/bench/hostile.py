@@ -36,7 +36,7 @@ REPO_ROOT = HERE.parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 sys.path.insert(0, str(HERE))
 
-from http1 import read_reply  # noqa: E402
+from http1 import read_reply, reply_while_sending  # noqa: E402
 from serving import Served, free_port, http_answers, start  # noqa: E402
 
 KiB = 1024
@@ -362,19 +362,12 @@ async def send_case(port: int, case: Case, cookie: str | None) -> str:
             writer.write(case.body)
             await writer.drain()
             return str((await asyncio.wait_for(read_reply(reader), TIMEOUT)).status)
-        sender = asyncio.create_task(write())
         try:
-            reply = await asyncio.wait_for(read_reply(reader), TIMEOUT)
+            reply = await reply_while_sending(reader, write(), TIMEOUT)
         except (OSError, asyncio.IncompleteReadError):
             return "closed"
         except TimeoutError:
             return "timeout"
-        finally:
-            sender.cancel()
-            try:
-                await sender
-            except asyncio.CancelledError:
-                pass
         return str(reply.status)
     finally:
         writer.close()

@@ -37,7 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # The shared helpers of tools/: the load client and process handling.
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 
-from http1 import Reply, encode_request, read_reply  # noqa: E402
+from http1 import Reply, encode_request, read_reply, reply_while_sending  # noqa: E402
 from serving import Served, free_port, start, tcp_listening  # noqa: E402
 
 PASSWORD = "flagstone"
@@ -181,18 +181,12 @@ async def oversized_upload(port: int, size: int, cookie: str | None) -> int | st
         except OSError:
             pass
 
-    sender = asyncio.create_task(send_body())
     try:
-        reply = await asyncio.wait_for(read_reply(reader), REQUEST_TIMEOUT)
+        reply = await reply_while_sending(reader, send_body(), REQUEST_TIMEOUT)
         return reply.status
     except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
         return type(exc).__name__
     finally:
-        sender.cancel()
-        try:
-            await sender
-        except asyncio.CancelledError:
-            pass
         writer.close()
 
 

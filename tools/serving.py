@@ -31,6 +31,7 @@ __all__ = [
     "StartFailed",
     "free_port",
     "http_answers",
+    "proc_status_kib",
     "redis_ping",
     "redis_server",
     "start",
@@ -146,6 +147,14 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
         os.killpg(process.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def proc_status_kib(pid: int, field: str) -> int:
+    """A memory figure of `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`, ...); 0 if absent."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
 
 
 def tcp_listening(port: int) -> bool:

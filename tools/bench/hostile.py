@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO_ROOT / "tools"))
 sys.path.insert(0, str(HERE))
 
 from http1 import read_reply, reply_while_sending  # noqa: E402
-from serving import Served, free_port, http_answers, start  # noqa: E402
+from serving import Served, free_port, http_answers, proc_status_kib, start  # noqa: E402
 
 KiB = 1024
 B = "hostileboundary"
@@ -373,13 +373,6 @@ async def send_case(port: int, case: Case, cookie: str | None) -> str:
         writer.close()
 
 
-def _status_field(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
-
-
 def _reset_peak_rss(pid: int) -> None:
     # Writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0+).
     try:
@@ -393,7 +386,7 @@ def run_case(port: int, pid: int, case: Case, cookie: str | None, health: str) -
     started = time.perf_counter()
     status = asyncio.run(send_case(port, case, cookie))
     seconds = time.perf_counter() - started
-    peak = _status_field(pid, "VmHWM") / KiB
+    peak = proc_status_kib(pid, "VmHWM") / KiB
     alive = http_answers(port, health)
     return Outcome(status, seconds, peak, alive)
 

@@ -38,7 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 
 from http1 import Reply, encode_request, read_reply, reply_while_sending  # noqa: E402
-from serving import Served, free_port, start, tcp_listening  # noqa: E402
+from serving import Served, free_port, proc_status_kib, start, tcp_listening  # noqa: E402
 
 PASSWORD = "flagstone"
 RSS_RATIO_LIMIT = 1.10
@@ -216,10 +216,11 @@ async def flood(port: int, count: int, concurrency: int) -> Counter[int | str]:
 
 
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    """The server's resident memory (VmRSS) in KiB."""
+    rss = proc_status_kib(pid, "VmRSS")
+    if not rss:
+        raise RuntimeError(f"no VmRSS for pid {pid}")
+    return rss
 
 
 def start_demo(port: int, workdir: Path) -> Served:

@@ -15,19 +15,34 @@ and dict layouts, and with them the instruction counts, repeat exactly.
 The child (`python bench_callgrind.py --child SCENARIO TOOLKIT N`) reuses the
 in-process harness: the same scope, the same server-shaped receive/send.
 valgrind comes from the distribution (`apt-get install valgrind`).
+
+Because the count is deterministic, child runs are independent of each
+other and of the machine's load: they run `jobs` at a time, and with a cache
+directory a child's total is stored under a fingerprint of everything that
+can change it (the harness and the toolkit's app file, every installed
+distribution's version, the Python and valgrind versions, and for flagstone
+the source of every package in the tree). A later run reuses a total only
+when that fingerprint is unchanged, so iterating on flagstone re-measures
+only the flagstone column; the table says how many totals it reused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import hashlib
 import importlib
+import importlib.metadata
+import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -81,6 +96,71 @@ def _child(scenario_name: str, toolkit_name: str, count: int) -> None:
     asyncio.run(serve())
 
 
+REPO = HERE.parent.parent
+_HARNESS = ("bench_callgrind.py", "bench_inprocess.py", "bench_scenarios.py")
+
+
+def _digest_files(digest: Any, paths: Sequence[Path]) -> None:
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+
+
+def fingerprint(toolkit: str) -> str:
+    """What a child's instruction total depends on, as a hex digest.
+
+    The harness files and the toolkit's app file; the name and version of
+    every installed distribution (Starlette, anyio, python-multipart...);
+    the Python build and the valgrind version; and for flagstone, whose
+    packages are installed editable (so their versions do not move with
+    the code), the content of every source file under `packages/`.
+    """
+    digest = hashlib.sha256()
+    _digest_files(digest, [HERE / name for name in (*_HARNESS, f"apps_{toolkit}.py")])
+    versions = sorted(
+        f"{dist.metadata['Name']}=={dist.version}" for dist in importlib.metadata.distributions()
+    )
+    digest.update("\n".join(versions).encode())
+    digest.update(sys.version.encode() + platform.machine().encode())
+    valgrind = (
+        subprocess.run(
+            ["valgrind", "--version"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        if callgrind_available()
+        else "no valgrind"
+    )
+    digest.update(valgrind.encode())
+    if toolkit == "flagstone":
+        _digest_files(digest, list((REPO / "packages").glob("*/src/**/*.py")))
+    return digest.hexdigest()
+
+
+class TotalsCache:
+    """Child totals stored by (scenario, toolkit, count, fingerprint) in one JSON file."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.path = directory / "totals.json" if directory is not None else None
+        self.totals: dict[str, int] = {}
+        if self.path is not None and self.path.exists():
+            self.totals = json.loads(self.path.read_text())
+        self.reused = 0
+
+    @staticmethod
+    def key(scenario: str, toolkit: str, count: int, print_: str) -> str:
+        return f"{scenario}/{toolkit}/{count}/{print_}"
+
+    def get(self, key: str) -> int | None:
+        return self.totals.get(key)
+
+    def put(self, key: str, total: int) -> None:
+        self.totals[key] = total
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.totals, indent=0, sort_keys=True))
+            tmp.replace(self.path)
+
+
 def _instructions(scenario: Scenario, toolkit: str, count: int) -> int:
     """Total instructions (Ir) of one child run with `count` timed requests."""
     with tempfile.TemporaryDirectory(prefix="flagstone-callgrind-") as tmp:
@@ -113,28 +193,70 @@ def run_callgrind(
     scenarios: Sequence[Scenario],
     toolkits: dict[str, Toolkit],
     progress: Callable[[str], None],
+    *,
+    jobs: int = 1,
+    cache_dir: Path | None = None,
 ) -> list[Row]:
-    """Instructions per request for every scenario and toolkit; one Row each."""
-    rows = []
-    for scenario in scenarios:
-        row = Row(scenario)
-        low, high = _requests_for(scenario, LOW), _requests_for(scenario, HIGH)
-        for name in toolkits:
-            progress(f"callgrind: {scenario.name} / {name}")
-            try:
-                toolkits[name].build(scenario) if scenario.kind != "micro" else None
-            except ImportError as exc:
-                row.cells[name] = f"n/a ({exc})"
-                continue
-            try:
-                per_request = (
-                    _instructions(scenario, name, high) - _instructions(scenario, name, low)
-                ) / (high - low)
-            except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                row.cells[name] = f"FAIL ({exc})"
-                continue
-            row.cells[name] = per_request
-        rows.append(row)
+    """Instructions per request for every scenario and toolkit; one Row each.
+
+    Child runs go `jobs` at a time (their counts do not depend on load);
+    with `cache_dir`, totals whose fingerprint is unchanged are reused and
+    the row says so.
+    """
+    cache = TotalsCache(cache_dir)
+    prints = {name: fingerprint(name) for name in toolkits} if cache_dir is not None else {}
+    rows: list[Row] = []
+    pending: dict[tuple[str, str, int], concurrent.futures.Future[int]] = {}
+    reused: dict[str, list[str]] = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+
+        def total(scenario: Scenario, name: str, count: int) -> concurrent.futures.Future[int]:
+            key = cache.key(scenario.name, name, count, prints.get(name, ""))
+            known = cache.get(key) if cache_dir is not None else None
+            done: concurrent.futures.Future[int] = concurrent.futures.Future()
+            if known is not None:
+                reused.setdefault(scenario.name, []).append(f"{name}@{count}")
+                done.set_result(known)
+                return done
+
+            def measure() -> int:
+                progress(f"callgrind: {scenario.name} / {name} x {count}")
+                value = _instructions(scenario, name, count)
+                if cache_dir is not None:
+                    cache.put(key, value)
+                return value
+
+            return pool.submit(measure)
+
+        for scenario in scenarios:
+            row = Row(scenario)
+            rows.append(row)
+            low, high = _requests_for(scenario, LOW), _requests_for(scenario, HIGH)
+            for name in toolkits:
+                try:
+                    toolkits[name].build(scenario) if scenario.kind != "micro" else None
+                except ImportError as exc:
+                    row.cells[name] = f"n/a ({exc})"
+                    continue
+                for count in (low, high):
+                    pending[(scenario.name, name, count)] = total(scenario, name, count)
+        for row in rows:
+            low, high = _requests_for(row.scenario, LOW), _requests_for(row.scenario, HIGH)
+            for name in toolkits:
+                if name in row.cells:
+                    continue
+                try:
+                    high_total = pending[(row.scenario.name, name, high)].result()
+                    low_total = pending[(row.scenario.name, name, low)].result()
+                except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                    row.cells[name] = f"FAIL ({exc})"
+                    continue
+                row.cells[name] = (high_total - low_total) / (high - low)
+            if row.scenario.name in reused:
+                kits = sorted({entry.split("@")[0] for entry in reused[row.scenario.name]})
+                row.notes.append(
+                    f"{', '.join(kits)}: totals reused from the cache (same fingerprint: sources and versions unchanged)"
+                )
     return rows
 
 

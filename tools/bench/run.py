@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import os
 import shlex
 import sys
 import time
@@ -107,9 +108,21 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="also write each table (markdown, with the command, date and machine) into its section of tools/bench/RESULTS.md",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="callgrind child runs at a time (default: the CPU count; counts do not depend on load)",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="callgrind: reuse child totals stored in this directory when their fingerprint (sources and versions) is unchanged",
+    )
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     args = parser.parse_args(argv)
-    for name in ("rounds", "requests", "http_rounds", "http_requests", "connections"):
+    for name in ("rounds", "requests", "http_rounds", "http_requests", "connections", "jobs"):
         if getattr(args, name) < 1:
             parser.error(
                 f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}"
@@ -185,7 +198,7 @@ def main(argv: list[str]) -> int:
 
         if not callgrind_available():
             raise SystemExit(CALLGRIND_INSTALL_HINT)
-        rows = run_callgrind(scenarios, toolkits, _progress)
+        rows = run_callgrind(scenarios, toolkits, _progress, jobs=args.jobs, cache_dir=args.cache)
         title = "Callgrind (instructions per request, in-process, ASGI spec 2.3; lower is better, flagstone/starlette 0.5x = twice as fast)"
         tables.append(("callgrind", title, rows, "instr/req"))
     for _, _, rows, unit in tables:

@@ -203,9 +203,9 @@ class _Servers:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _start(toolkit: str, names: Sequence[str]) -> subprocess.Popen[str]:
+def _start(toolkit: str, names: Sequence[str], http: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(HERE / "bench_serve.py"), toolkit, ",".join(names)],
+        [sys.executable, str(HERE / "bench_serve.py"), toolkit, ",".join(names), http],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -387,13 +387,14 @@ def run_http(
     toolkits: Sequence[str],
     args: argparse.Namespace,
     progress: Callable[[str], None],
+    http: str = "httptools",
 ) -> list[Row]:
-    """Every selected scenario over HTTP; one Row each."""
+    """Every selected scenario over HTTP under uvicorn with the `http` parser; one Row each."""
     if args.client == "wrk" and shutil.which("wrk") is None:
         raise SystemExit("--client wrk: `wrk` is not on PATH (Debian/Ubuntu: apt-get install wrk)")
     names = [scenario.name for scenario in scenarios]
-    progress(f"http: starting uvicorn for {', '.join(toolkits)}")
-    processes = {toolkit: _start(toolkit, names) for toolkit in toolkits}
+    progress(f"http: starting uvicorn ({http}) for {', '.join(toolkits)}")
+    processes = {toolkit: _start(toolkit, names, http) for toolkit in toolkits}
     servers: dict[str, _Servers] = {}
     try:
         for toolkit, process in processes.items():
@@ -405,7 +406,7 @@ def run_http(
             bench = _Runner(args, Path(workdir))
             rows = []
             for scenario in scenarios:
-                progress(f"http: {scenario.name}")
+                progress(f"http ({http}): {scenario.name}")
                 rows.append(_run(runner, bench.scenario(scenario, servers)))
             return rows
     finally:

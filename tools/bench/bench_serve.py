@@ -33,6 +33,10 @@ from bench_scenarios import SCENARIOS
 __all__ = ["main"]
 
 
+# uvicorn's two HTTP/1.1 parsers: httptools (its default when installed) and h11.
+HTTP_IMPLEMENTATIONS = ("httptools", "h11")
+
+
 class _QuietServer(uvicorn.Server):
     """A uvicorn server that leaves signal handling alone.
 
@@ -62,7 +66,7 @@ def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
     loop.call_soon_threadsafe(stop.set)
 
 
-async def _serve(toolkit: Toolkit, names: list[str]) -> None:
+async def _serve(toolkit: Toolkit, names: list[str], http: str) -> None:
     servers: list[_QuietServer] = []
     tasks: list[asyncio.Task[None]] = []
     ports: dict[str, int] = {}
@@ -79,7 +83,9 @@ async def _serve(toolkit: Toolkit, names: list[str]) -> None:
         sock = _listening_socket()
         # No access log: writing one line per request would be most of what
         # the server does in the small scenarios, and the same for everyone.
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto")
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="auto", http=http
+        )
         server = _QuietServer(config)
         servers.append(server)
         tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
@@ -105,22 +111,23 @@ async def _serve(toolkit: Toolkit, names: list[str]) -> None:
 
 def main(argv: list[str]) -> int:
     """Serve the named scenarios of one toolkit until stdin closes."""
-    if len(argv) != 2:
+    if len(argv) not in (2, 3) or (len(argv) == 3 and argv[2] not in HTTP_IMPLEMENTATIONS):
         print(
-            "usage: bench_serve.py <raw|starlette|flagstone> <scenario,scenario,...>",
+            "usage: bench_serve.py <raw|starlette|flagstone> <scenario,scenario,...> [httptools|h11]",
             file=sys.stderr,
         )
         return 2
     toolkit: Toolkit = importlib.import_module(f"apps_{argv[0]}")
     names = [name for name in argv[1].split(",") if name]
+    http = argv[2] if len(argv) == 3 else "httptools"
     try:
         import uvloop
     except ImportError:
-        asyncio.run(_serve(toolkit, names))
+        asyncio.run(_serve(toolkit, names, http))
     else:
         # uvicorn's own default loop when uvloop is installed ("auto").
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(_serve(toolkit, names))
+            runner.run(_serve(toolkit, names, http))
     return 0
 
 

@@ -109,6 +109,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         help="also write each table (markdown, with the command, date and machine) into its section of tools/bench/RESULTS.md",
     )
     parser.add_argument(
+        "--http-impl",
+        choices=("httptools", "h11", "both"),
+        default="httptools",
+        help="uvicorn's HTTP parser in HTTP mode (default httptools, uvicorn's own default); both = one table each",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=os.cpu_count() or 1,
@@ -129,6 +135,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
             )
     if not 0 < args.duration <= 60:
         parser.error(f"--duration must be in (0, 60] seconds, got {args.duration}")
+    if args.client == "wrk" and args.duration != int(args.duration):
+        parser.error(f"--client wrk takes whole seconds (wrk -d), got --duration {args.duration}")
     return args
 
 
@@ -185,14 +193,17 @@ def main(argv: list[str]) -> int:
         from bench_http import run_http
 
         http_scenarios = [s for s in scenarios if s.kind != "micro"]
-        rows = run_http(http_scenarios, list(toolkits), args, _progress)
         load = (
             f"wrk, {args.duration:g} s"
             if args.client == "wrk"
             else f"{args.http_requests} requests / weight"
         )
-        title = f"HTTP (uvicorn on 127.0.0.1, {args.connections} keep-alive connections, {args.stat} of {args.http_rounds} rounds x {load})"
-        tables.append(("http", title, rows, None))
+        impls = ("httptools", "h11") if args.http_impl == "both" else (args.http_impl,)
+        for impl in impls:
+            rows = run_http(http_scenarios, list(toolkits), args, _progress, impl)
+            title = f"HTTP (uvicorn with {impl} on 127.0.0.1, {args.connections} keep-alive connections, {args.stat} of {args.http_rounds} rounds x {load})"
+            # httptools keeps the section name earlier runs wrote.
+            tables.append(("http" if impl == "httptools" else f"http-{impl}", title, rows, None))
     if args.mode in ("callgrind", "all"):
         from bench_callgrind import CALLGRIND_INSTALL_HINT, callgrind_available, run_callgrind
 

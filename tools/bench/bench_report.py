@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import statistics
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -196,6 +198,38 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _source_version(dist: str) -> str:
+    # The packages are installed editable, so the installed metadata keeps the
+    # version of the day the environment was built; the module's __version__
+    # is the one in the tree being measured.
+    try:
+        module = importlib.import_module(dist.replace("-", "_"))
+    except ImportError:
+        return _version(dist)
+    return str(getattr(module, "__version__", _version(dist)))
+
+
+def _commit() -> str:
+    """The measured tree's commit, `-dirty` when packages/ or tools/ have changes."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "packages", "tools"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + ("-dirty" if dirty else "")
+
+
 def machine_info(variants: dict[str, str]) -> list[str]:
     """Where and with what the figures were taken."""
     lines = [
@@ -215,7 +249,8 @@ def machine_info(variants: dict[str, str]) -> list[str]:
             if (dist.metadata["Name"] or "").startswith("flagstone")
         }
     )
-    lines.append("flagstone versions: " + ", ".join(f"{d} {_version(d)}" for d in flagstone))
+    lines.append("flagstone versions: " + ", ".join(f"{d} {_source_version(d)}" for d in flagstone))
+    lines.append(f"commit: {_commit()}")
     lines += [f"{name}: {text}" for name, text in variants.items()]
     return lines
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import AsyncIterator, Iterable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 # WebSocketDisconnect lives in the contract (the test client raises subclasses of it).
 from flagstone_contract import Message, Receive, Scope, Send, WebSocketDisconnect
@@ -38,6 +38,12 @@ __all__ = [
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _MAX_REASON_BYTES = 123  # RFC 6455 §5.5: control frame payload 125 bytes, minus the code
+
+
+# The methods the fast paths stand in for (see `WebSocket._inlinable`):
+# `receive_text()` and `receive_bytes()` inline `receive()`, `iter_text()`
+# inlines `receive_text()`.
+_LAYERS = ("receive", "receive_text")
 
 
 class WebSocketState(enum.Enum):
@@ -74,12 +80,23 @@ def _check_reason(reason: str | None) -> str | None:
 class WebSocket(HTTPConnection):
     """A WebSocket connection: `HTTPConnection` plus accept, receive, send and close."""
 
+    # Whether the data methods (`receive_text`, `send_text`, `iter_text`, …)
+    # may take their inlined fast paths.  A subclass that overrides one of
+    # the methods they are built on gets the layered calls instead, so its
+    # override is called as it would be in Starlette.
+    _inlinable: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._inlinable = all(getattr(cls, name) is getattr(WebSocket, name) for name in _LAYERS)
+
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "websocket":
             raise ValueError(f"WebSocket needs a 'websocket' scope, got {scope.get('type')!r}")
         super().__init__(scope)
         self._receive = receive
         self._send = send
+        self._plain = type(self)._inlinable  # read per frame: an instance attribute is quicker
         self.client_state = _CONNECTING
         self.application_state = _CONNECTING
         self.close_code: int | None = None
@@ -95,9 +112,14 @@ class WebSocket(HTTPConnection):
                 f"cannot receive: the client has already disconnected (code {self.close_code})"
             )
         message = await self._receive()
+        if message["type"] != "websocket.receive" or state is not _CONNECTED:
+            self._received(state, message)
+        # else: a data frame, nothing to record (the hot path)
+        return message
+
+    def _received(self, state: WebSocketState, message: Message) -> None:
+        """Check `message`, received in `state`, and record the transition it makes."""
         kind = message["type"]
-        if kind == "websocket.receive" and state is _CONNECTED:
-            return message  # every data frame: nothing to record
         if state is _CONNECTING:
             if kind != "websocket.connect":
                 raise RuntimeError(f'expected ASGI message "websocket.connect", but got {kind!r}')
@@ -111,7 +133,6 @@ class WebSocket(HTTPConnection):
                 'expected ASGI message "websocket.receive" or "websocket.disconnect", '
                 f"but got {kind!r}"
             )
-        return message
 
     async def send(self, message: Message) -> None:
         """Send one ASGI message, checking that it is allowed now."""
@@ -234,18 +255,46 @@ class WebSocket(HTTPConnection):
 
     async def receive_text(self) -> str:
         """Receive a text frame (`TypeError` if a binary frame arrives)."""
-        if self.application_state is not _CONNECTED:
-            self._require_connected()
-        message = await self.receive()
+        if self._plain and self.client_state is _CONNECTED and self.application_state is _CONNECTED:
+            # `receive()` inlined: a text frame needs no checks beyond these.
+            message = await self._receive()
+            if message["type"] == "websocket.receive":
+                text = message.get("text")
+                if text is not None:
+                    return str(text)
+            else:
+                self._received(_CONNECTED, message)
+        else:
+            if self.application_state is not _CONNECTED:
+                self._require_connected()
+            message = await self.receive()
+        return self._text_of(message)
+
+    async def receive_bytes(self) -> bytes:
+        """Receive a binary frame (`TypeError` if a text frame arrives)."""
+        if self._plain and self.client_state is _CONNECTED and self.application_state is _CONNECTED:
+            # `receive()` inlined: a binary frame needs no checks beyond these.
+            message = await self._receive()
+            if message["type"] == "websocket.receive":
+                data = message.get("bytes")
+                if data is not None:
+                    return bytes(data)
+            else:
+                self._received(_CONNECTED, message)
+        else:
+            if self.application_state is not _CONNECTED:
+                self._require_connected()
+            message = await self.receive()
+        return self._bytes_of(message)
+
+    def _text_of(self, message: Message) -> str:
+        """The text of `message`, or the error it stands for (a disconnect, a binary frame)."""
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(self.close_code or 1005, self.close_reason)
         return _frame_text(message)
 
-    async def receive_bytes(self) -> bytes:
-        """Receive a binary frame (`TypeError` if a text frame arrives)."""
-        if self.application_state is not _CONNECTED:
-            self._require_connected()
-        message = await self.receive()
+    def _bytes_of(self, message: Message) -> bytes:
+        """The bytes of `message`, or the error it stands for (a disconnect, a text frame)."""
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(self.close_code or 1005, self.close_reason)
         return _frame_bytes(message)
@@ -260,9 +309,27 @@ class WebSocket(HTTPConnection):
 
     async def iter_text(self) -> AsyncIterator[str]:
         """Yield text frames until the client disconnects (then see `close_code`)."""
+        receive = self._receive
         try:
             while True:
-                yield await self.receive_text()
+                # `receive_text()` inlined for a plain socket that stays
+                # connected: one coroutine less per frame.
+                if (
+                    self._plain
+                    and self.client_state is _CONNECTED
+                    and self.application_state is _CONNECTED
+                ):
+                    message = await receive()
+                    if message["type"] == "websocket.receive":
+                        text = message.get("text")
+                        if text is not None:
+                            yield str(text)
+                            continue
+                    else:
+                        self._received(_CONNECTED, message)
+                    yield self._text_of(message)
+                else:
+                    yield await self.receive_text()
         except WebSocketDisconnect:
             pass
 

@@ -42,8 +42,8 @@ _MAX_REASON_BYTES = 123  # RFC 6455 §5.5: control frame payload 125 bytes, minu
 
 # The methods the fast paths stand in for (see `WebSocket._inlinable`):
 # `receive_text()` and `receive_bytes()` inline `receive()`, `iter_text()`
-# inlines `receive_text()`.
-_LAYERS = ("receive", "receive_text")
+# inlines `receive_text()`, `send_text()` and `send_bytes()` inline `send()`.
+_LAYERS = ("receive", "receive_text", "send")
 
 
 class WebSocketState(enum.Enum):
@@ -97,6 +97,7 @@ class WebSocket(HTTPConnection):
         self._receive = receive
         self._send = send
         self._plain = type(self)._inlinable  # read per frame: an instance attribute is quicker
+        self._send_frame = send  # where data frames go when `_plain`
         self.client_state = _CONNECTING
         self.application_state = _CONNECTING
         self.close_code: int | None = None
@@ -171,11 +172,14 @@ class WebSocket(HTTPConnection):
         try:
             await self._send(message)
         except OSError:
-            # ASGI spec 2.4: a send to a gone client raises OSError.  1006 is
-            # "closed abnormally", the code a browser reports for this.
-            self.application_state = _DISCONNECTED
-            self.close_code = 1006
-            raise WebSocketDisconnect(code=1006) from None
+            raise self._send_failed() from None
+
+    def _send_failed(self) -> WebSocketDisconnect:
+        # ASGI spec 2.4: a send to a gone client raises OSError.  1006 is
+        # "closed abnormally", the code a browser reports for this.
+        self.application_state = _DISCONNECTED
+        self.close_code = 1006
+        return WebSocketDisconnect(code=1006)
 
     def _closed_by_us(self, message: Message) -> None:
         if self.close_code is None:
@@ -353,13 +357,27 @@ class WebSocket(HTTPConnection):
         """Send a text frame."""
         if self.application_state is not _CONNECTED:
             self._require_connected()
-        await self.send({"type": "websocket.send", "text": data})
+        if not self._plain:
+            await self.send({"type": "websocket.send", "text": data})
+            return
+        # `send()` inlined: a data frame on a connected socket changes no state.
+        try:
+            await self._send_frame({"type": "websocket.send", "text": data})
+        except OSError:
+            raise self._send_failed() from None
 
     async def send_bytes(self, data: bytes) -> None:
         """Send a binary frame."""
         if self.application_state is not _CONNECTED:
             self._require_connected()
-        await self.send({"type": "websocket.send", "bytes": data})
+        if not self._plain:
+            await self.send({"type": "websocket.send", "bytes": data})
+            return
+        # `send()` inlined: a data frame on a connected socket changes no state.
+        try:
+            await self._send_frame({"type": "websocket.send", "bytes": data})
+        except OSError:
+            raise self._send_failed() from None
 
     async def send_json(self, data: Any, mode: Literal["text", "binary"] = "text") -> None:
         """Send `data` as compact JSON, in a text frame or (`mode="binary"`) a binary one."""

@@ -322,3 +322,37 @@ async def test_raw_app_data_frames_pass_the_layers(stack, ws_scope) -> None:
         {"type": "websocket.send", "bytes": b"x"},
         {"type": "websocket.close", "code": 1000},
     ]
+
+
+@pytest.mark.parametrize("outside", [True, False], ids=["outside-layers", "inside-layers"])
+async def test_middleware_wrapping_send_sees_every_data_frame(outside, ws_scope) -> None:
+    # Only the error layers' own tracking is skipped, never another wrapper.
+    seen: list[str] = []
+
+    class Recorder:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            async def recording_send(message: Any) -> None:
+                seen.append(message["type"])
+                await send(message)
+
+            await self.app(scope, receive, recording_send)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        ws = WebSocket(scope, receive, send)
+        await ws.accept()
+        await ws.send_text(await ws.receive_text())
+        await ws.send_bytes(b"x")
+        await ws.close()
+
+    stacked = (
+        Recorder(ServerErrorMiddleware(ExceptionMiddleware(app)))
+        if outside
+        else ServerErrorMiddleware(ExceptionMiddleware(Recorder(app)))
+    )
+    sent = await _serve(stacked, ws_scope, text("a"))
+    expected = ["websocket.accept", "websocket.send", "websocket.send", "websocket.close"]
+    assert seen == expected
+    assert [m["type"] for m in sent] == expected

@@ -40,7 +40,7 @@ from flagstone_contract.http import is_async_callable
 
 from ._request import Request
 from ._responses import PlainTextResponse, Response
-from ._websockets import WebSocket, WebSocketState
+from ._websockets import DataFrameBypass, WebSocket, WebSocketState
 
 __all__ = [
     "ExceptionHandler",
@@ -49,6 +49,7 @@ __all__ = [
     "handle_exception",
     "handlers_in",
     "tracking",
+    "websocket_tracking",
 ]
 
 # handler(request_or_websocket, exc) -> Response | None, sync or async.
@@ -264,11 +265,16 @@ class ExceptionMiddleware:
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        progress = Progress()
+        if kind == "http":
+            tracked_send = tracking(send, progress)
+        elif kind == "websocket":
+            tracked_send = websocket_tracking(send, progress)
+        else:
             await self.app(scope, receive, send)
             return
-        progress = Progress()
-        await self.call_tracked(scope, receive, tracking(send, progress), progress)
+        await self.call_tracked(scope, receive, tracked_send, progress)
 
     async def call_tracked(
         self, scope: Scope, receive: Receive, tracked_send: Send, progress: Progress
@@ -308,6 +314,16 @@ def tracking(send: Send, progress: Progress) -> Send:
         await send(message)
 
     return tracking_send
+
+
+def websocket_tracking(send: Send, progress: Progress) -> Send:
+    """`tracking` for a websocket scope: a `WebSocket`'s data frames skip the recording.
+
+    A data frame changes nothing an error may still do (only the accept,
+    close and denial messages do), so a `WebSocket` handed this `send`
+    passes its frames straight to `send`; every other message is tracked.
+    """
+    return DataFrameBypass(send, tracking(send, progress))
 
 
 def handlers_in(scope: Scope) -> HandlerTables | None:

@@ -23,7 +23,13 @@ from typing import Any
 
 from flagstone_contract import ASGIApp, Receive, Scope, Send
 
-from ._exception_middleware import Progress, handle_exception, handlers_in, tracking
+from ._exception_middleware import (
+    Progress,
+    handle_exception,
+    handlers_in,
+    tracking,
+    websocket_tracking,
+)
 from ._request import Request
 from ._responses import Response
 from ._websockets import WebSocket
@@ -57,10 +63,12 @@ def wrap_app_handling_exceptions(app: ASGIApp, conn: Request | WebSocket | Any) 
     if tables is None:
         return app
 
+    track = websocket_tracking if conn.scope["type"] == "websocket" else tracking
+
     async def wrapped_app(scope: Scope, receive: Receive, send: Send) -> None:
         progress = Progress()
         try:
-            await app(scope, receive, tracking(send, progress))
+            await app(scope, receive, track(send, progress))
         except Exception as exc:
             await handle_exception(scope, receive, send, exc, tables, progress, conn)
 

@@ -37,6 +37,7 @@ from ._exception_middleware import (
     Progress,
     call_handler,
     tracking,
+    websocket_tracking,
 )
 from ._exceptions import ClientDisconnect
 from ._headers import Headers
@@ -142,19 +143,23 @@ class ServerErrorMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind not in ("http", "websocket"):
+        progress = Progress()
+        if kind == "http":
+            tracked_send = tracking(send, progress)
+        elif kind == "websocket":
+            tracked_send = websocket_tracking(send, progress)
+        else:
             await self.app(scope, receive, send)
             return
-        progress = Progress()
         app = self.app
         try:
             if type(app) is ExceptionMiddleware:
                 # Nothing between the two layers (App's default stack): the
                 # exception middleware records into our `progress`, so every
                 # message is tracked once instead of twice.
-                await app.call_tracked(scope, receive, tracking(send, progress), progress)
+                await app.call_tracked(scope, receive, tracked_send, progress)
             else:
-                await app(scope, receive, tracking(send, progress))
+                await app(scope, receive, tracked_send)
         except ClientDisconnect:
             # The client left mid-body (a raw app or middleware read it): no
             # one to answer and no server error to log; see client_gone.

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any, ClassVar, Literal
 
 # WebSocketDisconnect lives in the contract (the test client raises subclasses of it).
@@ -29,6 +29,7 @@ from flagstone_contract import Message, Receive, Scope, Send, WebSocketDisconnec
 from ._connection import HTTPConnection
 
 __all__ = [
+    "DataFrameBypass",
     "WebSocket",
     "WebSocketClose",
     "WebSocketDisconnect",
@@ -64,6 +65,29 @@ _DISCONNECTED = WebSocketState.DISCONNECTED
 _RESPONSE = WebSocketState.RESPONSE
 
 
+class DataFrameBypass:
+    """A `send` that passes data frames straight to `data` and every other message to `tracked`.
+
+    The error layers wrap a WebSocket's `send` to learn whether the handshake
+    or the close went out; a `websocket.send` data frame tells them nothing,
+    so it skips that wrapper.  A `WebSocket` given one of these sends its
+    data frames to `data` directly; any other app just calls it.
+    """
+
+    __slots__ = ("data", "tracked")
+
+    def __init__(self, data: Send, tracked: Send) -> None:
+        self.data = data
+        self.tracked = tracked
+
+    # Not `async def`: hands back the chosen callee's awaitable, so a call
+    # costs no coroutine of its own.
+    def __call__(self, message: Message) -> Awaitable[None]:
+        if message["type"] == "websocket.send":
+            return self.data(message)
+        return self.tracked(message)
+
+
 class WebSocketDisconnected(RuntimeError):
     """The WebSocket was used when it cannot be: not accepted yet, or already closed."""
 
@@ -97,7 +121,9 @@ class WebSocket(HTTPConnection):
         self._receive = receive
         self._send = send
         self._plain = type(self)._inlinable  # read per frame: an instance attribute is quicker
-        self._send_frame = send  # where data frames go when `_plain`
+        # Where data frames go when `_plain`: `send`, minus an error layer's
+        # tracking wrapper (`DataFrameBypass`).
+        self._send_frame = send.data if type(send) is DataFrameBypass else send
         self.client_state = _CONNECTING
         self.application_state = _CONNECTING
         self.close_code: int | None = None

@@ -447,6 +447,19 @@ async def _echo(ws: WebSocket) -> list[Any]:
     return got
 
 
+async def _json_echo(ws: WebSocket) -> list[Any]:
+    got = [await ws.receive_json(), await ws.receive_json(mode="binary")]
+    await ws.send_json(got[0])
+    await ws.send_json(got[1], mode="binary")
+    return got
+
+
+async def _receive_json_after_disconnect(ws: WebSocket) -> Any:
+    with pytest.raises(WebSocketDisconnect):
+        await ws.receive_json()
+    return await ws.receive_json()
+
+
 # (incoming frames after the connect, script run after accept(), expected result or error)
 SCRIPTS: list[tuple[list[Any], Callable[[WebSocket], Awaitable[Any]], Any]] = [
     ([text("a"), binary(b"b")], _echo, ["a", b"b"]),
@@ -467,6 +480,12 @@ SCRIPTS: list[tuple[list[Any], Callable[[WebSocket], Awaitable[Any]], Any]] = [
     ([disconnect(4003)], _receive_after_disconnect, WebSocketDisconnected),
     ([disconnect(4003)], _send_after_client_left, None),
     ([text("a"), text("b")], _close_inside_loop, WebSocketDisconnected),
+    ([text('{"a":1}'), binary(b"[2]")], _json_echo, [{"a": 1}, [2]]),
+    ([text("[1]"), text("2"), disconnect(4001)], lambda ws: _iterate(ws, "iter_json"), [[1], 2]),
+    ([binary(b"[1]")], lambda ws: ws.receive_json(), TypeError),
+    ([text("[1]")], lambda ws: ws.receive_json(mode="binary"), TypeError),
+    ([disconnect(4003)], lambda ws: ws.receive_json(), WebSocketDisconnect),
+    ([disconnect(4003)], _receive_json_after_disconnect, WebSocketDisconnected),
 ]
 SCRIPT_IDS = [
     "echo",
@@ -483,6 +502,12 @@ SCRIPT_IDS = [
     "receive-after-disconnect",
     "send-after-client-left",
     "close-inside-iter_text",
+    "json-echo",
+    "iter_json",
+    "receive_json-binary",
+    "receive_json-binary-mode-text",
+    "receive_json-disconnect",
+    "receive_json-after-disconnect",
 ]
 
 
@@ -554,28 +579,49 @@ def _subclass_overriding(name: str, calls: list[str]) -> type[WebSocket]:
     return type(f"Overrides_{name}", (WebSocket,), {name: override})
 
 
+# Which override each data method reaches is Starlette's: the JSON methods
+# read and write through `receive()` / `send()`, never `*_text` / `*_bytes`.
 @pytest.mark.parametrize(
-    ("name", "frames", "script"),
+    ("name", "frames", "script", "called"),
     [
-        ("receive", [text("a")], lambda ws: ws.receive_text()),
-        ("receive", [binary(b"a")], lambda ws: ws.receive_bytes()),
-        ("receive", [text("a"), disconnect()], lambda ws: _iterate(ws, "iter_text")),
-        ("receive_text", [text("a"), disconnect()], lambda ws: _iterate(ws, "iter_text")),
-        ("receive_bytes", [binary(b"a"), disconnect()], lambda ws: _iterate(ws, "iter_bytes")),
-        ("send", [], lambda ws: ws.send_text("x")),
-        ("send", [], lambda ws: ws.send_bytes(b"x")),
+        ("receive", [text("a")], lambda ws: ws.receive_text(), True),
+        ("receive", [binary(b"a")], lambda ws: ws.receive_bytes(), True),
+        ("receive", [text("a"), disconnect()], lambda ws: _iterate(ws, "iter_text"), True),
+        ("receive", [text("1")], lambda ws: ws.receive_json(), True),
+        ("receive_text", [text("a"), disconnect()], lambda ws: _iterate(ws, "iter_text"), True),
+        (
+            "receive_bytes",
+            [binary(b"a"), disconnect()],
+            lambda ws: _iterate(ws, "iter_bytes"),
+            True,
+        ),
+        ("receive_json", [text("1"), disconnect()], lambda ws: _iterate(ws, "iter_json"), True),
+        ("receive_text", [text("1")], lambda ws: ws.receive_json(), False),
+        ("receive_bytes", [binary(b"1")], lambda ws: ws.receive_json(mode="binary"), False),
+        ("send", [], lambda ws: ws.send_text("x"), True),
+        ("send", [], lambda ws: ws.send_bytes(b"x"), True),
+        ("send", [], lambda ws: ws.send_json(1), True),
+        ("send_text", [], lambda ws: ws.send_json(1), False),
+        ("send_bytes", [], lambda ws: ws.send_json(1, mode="binary"), False),
     ],
     ids=[
         "receive-by-receive_text",
         "receive-by-receive_bytes",
         "receive-by-iter_text",
+        "receive-by-receive_json",
         "receive_text-by-iter_text",
         "receive_bytes-by-iter_bytes",
+        "receive_json-by-iter_json",
+        "receive_text-not-by-receive_json",
+        "receive_bytes-not-by-receive_json",
         "send-by-send_text",
         "send-by-send_bytes",
+        "send-by-send_json",
+        "send_text-not-by-send_json",
+        "send_bytes-not-by-send_json",
     ],
 )
-async def test_overridden_method_is_called(name, frames, script, ws_scope, channel) -> None:
+async def test_overridden_method_is_called(name, frames, script, called, ws_scope, channel) -> None:
     calls: list[str] = []
     cls = _subclass_overriding(name, calls)
     chan = channel([CONNECT, *frames], then="block")
@@ -583,7 +629,7 @@ async def test_overridden_method_is_called(name, frames, script, ws_scope, chann
     await ws.accept()
     calls.clear()  # accept() may use receive/send itself
     await script(ws)
-    assert calls, f"{name} was not called"
+    assert bool(calls) is called
 
 
 # --- under the error layers ---------------------------------------------------------

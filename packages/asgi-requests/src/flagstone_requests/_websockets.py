@@ -276,13 +276,6 @@ class WebSocket(HTTPConnection):
                 else "WebSocket is not connected: it has already been closed."
             )
 
-    async def _receive_data(self) -> Message:
-        self._require_connected()
-        message = await self.receive()
-        if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(self.close_code or 1005, self.close_reason)
-        return message
-
     async def receive_text(self) -> str:
         """Receive a text frame (`TypeError` if a binary frame arrives)."""
         if self._plain and self.client_state is _CONNECTED and self.application_state is _CONNECTED:
@@ -332,10 +325,12 @@ class WebSocket(HTTPConnection):
     async def receive_json(self, mode: Literal["text", "binary"] = "text") -> Any:
         """Receive a frame of JSON: a text frame, or UTF-8 in a binary one with `mode="binary"`."""
         _check_mode(mode)
-        message = await self._receive_data()
+        # This class's own `receive_text` / `receive_bytes`, not a subclass
+        # override: Starlette's `receive_json` does not call those either
+        # (it reads through `receive()`, which they still honour).
         if mode == "text":
-            return json.loads(_frame_text(message))
-        return json.loads(_frame_bytes(message).decode("utf-8"))
+            return json.loads(await WebSocket.receive_text(self))
+        return json.loads((await WebSocket.receive_bytes(self)).decode("utf-8"))
 
     async def iter_text(self) -> AsyncIterator[str]:
         """Yield text frames until the client disconnects (then see `close_code`)."""
@@ -408,12 +403,14 @@ class WebSocket(HTTPConnection):
     async def send_json(self, data: Any, mode: Literal["text", "binary"] = "text") -> None:
         """Send `data` as compact JSON, in a text frame or (`mode="binary"`) a binary one."""
         _check_mode(mode)
-        self._require_connected()
+        self._require_connected()  # before encoding: a closed socket is the error to report
         text = _JSON.encode(data)
+        # This class's own `send_text` / `send_bytes`, not a subclass
+        # override (as in Starlette, which sends through `send()`).
         if mode == "text":
-            await self.send({"type": "websocket.send", "text": text})
+            await WebSocket.send_text(self, text)
         else:
-            await self.send({"type": "websocket.send", "bytes": text.encode("utf-8")})
+            await WebSocket.send_bytes(self, text.encode("utf-8"))
 
 
 class _InvalidJSONMode(RuntimeError, ValueError):

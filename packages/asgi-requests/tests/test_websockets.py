@@ -16,6 +16,7 @@ from flagstone_requests import (
     WebSocketDisconnect,
     WebSocketDisconnected,
     WebSocketState,
+    wrap_app_handling_exceptions,
 )
 
 pytestmark = pytest.mark.anyio
@@ -643,6 +644,16 @@ class PassThrough:
         await self.app(scope, receive, send)
 
 
+def _inside_handlers(app: Any) -> Any:
+    """`app` run the way a framework's endpoint adapter runs it: inside the handlers."""
+
+    async def adapter(scope: Any, receive: Any, send: Any) -> None:
+        conn = WebSocket(scope, receive, send)
+        await wrap_app_handling_exceptions(app, conn)(scope, receive, send)
+
+    return ExceptionMiddleware(adapter)
+
+
 STACKS = pytest.mark.parametrize(
     "stack",
     [
@@ -650,8 +661,9 @@ STACKS = pytest.mark.parametrize(
         lambda app: ServerErrorMiddleware(PassThrough(ExceptionMiddleware(app))),
         lambda app: ExceptionMiddleware(app),
         lambda app: ServerErrorMiddleware(app),
+        lambda app: ServerErrorMiddleware(_inside_handlers(app)),
     ],
-    ids=["fused", "layered", "exception-only", "server-error-only"],
+    ids=["fused", "layered", "exception-only", "server-error-only", "inside-handlers"],
 )
 
 

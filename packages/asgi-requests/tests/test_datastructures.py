@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tempfile
 import threading
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from flagstone_requests import (
     State,
     UploadFile,
 )
+from flagstone_requests._uploads import spool_in_memory
 
 
 def test_address_is_a_named_tuple() -> None:
@@ -115,6 +117,58 @@ async def test_write_that_would_roll_over_runs_in_a_worker_thread() -> None:
     await upload.seek(0)
     assert await upload.read() == b"12345678901more"
     await upload.close()
+
+
+def _spool(max_size: int) -> tempfile.SpooledTemporaryFile[bytes]:
+    # Closed by the test that asked for it.
+    return tempfile.SpooledTemporaryFile(max_size=max_size)
+
+
+def test_spool_in_memory_shares_the_bytes_with_a_fresh_spool() -> None:
+    data = b"abc" * 1000
+    file = _spool(len(data))
+    upload = UploadFile(file, size=0)
+    assert spool_in_memory(upload, data)
+    assert upload.size == len(data)
+    assert file.read() is data  # handed over without a copy
+    assert not getattr(file, "_rolled", True)
+    file.write(b"more")  # still an ordinary spool: writing past the limit rolls it
+    assert getattr(file, "_rolled", False)
+    file.seek(0)
+    assert file.read() == data + b"more"
+    file.close()
+
+
+def _written_spool() -> tempfile.SpooledTemporaryFile[bytes]:
+    file = _spool(100)
+    file.write(b"kept")
+    file.seek(1)
+    return file
+
+
+def _rolled_spool() -> tempfile.SpooledTemporaryFile[bytes]:
+    file = _spool(100)
+    file.rollover()
+    return file
+
+
+@pytest.mark.parametrize(
+    ("make", "data"),
+    [
+        pytest.param(lambda: io.BytesIO(), b"x", id="not-a-spooled-file"),
+        pytest.param(_rolled_spool, b"x", id="already-on-disk"),
+        pytest.param(_written_spool, b"x", id="already-written-to"),
+        pytest.param(lambda: _spool(3), b"four", id="over-its-limit"),
+    ],
+)
+def test_spool_in_memory_refuses_and_leaves_the_file_alone(make: Any, data: bytes) -> None:
+    file = make()
+    before = (file.tell(), getattr(file, "_rolled", None))
+    upload = UploadFile(file, size=0)
+    assert not spool_in_memory(upload, data)
+    assert upload.size == 0
+    assert (file.tell(), getattr(file, "_rolled", None)) == before
+    file.close()
 
 
 async def test_form_data_close_closes_every_file() -> None:

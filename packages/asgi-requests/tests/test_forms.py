@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
 import threading
 from collections.abc import Callable
@@ -543,6 +544,124 @@ async def test_upload_past_the_spool_limit_is_written_off_the_event_loop(
     assert await file.read() == data
     await request.close()
     assert spool.closed
+
+
+# Uploads that fit the spool are gathered and handed over whole (no writes, no
+# thread); larger ones roll over in a thread and are written in batches.  The
+# content must come out the same on every path, whatever the chunking.
+_BOUNDARY_LOOKALIKE = b"\r\n--" + BOUNDARY.encode()[:-1] + b"X"
+
+
+@pytest.mark.parametrize(
+    ("data", "chunk", "spool_max_size", "rolled"),
+    [
+        pytest.param(b"", 0, 1024, False, id="empty-file"),
+        pytest.param(b"x" * 100, 0, 1024, False, id="one-chunk-small"),
+        pytest.param(bytes(range(256)) * 800, 1000, 1024 * 1024, False, id="many-chunks-in-memory"),
+        pytest.param(
+            _BOUNDARY_LOOKALIKE * 9000, 4099, 1024 * 1024, False, id="boundary-lookalikes"
+        ),
+        pytest.param(b"y" * 4096, 0, 4096, False, id="exactly-the-spool-limit"),
+        pytest.param(b"y" * 4097, 0, 4096, True, id="one-byte-past-the-spool-limit"),
+        pytest.param(b"z" * 300_000, 70_000, 4096, True, id="rolled-over-across-chunks"),
+        pytest.param(b"w" * 300_000, 70_000, 0, False, id="spool-limit-0-never-rolls"),
+    ],
+)
+async def test_uploaded_bytes_are_kept_exactly_on_every_spool_path(
+    http_scope: ScopeFactory,
+    body_channel: ChannelFactory,
+    data: bytes,
+    chunk: int,
+    spool_max_size: int,
+    rolled: bool,
+) -> None:
+    body = multipart(field("a", "1"), upload("f", data), upload("g", b"second"), field("b", "2"))
+    request = multipart_request(http_scope, body_channel, body, chunk=chunk)
+    with anyio.fail_after(5):
+        form = await request.form(spool_max_size=spool_max_size)
+    file, second = form["f"], form["g"]
+    assert isinstance(file, UploadFile)
+    assert isinstance(second, UploadFile)
+    assert (form["a"], form["b"]) == ("1", "2")
+    assert file.size == len(data)
+    assert bool(getattr(file.file, "_rolled", False)) is rolled
+    assert await file.read() == data
+    assert await second.read() == b"second"
+    # Still an ordinary spooled file: it can be rewound, appended to and reread.
+    await file.seek(0)
+    assert await file.read(3) == data[:3]
+    file.file.seek(0, 2)
+    file.file.write(b"!")
+    await file.seek(0)
+    assert await file.read() == data + b"!"
+    await request.close()
+    assert file.file.closed
+
+
+async def test_an_upload_that_fits_the_spool_is_never_written_chunk_by_chunk(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, recording_spool: type[RecordingSpool]
+) -> None:
+    # Chunk-by-chunk writes into the spool's BytesIO copied the file several
+    # times over as it grew; the chunks are now handed over once, whole.
+    data = bytes(range(256)) * 1024  # 256 KiB, in many body chunks
+    request = multipart_request(http_scope, body_channel, multipart(upload("f", data)), chunk=4096)
+    form = await request.form()
+    (spool,) = recording_spool.instances
+    assert spool.writes == []
+    assert not getattr(spool, "_rolled", False)
+    file = form["f"]
+    assert isinstance(file, UploadFile)
+    assert await file.read() == data
+    await request.close()
+
+
+class ForeignBufferSpool(RecordingSpool):
+    """A spool whose buffer is not the plain BytesIO a SpooledTemporaryFile makes."""
+
+    class Buffer(io.BytesIO):
+        pass
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._file = ForeignBufferSpool.Buffer()
+
+
+async def test_an_upload_whose_spool_cannot_be_handed_over_is_written_the_ordinary_way(
+    http_scope: ScopeFactory,
+    body_channel: ChannelFactory,
+    recording_spool: type[RecordingSpool],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        "flagstone_requests._forms.tempfile.SpooledTemporaryFile", ForeignBufferSpool
+    )
+    data = b"payload" * 1000
+    request = multipart_request(http_scope, body_channel, multipart(upload("f", data)), chunk=999)
+    form = await request.form()
+    (spool,) = recording_spool.instances
+    assert spool.writes == [True]  # one write, inline: it fits in memory
+    file = form["f"]
+    assert isinstance(file, UploadFile)
+    assert file.size == len(data)
+    assert await file.read() == data
+    await request.close()
+
+
+async def test_a_rolled_over_upload_is_written_in_batches_off_the_loop(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, recording_spool: type[RecordingSpool]
+) -> None:
+    data = bytes(range(256)) * 4096  # 1 MiB, in 64 KiB body chunks
+    request = multipart_request(http_scope, body_channel, multipart(upload("f", data)), chunk=65536)
+    form = await request.form(spool_max_size=4096)
+    (spool,) = recording_spool.instances
+    assert getattr(spool, "_rolled", False)
+    assert not any(spool.writes)  # every write in a worker thread
+    # Not one thread hop per 64 KiB chunk: one per DISK_WRITE_BATCH (256 KiB).
+    assert len(spool.writes) <= 6
+    file = form["f"]
+    assert isinstance(file, UploadFile)
+    assert await file.read() == data
+    await request.close()
 
 
 async def test_files_made_before_an_error_are_closed(

@@ -40,6 +40,7 @@ from python_multipart.multipart import MultipartParser, QuerystringParser, parse
 
 from ._datastructures import FormData, Headers, UploadFile
 from ._exceptions import ContentTooLarge, FormError, FormTooLarge
+from ._uploads import spool_in_memory
 
 __all__ = [
     "DEFAULT_MAX_FORM_MEMORY_SIZE",
@@ -325,12 +326,80 @@ def _collapse_separators(chunk: bytes, after_separator: bool) -> bytes:
     return chunk
 
 
+DISK_WRITE_BATCH = 256 * 1024
+"""Bytes of a rolled-over upload gathered before one write in a worker thread."""
+
+
+class _FileWriter:
+    """The bytes of one uploaded file on their way into its spool.
+
+    Chunk by chunk writes into a `SpooledTemporaryFile` cost several copies
+    of the file (its `BytesIO` grows and copies) and, once on disk, one
+    thread hop per body chunk.  So the chunks are gathered (as views of the
+    body chunks, not copies) and written in as few pieces as possible:
+
+    - while the file fits the spool limit, nothing is written until the part
+      ends; then the chunks are joined once and become the spool's content
+      (`spool_in_memory`: no copy), so no I/O and no thread hop at all;
+    - past the limit, the gathered bytes are written at once, in a worker
+      thread (the rollover copies them to disk), and from then on every
+      `DISK_WRITE_BATCH` bytes, so the event loop never waits for the disk.
+
+    Memory stays what it was: at most the spool limit (or one batch), plus
+    the unused rest of the first and last body chunk a view keeps alive.
+    """
+
+    __slots__ = ("chunks", "finished", "gathered", "on_disk", "spool_limit", "upload")
+
+    def __init__(self, upload: UploadFile, spool_limit: int) -> None:
+        self.upload = upload
+        # 0 (or less): the spool never rolls over, as SpooledTemporaryFile.
+        self.spool_limit = spool_limit
+        self.chunks: list[bytes | memoryview] = []
+        self.gathered = 0
+        self.on_disk = False
+        self.finished = False
+
+    def add(self, data: bytes, start: int, end: int) -> None:
+        # A view keeps the body chunk alive instead of copying the slice.
+        whole = start == 0 and end == len(data)
+        self.chunks.append(data if whole else memoryview(data)[start:end])
+        self.gathered += end - start
+
+    def _take(self) -> bytes:
+        chunks, self.chunks, self.gathered = self.chunks, [], 0
+        return bytes(chunks[0]) if len(chunks) == 1 else b"".join(chunks)
+
+    async def flush(self) -> None:
+        """Write what is due: everything once the part ended, else a full batch."""
+        if self.finished:
+            await self._finish()
+        elif self.on_disk:
+            if self.gathered >= DISK_WRITE_BATCH:
+                await self.upload.write(self._take())
+        elif self.spool_limit > 0 and self.gathered > self.spool_limit:
+            # The rollover: UploadFile.write runs it in a worker thread.
+            await self.upload.write(self._take())
+            self.on_disk = True
+
+    async def _finish(self) -> None:
+        if not self.chunks:
+            if self.on_disk:
+                await self.upload.seek(0)
+            return
+        data = self._take()
+        if self.on_disk or not spool_in_memory(self.upload, data):
+            await self.upload.write(data)
+            await self.upload.seek(0)
+
+
 class _MultipartReader:
     """Drives python-multipart's sync callbacks, then does file I/O asynchronously.
 
-    Callbacks only record what to write; after each `parser.write(chunk)` the
-    recorded writes are awaited, so a rollover to disk runs off the loop.
-    Limits are checked inside the callbacks, before the bytes are kept.
+    Callbacks only record what to write (`_FileWriter`); after each
+    `parser.write(chunk)` the due writes are awaited, so a rollover to disk
+    runs off the loop.  Limits are checked inside the callbacks, before the
+    bytes are kept.
     """
 
     def __init__(
@@ -360,9 +429,9 @@ class _MultipartReader:
         self.part_size = 0
         self.part_name = ""
         self.part_data = bytearray()
-        self.part_file: UploadFile | None = None
-        # Writes recorded by callbacks, awaited after each chunk; None = seek(0).
-        self.pending: list[tuple[UploadFile, bytes | None]] = []
+        self.part_writer: _FileWriter | None = None
+        # File parts with bytes to write, in order, flushed after each chunk.
+        self.pending: list[_FileWriter] = []
         try:
             self.parser = MultipartParser(
                 boundary,
@@ -391,7 +460,7 @@ class _MultipartReader:
         self.header_value.clear()
         self.part_size = 0
         self.part_data = bytearray()
-        self.part_file = None
+        self.part_writer = None
 
     def _check_header_size(self) -> None:
         size = len(self.header_name) + len(self.header_value)
@@ -460,16 +529,17 @@ class _MultipartReader:
             headers=Headers(raw=self.part_headers),
         )
         self.created.append(upload)
-        self.part_file = upload
+        self.part_writer = _FileWriter(upload, self.limits.spool_max_size)
+        self.pending.append(self.part_writer)
         self.items.append((self.part_name, upload))
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         self.part_size += end - start
-        if self.part_file is not None:
+        if self.part_writer is not None:
             limit = self.limits.max_file_size
             if limit is not None and self.part_size > limit:
-                raise file_too_large(self.part_file.filename, limit)
-            self.pending.append((self.part_file, data[start:end]))
+                raise file_too_large(self.part_writer.upload.filename, limit)
+            self.part_writer.add(data, start, end)
             return
         if self.part_size > self.limits.max_part_size:
             raise part_too_large(self.part_name, self.limits.max_part_size)
@@ -483,8 +553,8 @@ class _MultipartReader:
             raise form_memory_too_large(memory)
 
     def on_part_end(self) -> None:
-        if self.part_file is not None:
-            self.pending.append((self.part_file, None))
+        if self.part_writer is not None:
+            self.part_writer.finished = True
         else:
             self.items.append((self.part_name, decode_text(bytes(self.part_data), self.charset)))
 
@@ -492,19 +562,21 @@ class _MultipartReader:
         self.ended = True
 
     async def _flush(self) -> None:
-        pending, self.pending = self.pending, []
-        for upload, data in pending:
-            if data is None:
-                await upload.seek(0)
-            else:
-                await upload.write(data)
+        for writer in self.pending:
+            await writer.flush()
+        # Finished parts are done with; the part still being read stays.
+        if self.pending[-1].finished:
+            self.pending.clear()
+        elif len(self.pending) > 1:
+            del self.pending[:-1]
 
     async def parse(self, next_chunk: NextChunk) -> FormData:
         try:
             while (chunk := await next_chunk()) is not None:
                 self.seen_bytes = True
                 self.parser.write(chunk)
-                await self._flush()
+                if self.pending:
+                    await self._flush()
             self.parser.finalize()
         except FormParserError as exc:
             raise self._parser_error(exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import tempfile
 import threading
 from collections.abc import Callable
@@ -10,6 +11,8 @@ from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flagstone_contract import HTTPException, Receive, Scope, Send
 from flagstone_requests import (
@@ -847,19 +850,24 @@ def test_multipart_exception_alone_carries_its_message() -> None:
 
 @pytest.fixture
 def parser_feed(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
-    """Record the size of every chunk written to python-multipart's parsers."""
+    """Record the size of every chunk handed to the urlencoded and multipart parsers."""
     from python_multipart import multipart as pm
 
+    from flagstone_requests import _forms
+
     fed: dict[str, list[int]] = {"urlencoded": [], "multipart": []}
-    for kind, cls in (("urlencoded", pm.QuerystringParser), ("multipart", pm.MultipartParser)):
-        original = cls.write
+    parsers = (
+        ("urlencoded", _forms._UrlencodedReader, "feed"),
+        ("multipart", pm.MultipartParser, "write"),
+    )
+    for kind, cls, method in parsers:
+        original = getattr(cls, method)
 
-        def write(self: Any, data: bytes, _original: Any = original, _kind: str = kind) -> int:
+        def write(self: Any, data: bytes, _original: Any = original, _kind: str = kind) -> Any:
             fed[_kind].append(len(data))
-            result: int = _original(self, data)
-            return result
+            return _original(self, data)
 
-        monkeypatch.setattr(cls, "write", write)
+        monkeypatch.setattr(cls, method, write)
     return fed
 
 
@@ -905,6 +913,122 @@ async def test_one_byte_messages_are_coalesced_before_the_parser(
     # ~70,000 one-byte messages reach the parser as a handful of chunks.
     assert len(parser_feed[kind]) <= len(body) // (64 * 1024) + 1
     assert sum(parser_feed[kind]) == len(body)
+
+
+# --- the urlencoded reader splits fields as python-multipart's parser did ------------
+
+
+def _fields_by_python_multipart(body: bytes) -> list[tuple[bytes, bytes]]:
+    """The (name, value) bytes python-multipart's QuerystringParser gives for `body`."""
+    from python_multipart.multipart import QuerystringParser
+
+    fields: list[tuple[bytes, bytes]] = []
+    name, value = [b""], [b""]
+
+    def on_name(data: bytes, start: int, end: int) -> None:
+        name[0] += data[start:end]
+
+    def on_data(data: bytes, start: int, end: int) -> None:
+        value[0] += data[start:end]
+
+    def on_end() -> None:
+        fields.append((name[0], value[0]))
+        name[0] = value[0] = b""
+
+    parser = QuerystringParser(
+        {"on_field_name": on_name, "on_field_data": on_data, "on_field_end": on_end}
+    )
+    parser.write(body)
+    parser.finalize()
+    return fields
+
+
+# The bytes that matter to the grammar (and to escapes), and a few that do not.
+_GRAMMAR_BYTES = b"a=&;%+2F\x00\xc3\xa9"
+
+
+def _read_urlencoded(chunks: list[bytes], **limits: Any) -> list[tuple[str, Any]]:
+    from flagstone_requests._forms import FormLimits, _UrlencodedReader
+
+    pending = [chunk for chunk in reversed(chunks) if chunk]
+
+    async def next_chunk() -> bytes | None:
+        return pending.pop() if pending else None
+
+    async def parse() -> FormData:
+        return await _UrlencodedReader(FormLimits(**limits)).parse(next_chunk)
+
+    return anyio.run(parse).multi_items()
+
+
+@given(
+    body=st.binary(max_size=60).map(
+        # Mostly the bytes that matter to the grammar, some that do not.
+        lambda raw: bytes(_GRAMMAR_BYTES[byte % len(_GRAMMAR_BYTES)] for byte in raw)
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=60), max_size=6),
+)
+@settings(max_examples=300, deadline=None)
+def test_urlencoded_fields_match_python_multipart_however_the_body_is_cut(
+    body: bytes, cuts: list[int]
+) -> None:
+    from flagstone_requests._forms import _decode_urlencoded
+
+    bounds = [0, *sorted(cuts), len(body)]
+    chunks = [body[a:b] for a, b in itertools.pairwise(bounds)]
+    expected = [
+        (_decode_urlencoded(name), _decode_urlencoded(value))
+        for name, value in _fields_by_python_multipart(body)
+    ]
+    assert _read_urlencoded(chunks) == expected
+
+
+@pytest.mark.parametrize(
+    ("chunks", "limits", "message"),
+    [
+        pytest.param([b"a=1&b=2&c=3"], {"max_fields": 2}, "max_fields", id="count-in-one-chunk"),
+        pytest.param(
+            [b"a=1&", b"b=2&", b"c"], {"max_fields": 2}, "max_fields", id="count-across-chunks"
+        ),
+        pytest.param(
+            [b"a=1&&&" * 5], {"max_fields": 3}, "max_fields", id="count-with-empty-fields"
+        ),
+        pytest.param(
+            [b"a=" + b"v" * 11], {"max_part_size": 10}, "max_part_size", id="value-one-chunk"
+        ),
+        pytest.param(
+            [b"a=v", b"v" * 9], {"max_part_size": 10}, "max_part_size", id="value-carried"
+        ),
+        pytest.param(
+            [b"n" * 6, b"n" * 5], {"max_part_size": 10}, "max_part_size", id="name-carried"
+        ),
+        pytest.param(
+            [b"a=12345&b=12", b"345"],
+            {"max_form_memory_size": 11},
+            "max_form_memory_size",
+            id="memory-carried",
+        ),
+    ],
+)
+def test_urlencoded_limits_hold_however_the_body_is_cut(
+    chunks: list[bytes], limits: dict[str, int], message: str
+) -> None:
+    with pytest.raises((FormError, ContentTooLarge), match=message):
+        _read_urlencoded(chunks, **limits)
+
+
+@pytest.mark.parametrize(
+    ("chunks", "limits"),
+    [
+        pytest.param([b"a=1&b=2"], {"max_fields": 2}, id="count-at-the-limit"),
+        pytest.param([b"a=", b"v" * 9], {"max_part_size": 10}, id="size-at-the-limit"),
+        pytest.param([b"a=1&" * 3000], {"max_fields": float("inf")}, id="no-count-limit"),
+    ],
+)
+def test_urlencoded_limits_let_a_form_at_the_limit_through(
+    chunks: list[bytes], limits: dict[str, Any]
+) -> None:
+    assert _read_urlencoded(chunks, **limits)
 
 
 # --- the fields of a form held in memory have a default budget ----------------------

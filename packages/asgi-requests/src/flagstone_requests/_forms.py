@@ -1,8 +1,8 @@
 """Form parsing: `application/x-www-form-urlencoded` and `multipart/form-data`.
 
-Both encodings go through python-multipart's push parsers, fed one body
-chunk at a time, so memory stays bounded by the limits below rather than by
-the body.  Every limit holds in BOTH encodings where it makes sense (Starlette
+Both encodings are parsed one body chunk at a time (multipart by
+python-multipart's push parser, urlencoded by `_UrlencodedReader`), so memory
+stays bounded by the limits below rather than by the body.  Every limit holds in BOTH encodings where it makes sense (Starlette
 applied them to multipart only until GHSA-82w8-qh3p-5jfq), and every error
 names the limit that was hit:
 
@@ -36,7 +36,7 @@ from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
 
 from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, QuerystringParser, parse_options_header
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ._datastructures import FormData, Headers, UploadFile
 from ._exceptions import ContentTooLarge, FormError, FormTooLarge
@@ -231,80 +231,130 @@ def _decode_urlencoded(raw: bytes) -> str:
 
 
 class _UrlencodedReader:
+    """Splits `a=1&b=2` bodies into fields, chunk by chunk, with C string methods.
+
+    python-multipart's QuerystringParser hands each name and value over in
+    Python callbacks, which cost more than the rest of a small form request
+    together; splitting a chunk on `&` and each field on `=` in C gives the
+    same fields for a fraction.  The grammar is that parser's (not strict):
+    fields are separated by `&`, empty fields are skipped, a name runs to the
+    first `=`, a field without `=` is a name with an empty value, and `;` is
+    data (as in Starlette).
+
+    A field that runs past the end of a chunk is carried, as a list of
+    pieces, into the next one; it is checked against max_part_size and the
+    memory budget as it grows, so a giant field is refused before it is
+    held.
+    """
+
     def __init__(self, limits: FormLimits) -> None:
-        self.limits = limits
         self.max_part_size = limits.max_part_size
         self.max_fields = limits.max_fields
-        # Bytes of completed fields, against max_form_memory_size (no limit:
-        # a budget that is never reached, so the hot path has no branch).
-        self.memory_left = limits.max_form_memory_size
+        # Bytes of completed fields, against max_form_memory_size.
+        self.memory = limits.max_form_memory_size
         self.kept = 0
-        self.items: list[tuple[str, str | UploadFile]] = []
-        # bytes, not bytearray: the parser hands over one slice per chunk, so
-        # concatenation is rare, and `bytes` decodes without a copy.
-        self.name = b""
-        self.value = b""
         self.fields = 0
-        self.parser = QuerystringParser(
-            {
-                "on_field_name": self.on_field_name,
-                "on_field_data": self.on_field_data,
-                "on_field_end": self.on_field_end,
-            }
-        )
+        self.items: list[tuple[str, str | UploadFile]] = []
+        # The field in progress: its pieces (no `&` in them), their size, and
+        # whether its `=` (which counts toward no limit) is among them.
+        self.rest: list[bytes] = []
+        self.rest_size = 0
+        self.rest_equals = False
 
-    def _too_large(self) -> ContentTooLarge:
-        name = _decode_urlencoded(self.name[:100])
-        return part_too_large(name, self.max_part_size)
+    def feed(self, chunk: bytes) -> None:
+        """Take one chunk: add the fields it completes, carry the one it leaves open."""
+        if _AMPERSAND not in chunk:
+            self._carry(chunk)
+            return
+        if self.rest:
+            # Joined once, when the field ends: linear in its size.
+            self.rest.append(chunk)
+            chunk = b"".join(self.rest)
+            self.rest = []
+            self.rest_size = 0
+            self.rest_equals = False
+        last = self._add_fields(chunk)
+        if last:
+            self._carry(last)
 
-    # Name and value both count toward max_part_size: a 1 GB field NAME is
-    # the same attack as a 1 GB value.
-    def on_field_name(self, data: bytes, start: int, end: int) -> None:
-        self.name += data[start:end]
-        self._check_size()
+    def finish(self) -> FormData:
+        """The form, once the body has ended (an open last field is complete now)."""
+        if self.rest:
+            self._add(b"".join(self.rest))
+        return FormData(self.items)
 
-    def on_field_data(self, data: bytes, start: int, end: int) -> None:
-        self.value += data[start:end]
-        self._check_size()
+    def _add_fields(self, data: bytes) -> bytes:
+        """Add every complete field of `data`; return the incomplete last one."""
+        while True:
+            # At most max_fields + 2 pieces: a body of a million tiny fields
+            # is refused at field max_fields + 1, not split in full first.
+            fields = data.split(b"&", self._split_budget())
+            last = fields.pop()
+            for field in fields:
+                if field:
+                    self._add(field)
+            if _AMPERSAND not in last:
+                return last
+            # The budget went to empty fields (at most one per chunk, after
+            # _collapse_separators): split the rest.
+            data = last
 
-    def _check_size(self) -> None:
-        size = len(self.name) + len(self.value)
-        if size > self.max_part_size:
-            raise self._too_large()
-        memory = self.memory_left
-        if memory is not None and self.kept + size > memory:
-            raise form_memory_too_large(memory)
+    def _split_budget(self) -> int:
+        left = self.max_fields - self.fields
+        return int(left) + 2 if left < _UNLIMITED else -1
 
-    def on_field_end(self) -> None:
+    def _add(self, field: bytes) -> None:
+        name, _, value = field.partition(b"=")
+        # Name and value both count toward max_part_size: a 1 GB field NAME
+        # is the same attack as a 1 GB value.
+        size = len(name) + len(value)
+        memory = self.memory
+        if size > self.max_part_size or (memory is not None and self.kept + size > memory):
+            self._check_size(name, size)
         # Counted when complete: each field is already capped by
         # max_part_size, so the count cannot be outrun in between.
         self.fields += 1
         if self.fields > self.max_fields:
             raise too_many_fields(self.max_fields)
-        name, value = self.name, self.value
-        self.kept += len(name) + len(value)
-        # Fast path (most fields): nothing escaped, a plain UTF-8 decode.
+        self.kept += size
+        # _decode_urlencoded, inlined: this runs twice per field of every form.
         if _PERCENT in name or _PLUS in name:
             name = unquote_to_bytes(name.replace(b"+", b" "))
         if _PERCENT in value or _PLUS in value:
             value = unquote_to_bytes(value.replace(b"+", b" "))
         self.items.append((decode_text(name, "utf-8"), decode_text(value, "utf-8")))
-        self.name = self.value = b""
+
+    def _carry(self, piece: bytes) -> None:
+        self.rest.append(piece)
+        self.rest_size += len(piece)
+        if not self.rest_equals and _EQUALS in piece:
+            self.rest_equals = True
+        size = self.rest_size - self.rest_equals
+        if size > self.max_part_size or (
+            self.memory is not None and self.kept + size > self.memory
+        ):
+            self._check_size(b"".join(self.rest).partition(b"=")[0], size)
+
+    def _check_size(self, name: bytes, size: int) -> None:
+        if size > self.max_part_size:
+            raise part_too_large(_decode_urlencoded(name[:100]), self.max_part_size)
+        memory = self.memory
+        if memory is not None and self.kept + size > memory:
+            raise form_memory_too_large(memory)
 
     async def parse(self, next_chunk: NextChunk) -> FormData:
         after_separator = False
-        try:
-            while (chunk := await next_chunk()) is not None:
-                chunk = _collapse_separators(chunk, after_separator)
-                if chunk:
-                    after_separator = chunk[-1] == _AMPERSAND
-                    self.parser.write(chunk)
-            self.parser.finalize()
-        except FormParserError as exc:
-            raise FormError(f"Invalid urlencoded form data: {exc}")
-        return FormData(self.items)
+        while (chunk := await next_chunk()) is not None:
+            chunk = _collapse_separators(chunk, after_separator)
+            if chunk:
+                after_separator = chunk[-1] == _AMPERSAND
+                self.feed(chunk)
+        return self.finish()
 
 
+# max_fields may be float("inf"): no budget for the split then.
+_UNLIMITED = 1 << 62
+_EQUALS = ord("=")
 _AMPERSAND = ord("&")
 _SEPARATOR_RUN = re.compile(rb"&{2,}")
 
@@ -312,12 +362,12 @@ _SEPARATOR_RUN = re.compile(rb"&{2,}")
 def _collapse_separators(chunk: bytes, after_separator: bool) -> bytes:
     """`chunk` with every run of `&` cut to one (and a leading run dropped after an `&`).
 
-    Empty fields (`a=1&&&b=2`) carry nothing and are skipped by the parser,
-    but it skips them one byte at a time in Python (~0.2 us a byte), and no
-    field ever completes, so max_fields never stops a body made only of `&`
-    (16 MiB cost 8.5 s of CPU while other requests waited).  Collapsing the
-    runs here, in C, keeps the cost of any urlencoded body within a small
-    constant of reading it; the parsed form is the same.
+    Empty fields (`a=1&&&b=2`) carry nothing and are skipped, but no field
+    ever completes, so max_fields never stops a body made only of `&`
+    (python-multipart's parser skipped them one byte at a time: 16 MiB cost
+    8.5 s of CPU), and splitting it would make millions of empty pieces.
+    Collapsing the runs here, in C, keeps the cost of any urlencoded body
+    within a small constant of reading it; the parsed form is the same.
     """
     if b"&&" in chunk:
         chunk = _SEPARATOR_RUN.sub(b"&", chunk)

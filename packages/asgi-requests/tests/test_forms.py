@@ -1031,6 +1031,65 @@ def test_urlencoded_limits_let_a_form_at_the_limit_through(
     assert _read_urlencoded(chunks, **limits)
 
 
+# --- part parameters: the same as python-multipart's parse_options_header -----------
+
+_DISPOSITION_PIECES = [
+    b'form-data; name="',
+    b"; filename=",
+    b";",
+    b"=",
+    b'"',
+    b" ",
+    b"\t",
+    b"*",
+    b"\\",
+    b"a",
+    b"N",
+    b"\xc0",
+    b"name",
+    b"NAME",
+    b"filename",
+    b"form-data",
+    b"\xc3\xa9",
+]
+
+
+@given(st.lists(st.sampled_from(_DISPOSITION_PIECES), max_size=14).map(b"".join))
+@settings(max_examples=1000, deadline=None)
+def test_disposition_params_match_python_multipart(value: bytes) -> None:
+    # Starlette reads part names with parse_options_header; flagstone's fast
+    # path must give the same names for every header, odd ones included.
+    from python_multipart.multipart import parse_options_header
+
+    from flagstone_requests._forms import disposition_params
+
+    assert disposition_params(value) == parse_options_header(value)[1]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'form-data; name="field"',
+        b'form-data; name="n' + b"n" * 4000 + b'"',
+        b'form-data; name="f"; filename="a b.txt"',
+        b'form-data; name="a;b"',
+        b'form-data; name="say \\"hi\\""',
+        b'form-data; name="f"; filename="C:\\dir\\file.txt"',
+        b'form-data; NAME="upper"; Filename="x"',
+        b"form-data; name=bare",
+        b"form-data; name=\"x\"; name*=utf-8''y",
+        b"form-data",
+        b"",
+    ],
+)
+def test_disposition_params_examples_match_python_multipart(value: bytes) -> None:
+    from python_multipart.multipart import parse_options_header
+
+    from flagstone_requests._forms import disposition_params
+
+    assert disposition_params(value) == parse_options_header(value)[1]
+
+
 # --- the fields of a form held in memory have a default budget ----------------------
 
 MiB = 1024 * 1024

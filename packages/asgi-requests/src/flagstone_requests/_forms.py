@@ -32,7 +32,7 @@ import codecs
 import re
 import tempfile
 from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
 
 from python_multipart.exceptions import FormParserError
@@ -509,31 +509,71 @@ class _FileWriter:
 
 
 class _MultipartParser(MultipartParser):
-    """python-multipart's parser with a leaner callback dispatch.
+    """python-multipart's parser that collects each part's headers itself.
 
-    The parser calls `callback(name, ...)` about eight times per part, and
-    the inherited one builds `"on_" + name`, looks it up and calls
-    `typing.cast` every time: a third of the Python work per part of a
-    many-part body.  Same contract (a data callback is skipped when it would
-    get no bytes), with the names resolved once.
+    The parser reports about eight events per part through `callback(name,
+    ...)`; the inherited one builds `"on_" + name`, looks it up, calls
+    `typing.cast`, then calls the function.  In a body of many small parts
+    that dispatch was a third of the Python work.  Here the header events
+    (the most frequent, and trivial) are handled inline, and the rest reach
+    the `_MultipartReader` in one call.  A data event without bytes is
+    skipped, as the inherited dispatch does.
     """
 
-    def __init__(
-        self, boundary: bytes, callbacks: dict[str, Callable[..., None]], **kw: Any
-    ) -> None:
-        super().__init__(boundary, callbacks, **kw)  # type: ignore[arg-type]
-        self._by_name = {name[3:]: func for name, func in callbacks.items()}
+    def __init__(self, boundary: bytes, reader: _MultipartReader, limits: FormLimits) -> None:
+        # The parser checks both header limits before any event reports the
+        # bytes (its errors are renamed by `_MultipartReader.parser_error`);
+        # the checks below keep them whatever the parser version does.
+        super().__init__(
+            boundary,
+            {},
+            max_header_count=limits.max_part_header_count,
+            max_header_size=limits.max_part_header_size,
+        )
+        self.reader = reader
+        self.header_limit = limits.max_part_header_size
+        self.count_limit = limits.max_part_header_count
+        # bytes, not bytearray: a header usually arrives in one event, and
+        # b"" + piece is the piece itself (no copy when the header ends).
+        self.header_name = b""
+        self.header_value = b""
+        self.part_headers: list[tuple[bytes, bytes]] = []
 
     def callback(
         self, name: str, data: bytes | None = None, start: int | None = None, end: int | None = None
     ) -> None:
-        func = self._by_name.get(name)
-        if func is None:
-            return
-        if data is None:
-            func()
-        elif start is None or start != end:
-            func(data, start, end)
+        # Most frequent first: file data (once per chunk), then one of each
+        # per part, in the order they come.
+        if name == "part_data":
+            if start != end:
+                self.reader.on_part_data(data, start, end)  # type: ignore[arg-type]
+        elif name == "header_value":
+            if start != end:
+                self.header_value += data[start:end]  # type: ignore[index]
+                if len(self.header_name) + len(self.header_value) > self.header_limit:
+                    raise self.reader.header_too_large()
+        elif name == "header_field":
+            if start != end:
+                self.header_name += data[start:end]  # type: ignore[index]
+                if len(self.header_name) + len(self.header_value) > self.header_limit:
+                    raise self.reader.header_too_large()
+        elif name == "header_end":
+            if len(self.part_headers) >= self.count_limit:
+                raise self.reader.too_many_headers()
+            self.part_headers.append((self.header_name.lower(), self.header_value))
+            self.header_name = self.header_value = b""
+        elif name == "header_begin":
+            pass
+        elif name == "part_end":
+            self.reader.on_part_end()
+        elif name == "part_begin":
+            self.part_headers = []
+            self.header_name = self.header_value = b""
+            self.reader.on_part_begin()
+        elif name == "headers_finished":
+            self.reader.on_headers_finished(self.part_headers)
+        elif name == "end":
+            self.reader.ended = True
 
 
 class _MultipartReader:
@@ -563,15 +603,10 @@ class _MultipartReader:
         self.fields = self.files = 0
         # Bytes of non-file names and values, against max_form_memory_size.
         self.kept = 0
+        self.memory = limits.max_form_memory_size
         self.ended = False
         self.seen_bytes = False
         # Per part:
-        # bytes, not bytearray: a header usually arrives in one callback, and
-        # b"" + piece is the piece itself (no copy when the header ends).
-        self.header_name = b""
-        self.header_value = b""
-        self.max_header_size = limits.max_part_header_size
-        self.part_headers: list[tuple[bytes, bytes]] = []
         self.part_size = 0
         self.part_name = ""
         self.part_data = bytearray()
@@ -579,75 +614,38 @@ class _MultipartReader:
         # File parts with bytes to write, in order, flushed after each chunk.
         self.pending: list[_FileWriter] = []
         try:
-            self.parser = _MultipartParser(
-                boundary,
-                {
-                    "on_part_begin": self.on_part_begin,
-                    "on_header_field": self.on_header_field,
-                    "on_header_value": self.on_header_value,
-                    "on_header_end": self.on_header_end,
-                    "on_headers_finished": self.on_headers_finished,
-                    "on_part_data": self.on_part_data,
-                    "on_part_end": self.on_part_end,
-                    "on_end": self.on_end,
-                },
-                # The parser checks header limits byte by byte, before our
-                # callbacks see the data; `_parser_error` renames its errors
-                # after our limit names.
-                max_header_count=limits.max_part_header_count,
-                max_header_size=limits.max_part_header_size,
-            )
+            self.parser = _MultipartParser(boundary, self, limits)
         except FormParserError as exc:
             raise FormError(f"Invalid multipart data: {exc}")
 
     def on_part_begin(self) -> None:
-        self.part_headers = []
-        self.header_name = self.header_value = b""
         self.part_size = 0
         self.part_data = bytearray()
         self.part_writer = None
 
-    def _header_too_large(self) -> FormError:
+    def header_too_large(self) -> FormError:
         return FormError(
             f"A multipart part header is larger than {self.limits.max_part_header_size} "
             "bytes (max_part_header_size)."
         )
 
-    def _too_many_headers(self) -> FormError:
+    def too_many_headers(self) -> FormError:
         return FormError(
             "A multipart part has more than "
             f"{self.limits.max_part_header_count} headers (max_part_header_count)."
         )
 
-    def _parser_error(self, exc: FormParserError) -> FormError:
+    def parser_error(self, exc: FormParserError) -> FormError:
         message = str(exc)
         if message.startswith("Maximum header size exceeded"):
-            return self._header_too_large()
+            return self.header_too_large()
         if message.startswith("Maximum header count exceeded"):
-            return self._too_many_headers()
+            return self.too_many_headers()
         return FormError(f"Invalid multipart data: {message}")
 
-    # python-multipart checks both header limits too, before these callbacks
-    # see the bytes; these checks keep them whatever the parser version.
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self.header_name += data[start:end]
-        if len(self.header_name) + len(self.header_value) > self.max_header_size:
-            raise self._header_too_large()
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self.header_value += data[start:end]
-        if len(self.header_name) + len(self.header_value) > self.max_header_size:
-            raise self._header_too_large()
-
-    def on_header_end(self) -> None:
-        if len(self.part_headers) >= self.limits.max_part_header_count:
-            raise self._too_many_headers()
-        self.part_headers.append((self.header_name.lower(), self.header_value))
-        self.header_name = self.header_value = b""
-
-    def on_headers_finished(self) -> None:
+    def on_headers_finished(self, part_headers: list[tuple[bytes, bytes]]) -> None:
         disposition = b""
-        for name, value in self.part_headers:
+        for name, value in part_headers:
             if name == b"content-disposition":
                 disposition = value
                 break
@@ -661,7 +659,9 @@ class _MultipartReader:
             self.fields += 1
             if self.fields > self.limits.max_fields:
                 raise too_many_fields(self.limits.max_fields)
-            self._keep(len(raw_name))
+            self.kept += len(raw_name)
+            if self.memory is not None and self.kept > self.memory:
+                raise form_memory_too_large(self.memory)
             return
         self.files += 1
         if self.files > self.limits.max_files:
@@ -673,7 +673,7 @@ class _MultipartReader:
             tempfile.SpooledTemporaryFile(max_size=self.limits.spool_max_size),  # noqa: SIM115
             size=0,
             filename=filename,
-            headers=Headers(raw=self.part_headers),
+            headers=Headers(raw=part_headers),
         )
         self.created.append(upload)
         self.part_writer = _FileWriter(upload, self.limits.spool_max_size)
@@ -690,14 +690,10 @@ class _MultipartReader:
             return
         if self.part_size > self.limits.max_part_size:
             raise part_too_large(self.part_name, self.limits.max_part_size)
-        self._keep(end - start)
+        self.kept += end - start
+        if self.memory is not None and self.kept > self.memory:
+            raise form_memory_too_large(self.memory)
         self.part_data += data[start:end]
-
-    def _keep(self, size: int) -> None:
-        self.kept += size
-        memory = self.limits.max_form_memory_size
-        if memory is not None and self.kept > memory:
-            raise form_memory_too_large(memory)
 
     def on_part_end(self) -> None:
         if self.part_writer is not None:
@@ -705,9 +701,6 @@ class _MultipartReader:
         else:
             # A bytearray decodes as it is: no copy to bytes first.
             self.items.append((self.part_name, decode_text(self.part_data, self.charset)))
-
-    def on_end(self) -> None:
-        self.ended = True
 
     async def _flush(self) -> None:
         for writer in self.pending:
@@ -727,7 +720,7 @@ class _MultipartReader:
                     await self._flush()
             self.parser.finalize()
         except FormParserError as exc:
-            raise self._parser_error(exc)
+            raise self.parser_error(exc)
         if self.seen_bytes and not self.ended:
             # Starlette silently drops the unfinished last part.
             raise FormError("Invalid multipart data: the body ended before the closing boundary.")

@@ -568,6 +568,7 @@ _BOUNDARY_LOOKALIKE = b"\r\n--" + BOUNDARY.encode()[:-1] + b"X"
         pytest.param(b"y" * 4097, 0, 4096, True, id="one-byte-past-the-spool-limit"),
         pytest.param(b"z" * 300_000, 70_000, 4096, True, id="rolled-over-across-chunks"),
         pytest.param(b"w" * 300_000, 70_000, 0, False, id="spool-limit-0-never-rolls"),
+        pytest.param(b"v" * 1000, 0, -1, True, id="negative-spool-limit-rolls-at-once"),
     ],
 )
 async def test_uploaded_bytes_are_kept_exactly_on_every_spool_path(

@@ -468,7 +468,8 @@ class _FileWriter:
 
     def __init__(self, upload: UploadFile, spool_limit: int) -> None:
         self.upload = upload
-        # 0 (or less): the spool never rolls over, as SpooledTemporaryFile.
+        # 0: the spool never rolls over; a negative limit rolls at the first
+        # byte (SpooledTemporaryFile tests the limit's truth, then tell() > it).
         self.spool_limit = spool_limit
         self.chunks: list[bytes | memoryview] = []
         self.gathered = 0
@@ -492,7 +493,7 @@ class _FileWriter:
         elif self.on_disk:
             if self.gathered >= DISK_WRITE_BATCH:
                 await self.upload.write(self._take())
-        elif self.spool_limit > 0 and self.gathered > self.spool_limit:
+        elif self.spool_limit and self.gathered > self.spool_limit:
             # The rollover: UploadFile.write runs it in a worker thread.
             await self.upload.write(self._take())
             self.on_disk = True

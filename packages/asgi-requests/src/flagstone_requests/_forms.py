@@ -2,9 +2,10 @@
 
 Both encodings are parsed one body chunk at a time (multipart by
 python-multipart's push parser, urlencoded by `_UrlencodedReader`), so memory
-stays bounded by the limits below rather than by the body.  Every limit holds in BOTH encodings where it makes sense (Starlette
-applied them to multipart only until GHSA-82w8-qh3p-5jfq), and every error
-names the limit that was hit:
+stays bounded by the limits below rather than by the body.  Every limit holds
+in BOTH encodings where it makes sense (Starlette applied them to multipart
+only until GHSA-82w8-qh3p-5jfq), and every error names the limit that was
+hit:
 
 - `max_fields`: non-file fields.  Stops CPU/memory exhaustion through
   millions of tiny fields (GHSA-74m5-2c7w-9w3x).

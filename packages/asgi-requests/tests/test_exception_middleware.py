@@ -17,6 +17,7 @@ from flagstone_requests import (
     WebSocket,
     request_response,
 )
+from flagstone_requests._exception_middleware import Progress, fresh_progress
 
 pytestmark = pytest.mark.anyio
 
@@ -587,3 +588,55 @@ async def test_stack_handled_http_exception_is_rendered(stack, http_scope) -> No
     await stack(app, None)(http_scope(), receive, send)
     assert _types(sent) == ["http.response.start", "http.response.body"]
     assert (sent[0]["status"], sent[1]["body"]) == (418, b"teapot")
+
+
+@STACKS
+async def test_stack_publishes_the_exception_layers_handlers(stack, http_scope) -> None:
+    # The fused stack runs the exception layer inline: routing and endpoint
+    # wrappers must still find its handler tables in the scope.
+    async def handler(request: Request, exc: Exception) -> Any:
+        return PlainTextResponse("handled", status_code=409)
+
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope.get(EXCEPTION_HANDLERS_KEY))
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    await stack(app, {ValueError: handler})(http_scope(), receive, send)
+    by_class, _ = seen[0]
+    assert by_class[ValueError] is handler
+    assert _types(sent) == ["http.response.start", "http.response.body"]
+
+
+@STACKS
+async def test_stack_tracked_send_hands_back_the_servers_awaitable(stack, http_scope) -> None:
+    # The tracking layer returns the server's awaitable instead of wrapping
+    # it in a coroutine of its own: an app that awaits it later (or passes
+    # it around) still sends exactly once, and an error after that is not
+    # answered with a second response start.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        pending = send({"type": "http.response.start", "status": 200, "headers": []})
+        await pending
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        raise KeyError("mid-body")
+
+    sent = await _serve(stack(app, None), http_scope())
+    assert _types(sent) == ["http.response.start", "http.response.body", KeyError]
+
+
+async def test_progress_defaults_say_nothing_was_sent() -> None:
+    for progress in (Progress(), fresh_progress()):
+        assert (progress.started, progress.accepted, progress.finished) == (False, False, False)
+        assert progress.committed is False
+    assert Progress(started=True).committed is True
+    assert Progress(finished=True).committed is True
+    assert Progress(accepted=True).committed is False

@@ -21,7 +21,8 @@ Deliberate differences from Starlette:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio.to_thread
@@ -46,6 +47,7 @@ __all__ = [
     "ExceptionHandler",
     "ExceptionMiddleware",
     "Progress",
+    "fresh_progress",
     "handle_exception",
     "handlers_in",
     "tracking",
@@ -78,17 +80,27 @@ async def call_handler(handler: ExceptionHandler, conn: Any, exc: Exception) -> 
 class Progress:
     """What the app has sent so far on this connection."""
 
-    __slots__ = ("accepted", "committed", "finished", "started")
+    # Class-level defaults rather than `__slots__` set in `__init__`, so
+    # `fresh_progress()` (every request) makes one without running Python code.
+    started = False  # HTTP response or WebSocket denial started
+    accepted = False  # WebSocket accepted
+    finished = False  # WebSocket closed or denial sent
+    # Anything but an accept or a WebSocket message went out: nothing more
+    # may be sent in answer to an error (ServerErrorMiddleware).
+    committed = False
 
     def __init__(
         self, started: bool = False, accepted: bool = False, finished: bool = False
     ) -> None:
-        self.started = started  # HTTP response or WebSocket denial started
-        self.accepted = accepted  # WebSocket accepted
-        self.finished = finished  # WebSocket closed or denial sent
-        # Anything but an accept or a WebSocket message went out: nothing
-        # more may be sent in answer to an error (ServerErrorMiddleware).
+        self.started = started
+        self.accepted = accepted
+        self.finished = finished
         self.committed = started or finished
+
+
+# `Progress()` without the `__init__` call (the class defaults say "nothing
+# sent"): a C-level call, for the middlewares that make one per request.
+fresh_progress: Callable[[], Progress] = functools.partial(object.__new__, Progress)
 
 
 _STARTS = frozenset({"http.response.start", "websocket.http.response.start"})
@@ -266,7 +278,7 @@ class ExceptionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        progress = Progress()
+        progress = fresh_progress()
         if kind == "http":
             tracked_send = tracking(send, progress)
         elif kind == "websocket":
@@ -285,6 +297,7 @@ class ExceptionMiddleware:
         middleware with nothing in between, so one `tracking` layer serves
         both instead of each wrapping every message.
         """
+        # `ServerErrorMiddleware.__call__` inlines these lines: change both.
         tables = self._tables
         scope[EXCEPTION_HANDLERS_KEY] = tables
         try:
@@ -296,7 +309,11 @@ class ExceptionMiddleware:
 def tracking(send: Send, progress: Progress) -> Send:
     """`send`, recording in `progress` what went out (so an error is never answered too late)."""
 
-    async def tracking_send(message: Message) -> None:
+    # A plain function returning `send`'s awaitable, not an `async def`: the
+    # caller awaits what we return, so this layer costs no coroutine of its
+    # own on every message.  What is recorded is recorded when the message is
+    # handed on, as before (the server's send may still fail afterwards).
+    def tracking_send(message: Message) -> Awaitable[None]:
         # Once a response (or denial) started, no later message changes what
         # an error may still do: skip the classification for its body chunks.
         if not progress.started:
@@ -311,7 +328,7 @@ def tracking(send: Send, progress: Progress) -> Send:
                     progress.started = True
                 elif kind == "websocket.close":
                     progress.finished = True
-        await send(message)
+        return send(message)
 
     return tracking_send
 

@@ -29,13 +29,14 @@ from typing import Any
 
 import anyio.to_thread
 
-from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
+from flagstone_contract import EXCEPTION_HANDLERS_KEY, ASGIApp, Message, Receive, Scope, Send
 
 from ._exception_middleware import (
     ExceptionHandler,
     ExceptionMiddleware,
-    Progress,
     call_handler,
+    fresh_progress,
+    handle_exception,
     tracking,
     websocket_tracking,
 )
@@ -143,7 +144,7 @@ class ServerErrorMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        progress = Progress()
+        progress = fresh_progress()
         if kind == "http":
             tracked_send = tracking(send, progress)
         elif kind == "websocket":
@@ -154,10 +155,16 @@ class ServerErrorMiddleware:
         app = self.app
         try:
             if type(app) is ExceptionMiddleware:
-                # Nothing between the two layers (App's default stack): the
-                # exception middleware records into our `progress`, so every
-                # message is tracked once instead of twice.
-                await app.call_tracked(scope, receive, tracked_send, progress)
+                # Nothing between the two layers (App's default stack): one
+                # `progress` and one tracking layer serve both, and the
+                # exception layer runs in this frame (`call_tracked` inlined:
+                # one coroutine less per request).
+                tables = app._tables  # same package: its private table is ours to read
+                scope[EXCEPTION_HANDLERS_KEY] = tables
+                try:
+                    await app.app(scope, receive, tracked_send)
+                except Exception as exc:
+                    await handle_exception(scope, receive, tracked_send, exc, tables, progress)
             else:
                 await app(scope, receive, tracked_send)
         except ClientDisconnect:

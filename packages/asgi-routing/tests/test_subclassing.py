@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from routing_helpers import asgi, call, call_websocket, make_scope, text_app
+from routing_helpers import asgi, call, call_websocket, make_scope, read_body, text_app
 
 from flagstone_contract import ASGIApp, Receive, Scope, Send
 from flagstone_routing import (
@@ -359,3 +359,106 @@ async def test_router_subclass_overriding_not_found_answers_misses(skip_init: bo
 
     router = OwnNotFound([*filler(), Route("/a", text_app("a"))])
     assert (await call(router, "/nothing/here")).text == "custom miss"
+
+
+# --- what the router resolves once per index (the dispatch fast path) -----------------
+
+
+async def test_setting_max_body_size_after_the_router_indexed_the_route() -> None:
+    route = Route("/up", read_body, methods=["POST"])
+    router = Router([*filler(), route])
+    assert (await call(router, "/up", "POST", body=b"x" * 50)).text == "50"
+    route.max_body_size = 10
+    assert (await call(router, "/up", "POST", body=b"x" * 50)).status == 413
+    route.max_body_size = None
+    assert (await call(router, "/up", "POST", body=b"x" * 50)).text == "50"
+
+
+async def test_class_level_max_body_size_of_a_subclass_is_honoured() -> None:
+    class SmallBodies(Route):
+        max_body_size = 4
+
+    router = Router([*filler(), SmallBodies("/up", read_body, methods=["POST"])])
+    response = await call(router, "/up", "POST", body=b"x" * 5)
+    assert response.status == 413
+
+
+async def test_subclass_matches_answering_full_for_any_method_still_gets_the_base_405() -> None:
+    # The router skips `handle` only when the base matching checked the
+    # method; an overridden `matches` may not have, so `handle` decides.
+    class LenientRoute(Route):
+        def matches(self, scope: Scope) -> tuple[Match, Scope]:
+            match, child = super().matches(scope)
+            return (Match.FULL, child) if match is Match.PARTIAL else (match, child)
+
+    router = Router([*filler(), LenientRoute("/x", text_app("x"), methods=["GET"])])
+    assert (await call(router, "/x")).text == "x"
+    response = await call(router, "/x", "POST")
+    assert (response.status, response.headers["allow"]) == (405, "GET, HEAD")
+
+
+async def test_subclass_app_property_is_read_per_request() -> None:
+    served = iter(["first", "second"])
+
+    class RotatingApp(Route):
+        def __init__(self, path: str) -> None:
+            self.path, self.endpoint = path, text_app("unused")
+            self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+
+        @property  # type: ignore[override]
+        def app(self) -> ASGIApp:
+            return text_app(next(served))
+
+    router = Router([*filler(), RotatingApp("/r")])
+    assert (await call(router, "/r")).text == "first"
+    assert (await call(router, "/r")).text == "second"
+
+
+async def test_methods_mutated_in_place_are_seen_by_the_router() -> None:
+    route = Route("/m", text_app("m"), methods=["GET"])
+    router = Router([*filler(), route])
+    assert (await call(router, "/m", "POST")).status == 405
+    assert route.methods is not None
+    route.methods.add("POST")
+    assert (await call(router, "/m", "POST")).text == "m"
+
+
+async def test_setting_endpoint_changes_the_scopes_endpoint() -> None:
+    @asgi
+    async def show_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        await text_app(getattr(scope["endpoint"], "__name__", "?"))(scope, receive, send)
+
+    def documented() -> None:
+        """What introspection and scope["endpoint"] show."""
+
+    route = Route("/e", show_endpoint)
+    router = Router([*filler(), route])
+    assert (await call(router, "/e")).text == "show_endpoint"
+    route.endpoint = documented
+    assert (await call(router, "/e")).text == "documented"
+
+
+async def test_route_match_path_and_matches_agree_with_the_router() -> None:
+    route = Route("/u/{id:int}", text_app("u"), methods=["GET"])
+    scope = make_scope("/u/7", "POST", path_params={"outer": "x"})
+    assert route.match_path(scope, "/u/7") == route.matches(scope)
+    match, child = route.matches(scope)
+    assert match is Match.PARTIAL
+    assert child == {
+        "endpoint": route.endpoint,
+        "route": route,
+        "path_params": {"outer": "x", "id": 7},
+    }
+    assert route.match_path(make_scope("/u/x"), "/u/x") == (Match.NONE, {})
+
+
+async def test_handle_assigned_on_the_instance_is_called() -> None:
+    route = Route("/h", text_app("app"))
+    router = Router([*filler(), route])
+    assert (await call(router, "/h")).text == "app"
+
+    async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+        await text_app("instance handle")(scope, receive, send)
+
+    route.handle = handle  # type: ignore[method-assign]
+    assert (await call(router, "/h")).text == "instance handle"

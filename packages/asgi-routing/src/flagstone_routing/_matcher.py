@@ -39,9 +39,9 @@ is cheaper than a walk at that size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from flagstone_contract import Scope
+from flagstone_contract import Receive, Scope, Send
 
 from ._compile import LITERAL, ONE, REST, Segment
 from ._routes import BaseRoute, Match
@@ -115,7 +115,7 @@ def _collect(node: _Node, parts: list[str], out: list[int]) -> None:
 class RouteIndex:
     """A precompiled index over a router's routes (rebuilt when the routes change)."""
 
-    __slots__ = ("_roots", "_small", "_static", "matchers", "routes")
+    __slots__ = ("_roots", "_small", "_static", "handlers", "matchers", "routes")
 
     # At or below this many routes of a scope type, asking them all is cheaper
     # than walking the trie (a failing regex stops at its first literal), so
@@ -131,6 +131,10 @@ class RouteIndex:
         # `BaseRoute.path_matcher`), resolved once per index, not per request.
         self.matchers: list[Callable[[Scope, str], tuple[Match, Scope]]] = [
             route.path_matcher() for route in routes
+        ]
+        # What serves a FULL match at each position (`full_match_handler`).
+        self.handlers: list[Callable[[Scope, Receive, Send], Awaitable[None]]] = [
+            route.full_match_handler() for route in routes
         ]
         static_paths: set[tuple[str, str]] = set()  # (scope type, path)
         for index, route in enumerate(routes):

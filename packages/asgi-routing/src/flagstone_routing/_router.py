@@ -314,17 +314,22 @@ class Router:
             stack = self.middleware_stack = wrap_middleware(self.app, self.user_middleware)
         await stack(scope, receive, send)
 
-    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Dispatch one scope (the router without its middleware); override to add behaviour."""
+    def app(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """Dispatch one scope (the router without its middleware); override to add behaviour.
+
+        Returns the awaitable of whoever answers (await it, as for an `async
+        def`): a plain function, so routing adds no coroutine frame of its
+        own to every request.  An override may be an `async def`.
+        """
         if "router" not in scope:
             scope["router"] = self
         scope_type = scope["type"]
         if scope_type == "lifespan":
-            await self.lifespan(scope, receive, send)
-        elif self.max_body_size is not None and scope_type == "http":
-            await limit_request_body(self.max_body_size, self._dispatch, scope, receive, send)
-        else:
-            await self._dispatch(scope, receive, send)
+            return self.lifespan(scope, receive, send)
+        max_body_size = self.max_body_size
+        if max_body_size is not None and scope_type == "http":
+            return limit_request_body(max_body_size, self._dispatch, scope, receive, send)
+        return self._dispatch(scope, receive, send)
 
     async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the lifespan protocol: own lifespan, then every mounted app's."""
@@ -336,22 +341,22 @@ class Router:
 
     def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         # A plain function returning the awaitable of whoever answers (the
-        # route's `handle`, the 405 or the miss): `app` awaits it directly,
-        # so routing adds no coroutine frame of its own to every request.
+        # route's handler, the 405 or the miss), like `app`.
         index = self._index or self.prepare()
-        routes = index.routes
         matchers = index.matchers
-        route_path = get_route_path(scope)
+        # `get_route_path` only matters under a root_path (a Mount, a
+        # server's prefix): most requests have none.
+        route_path = get_route_path(scope) if scope.get("root_path") else scope["path"]
         partials: list[tuple[BaseRoute, Scope]] | None = None
         for position in index.candidates(scope["type"], route_path):
             match, child_scope = matchers[position](scope, route_path)
             if match is _FULL:
                 scope.update(child_scope)
-                return routes[position].handle(scope, receive, send)
+                return index.handlers[position](scope, receive, send)
             if match is _PARTIAL:
                 if partials is None:
                     partials = []
-                partials.append((routes[position], child_scope))
+                partials.append((index.routes[position], child_scope))
         if partials is not None:
             return self._method_not_allowed(partials, scope, receive, send)
         return self._no_match(index, route_path, scope, receive, send)

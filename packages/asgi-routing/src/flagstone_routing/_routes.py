@@ -10,9 +10,10 @@ remaining candidates in declaration order.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -250,6 +251,16 @@ class BaseRoute:
         matches = self.matches
         return lambda scope, route_path: matches(scope)
 
+    def full_match_handler(self) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+        """What the router calls per request on a FULL match: `handle`, unless cheaper is equal.
+
+        Resolved once per router index (any public attribute assignment
+        drops the index), so a route whose `handle` is the base class's may
+        hand back the work `handle` would do without re-deciding it per
+        request.  A subclass overriding `handle` always gets its `handle`.
+        """
+        return self.handle
+
     def bind_adapter(self, adapter: EndpointAdapter | None) -> None:
         """Receive the dispatching router's endpoint adapter (first binding wins)."""
 
@@ -261,6 +272,11 @@ class BaseRoute:
         """Introspection rows for this route, under a mount `prefix`."""
         name = getattr(self, "name", None)
         yield RouteInfo(prefix + str(getattr(self, "path", "")), None, name, "route", self, host)
+
+
+def _base_handle(route: BaseRoute, base: type) -> bool:
+    """Whether `route.handle` is `base.handle`: not overridden, on its class or the instance."""
+    return getattr(route.handle, "__func__", None) is base.__dict__["handle"]
 
 
 def _defining_class(cls: type, attribute: str) -> type:
@@ -298,12 +314,20 @@ class _EndpointRoute(BaseRoute):
     # What the hot path reads: plain attributes with class-level defaults, so
     # an instance lookup stays the interpreter's fastest kind (a descriptor or
     # a `__getattr__` on the class would slow every attribute read).  `_app`
-    # mirrors the public `app`; `_converting` is derived from
-    # `param_convertors` on first use and dropped when that is assigned.
+    # mirrors the public `app`; `_matcher` is built on first use and dropped
+    # when an attribute it captured is assigned.
     _app: ASGIApp | None = None
-    _converting: dict[str, Convertor[Any]] | None = None
+    _matcher: Callable[[Scope, str], tuple[Match, Scope]] | None = None
 
-    _DERIVED: ClassVar[Mapping[str, tuple[str, ...]]] = {"param_convertors": ("_converting",)}
+    # `_matcher` closes over these (see `_build_matcher`); `methods` is read
+    # per request instead, so a set mutated in place is seen.
+    _DERIVED: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "param_convertors": ("_matcher",),
+        "path_regex": ("_matcher",),
+        "endpoint": ("_matcher",),
+    }
+    # Whether a path match is only PARTIAL when the method is not in `methods`.
+    _checks_methods: ClassVar[bool] = False
 
     @property
     def app(self) -> ASGIApp:
@@ -368,23 +392,68 @@ class _EndpointRoute(BaseRoute):
         if self.name is not None:
             yield self.name, frozenset(self.param_convertors)
 
-    def _child_scope(self, scope: Scope, route_path: str) -> Scope | None:
-        """The scope changes of a path match (params merged with outer ones), else None."""
-        found = self.path_regex.fullmatch(route_path)
-        if found is None:
+    def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
+        """`matches` with the route path already computed (the router's fast path)."""
+        matcher = self._matcher
+        if matcher is None:
+            matcher = self._matcher = self._build_matcher()
+        return matcher(scope, route_path)
+
+    def path_matcher(self) -> Callable[[Scope, str], tuple[Match, Scope]]:
+        """The matching closure itself when neither `matches` nor `match_path` is overridden."""
+        cls = type(self)
+        base = _EndpointRoute.__dict__["match_path"]
+        if cls.match_path is base and _defining_class(cls, "matches") in _BASE_ROUTES:
+            matcher = self._matcher
+            if matcher is None:
+                matcher = self._matcher = self._build_matcher()
+            return matcher
+        return super().path_matcher()
+
+    def _build_matcher(self) -> Callable[[Scope, str], tuple[Match, Scope]]:
+        # One closure per route, rebuilt when `path_regex`, `param_convertors`
+        # or `endpoint` is assigned (`_DERIVED`): what it captures is what
+        # those attributes held, and the router calls it with no method
+        # lookups or frames in between.
+        fullmatch = self.path_regex.fullmatch
+        converting = _converting(self.param_convertors)
+        endpoint = self.endpoint
+        route: Any = self  # a Route when `checks_methods` (it has `methods`)
+        checks_methods = self._checks_methods
+
+        def match(scope: Scope, route_path: str) -> tuple[Match, Scope]:
+            found = fullmatch(route_path)
+            if found is None:
+                return _NO_MATCH
+            if converting:
+                params = convert_params(found, converting)
+                if params is None:
+                    return _NO_MATCH
+            else:
+                params = found.groupdict()
+            outer = scope.get("path_params")
+            child = {
+                "endpoint": endpoint,
+                "route": route,
+                "path_params": {**outer, **params} if outer else params,
+            }
+            if checks_methods:
+                methods = route.methods
+                if methods is not None and scope["method"] not in methods:
+                    return _PARTIAL, child
+            return _FULL, child
+
+        return match
+
+    def _ready_app(self) -> ASGIApp | None:
+        """`app` when it can be called without reading the attribute per request.
+
+        None when not bound yet, or when a subclass defines its own `app`
+        (a property may compute it per access, so it is read per request).
+        """
+        if type(self).app is not _EndpointRoute.__dict__["app"]:
             return None
-        converting = self._converting
-        if converting is None:
-            converting = self._converting = _converting(self.param_convertors)
-        params = convert_params(found, converting)
-        if params is None:
-            return None
-        outer = scope.get("path_params")
-        return {
-            "endpoint": self.endpoint,
-            "route": self,
-            "path_params": {**outer, **params} if outer else params,
-        }
+        return self._app
 
     def _reverse(self, name: str, path_params: Mapping[str, Any], protocol: Any) -> URLPath:
         if name != self.name or set(path_params) != set(self.param_convertors):
@@ -415,6 +484,7 @@ class Route(_EndpointRoute):
 
     methods: set[str] | None = None
     include_in_schema: bool = True
+    _checks_methods = True
 
     def __init__(
         self,
@@ -445,16 +515,6 @@ class Route(_EndpointRoute):
         """Adapt a function endpoint with the router's adapter, unless `app` is already set."""
         self._bind(adapter.http if adapter is not None else None, "Route")
 
-    def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        """`matches` with the route path already computed (the router's fast path)."""
-        child = self._child_scope(scope, route_path)
-        if child is None:
-            return _NO_MATCH
-        methods = self.methods
-        if methods is not None and scope["method"] not in methods:
-            return _PARTIAL, child
-        return _FULL, child
-
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """FULL on path and method, PARTIAL on path only, else NONE (HTTP scopes only)."""
         if scope["type"] != "http":
@@ -464,6 +524,26 @@ class Route(_EndpointRoute):
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         """The path of this route when `name` and the parameter names match exactly."""
         return self._reverse(name, path_params, "http")
+
+    def full_match_handler(self) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+        """`app` itself (under `max_body_size`, decided now) when `handle` is the base one.
+
+        A FULL match from the base matching already checked the method, so
+        all `handle` would add per request is re-reading the limit.
+        """
+        app = self._ready_app()
+        cls = type(self)
+        if (
+            app is None
+            or not _base_handle(self, Route)
+            or _defining_class(cls, "matches") is not Route
+            or cls.match_path is not _EndpointRoute.__dict__["match_path"]
+        ):
+            return self.handle
+        limit = self.max_body_size
+        if limit is None:
+            return app
+        return functools.partial(limit_request_body, limit, app)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer 405 (with `Allow`) on a method mismatch, else call `app`."""
@@ -532,11 +612,6 @@ class WebSocketRoute(_EndpointRoute):
         """Adapt a function endpoint with the router's adapter, unless `app` is already set."""
         self._bind(adapter.websocket if adapter is not None else None, "WebSocketRoute")
 
-    def match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        """`matches` with the route path already computed."""
-        child = self._child_scope(scope, route_path)
-        return _NO_MATCH if child is None else (_FULL, child)
-
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """FULL or NONE, for websocket scopes only."""
         if scope["type"] != "websocket":
@@ -546,6 +621,13 @@ class WebSocketRoute(_EndpointRoute):
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         """The path of this route (protocol "websocket") when name and params match."""
         return self._reverse(name, path_params, "websocket")
+
+    def full_match_handler(self) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+        """`app` itself when `handle` is the base one (all it does is call `app`)."""
+        app = self._ready_app()
+        if app is None or not _base_handle(self, WebSocketRoute):
+            return self.handle
+        return app
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Call `app`."""
@@ -564,3 +646,7 @@ class WebSocketRoute(_EndpointRoute):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(path={self.path!r}, name={self.name!r})"
+
+
+# The classes whose `matches` is the base one (it calls `match_path`).
+_BASE_ROUTES = (Route, WebSocketRoute)

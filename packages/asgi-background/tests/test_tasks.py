@@ -34,6 +34,21 @@ async def test_async_function_is_awaited_with_its_arguments() -> None:
     assert calls == [(1, 2, 3)]
 
 
+async def test_async_task_failure_propagates_as_itself_on_the_event_loop() -> None:
+    loop_thread = threading.get_ident()
+    error = ValueError("task failed")
+    seen: list[int] = []
+
+    async def fail() -> None:
+        seen.append(threading.get_ident())
+        raise error
+
+    with pytest.raises(ValueError) as info:
+        await BackgroundTask(fail)()
+    assert info.value is error
+    assert seen == [loop_thread]
+
+
 async def test_sync_function_runs_in_a_worker_thread() -> None:
     loop_thread = threading.get_ident()
     seen: list[int] = []

@@ -78,6 +78,12 @@ class BackgroundTask:
 
     async def __call__(self) -> None:
         """Run the function once; exceptions propagate unchanged."""
+        if self.is_async:
+            # `_run`'s async branch, inlined: the common case (an `async def`
+            # task, one per request that schedules one) then costs one
+            # coroutine, not two.
+            await self.func(*self.args, **self.kwargs)
+            return
         await self._run(abandon_on_cancel=False)
 
     async def _run(self, *, abandon_on_cancel: bool) -> None:

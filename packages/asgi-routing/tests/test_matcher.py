@@ -7,6 +7,7 @@ indexed dispatch over generated route tables and request paths.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from routing_helpers import make_scope, text_app
@@ -160,3 +161,54 @@ def test_compile_path_rejects_duplicate_names() -> None:
 
     with pytest.raises(ValueError, match="duplicated param name id"):
         compile_path("/{id}/{id:int}")
+
+
+# Runs of literal segments ("/api/v1/...") are compared in one step; every
+# way a request can leave such a run must give the linear scan's answer.
+CHAIN_TABLE: list[BaseRoute] = [
+    *(Route(f"/api/v1/resource{i}/{{item_id:int}}", _ENDPOINT) for i in range(6)),
+    Route("/api/v1", _ENDPOINT),  # ends inside the run of the routes above
+    Mount("/api/v2/files", app=_ENDPOINT),  # a rest list after a run
+    Route("/api/v1/resource0/{item_id:int}/deep/er/still", _ENDPOINT),
+    Route("/other/{x}/a/b/c", _ENDPOINT),  # a run after a param segment
+]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/resource3/7",  # through the run, then a branch
+        "/api/v1",  # ends where a route ends, inside the others' run
+        "/api",  # ends inside the run: nothing
+        "/api/v9/resource3/7",  # leaves the run midway
+        "/ap/v1/resource3/7",  # leaves the run at its first segment
+        "/api/v2/files/x/y",  # the mount's rest list
+        "/api/v2/files",
+        "/api/v1/resource0/5/deep/er/still",  # a second run further down
+        "/api/v1/resource0/5/deep/er",
+        "/other/q/a/b/c",
+        "/other/q/a/b/c/d",
+        "/",
+        "",
+    ],
+)
+def test_runs_of_literal_segments_agree_with_linear_scan(path: str) -> None:
+    original, RouteIndex.SMALL_TABLE = RouteIndex.SMALL_TABLE, 0
+    try:
+        index = Router(CHAIN_TABLE).prepare()
+    finally:
+        RouteIndex.SMALL_TABLE = original
+    # The table does have runs: "a/b/c" after "/other/{x}".
+    other = index._roots["http"].static[""].static["other"].param
+    assert other is not None
+    assert other.chain is not None
+    assert other.chain[0] == ["a", "b", "c"]
+    scope = make_scope(path)
+    expected, _, _ = linear_scan(CHAIN_TABLE, dict(scope))
+    found = None
+    for position in index.candidates("http", path):
+        match, _ = CHAIN_TABLE[position].match_path(dict(scope), path)
+        if match is Match.FULL:
+            found = CHAIN_TABLE[position]
+            break
+    assert found is expected

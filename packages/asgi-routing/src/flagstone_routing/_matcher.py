@@ -50,13 +50,39 @@ __all__ = ["RouteIndex"]
 
 
 class _Node:
-    __slots__ = ("end", "param", "rest", "static")
+    __slots__ = ("chain", "end", "param", "rest", "static")
 
     def __init__(self) -> None:
         self.static: dict[str, _Node] = {}
         self.param: _Node | None = None
         self.end: list[int] = []
         self.rest: list[int] = []
+        # Set by `_compress`: (literals, node) when the only way down from
+        # here is that run of literal segments through nodes where nothing
+        # else happens ("/api/v1/..." shared by every route).
+        self.chain: tuple[list[str], _Node] | None = None
+
+
+def _compress(root: _Node) -> None:
+    """Give every node whose descent is a run of 2+ lone literal segments its `chain`."""
+    # Iterative, like the walk: a template's depth is not bounded by the
+    # interpreter's recursion limit.
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        pending.extend(node.static.values())
+        if node.param is not None:
+            pending.append(node.param)
+            continue
+        literals: list[str] = []
+        target = node
+        while len(target.static) == 1 and target.param is None:
+            if literals and (target.rest or target.end):
+                break  # something is collected here: the walk must stop at it
+            ((text, target),) = target.static.items()
+            literals.append(text)
+        if len(literals) >= 2:
+            node.chain = (literals, target)
 
 
 def _insert(root: _Node, index: int, shape: list[Segment] | None) -> None:
@@ -93,6 +119,15 @@ def _collect(node: _Node, parts: list[str], out: list[int]) -> None:
         if depth == last:
             if node.end:
                 out.extend(node.end)
+        elif node.chain is not None:
+            # One slice comparison instead of a step per segment; a mismatch
+            # (or a path that ends inside the run) is a dead end, since the
+            # nodes skipped hold nothing and have no param child.
+            literals, target = node.chain
+            end = depth + len(literals)
+            if parts[depth:end] == literals:
+                node, depth = target, end
+                continue
         else:
             child = node.static.get(parts[depth])
             param = node.param
@@ -115,7 +150,7 @@ def _collect(node: _Node, parts: list[str], out: list[int]) -> None:
 class RouteIndex:
     """A precompiled index over a router's routes (rebuilt when the routes change)."""
 
-    __slots__ = ("_roots", "_small", "_static", "handlers", "matchers", "routes")
+    __slots__ = ("_roots", "_static", "handlers", "matchers", "routes", "small_tables")
 
     # At or below this many routes of a scope type, asking them all is cheaper
     # than walking the trie (a failing regex stops at its first literal), so
@@ -145,15 +180,18 @@ class RouteIndex:
                     _insert(root, index, shape)
                     if shape is not None and all(kind == LITERAL for kind, _ in shape):
                         static_paths.add((scope_type, "/".join(text for _, text in shape)))
+        for root in self._roots.values():
+            _compress(root)
         # Fully static templates ("/", "/health") get their candidate list
         # precomputed: one dict lookup instead of a walk.  Only paths that
         # are in the route table are stored, so the table's size is bounded
         # by the routes, never by what clients send.
-        self._small: dict[str, list[int]] = {}
+        # Read by the router before it calls `candidates` (saving the call).
+        self.small_tables: dict[str, list[int]] = {}
         for scope_type in self._roots:
             members = [i for i, route in enumerate(routes) if scope_type in route.scope_types]
             if len(members) <= self.SMALL_TABLE:
-                self._small[scope_type] = members
+                self.small_tables[scope_type] = members
         self._static: dict[str, dict[str, list[int]]] = {"http": {}, "websocket": {}}
         for scope_type, path in static_paths:
             self._static[scope_type][path] = self._walk(scope_type, path)
@@ -173,7 +211,7 @@ class RouteIndex:
     def candidates(self, scope_type: str, route_path: str) -> list[int]:
         """Indices of the routes that may match, in declaration order."""
         # Inlined rather than calling `_walk`: this runs on every request.
-        small = self._small.get(scope_type)
+        small = self.small_tables.get(scope_type)
         if small is not None:
             return small
         static = self._static.get(scope_type)

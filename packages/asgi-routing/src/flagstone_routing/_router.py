@@ -347,8 +347,12 @@ class Router:
         # `get_route_path` only matters under a root_path (a Mount, a
         # server's prefix): most requests have none.
         route_path = get_route_path(scope) if scope.get("root_path") else scope["path"]
+        scope_type = scope["type"]
+        positions = index.small_tables.get(scope_type)
+        if positions is None:
+            positions = index.candidates(scope_type, route_path)
         partials: list[tuple[BaseRoute, Scope]] | None = None
-        for position in index.candidates(scope["type"], route_path):
+        for position in positions:
             match, child_scope = matchers[position](scope, route_path)
             if match is _FULL:
                 scope.update(child_scope)

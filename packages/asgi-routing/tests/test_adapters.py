@@ -175,3 +175,61 @@ async def test_missing_flagstone_requests_fails_startup_not_a_request() -> None:
 async def test_raw_asgi_endpoints_need_nothing_else() -> None:
     router = Router([Route("/", text_app("raw"))])
     assert (await call(router, "/")).text == "raw"
+
+
+class AdapterRefused(Exception):
+    """What a framework's adapter raises for an endpoint it cannot serve."""
+
+
+def picky_http_adapter(func: Any) -> ASGIApp:
+    """A framework adapter that refuses endpoints named `broken*`."""
+    if func.__name__.startswith("broken"):
+        raise AdapterRefused(f"cannot adapt {func.__name__}")
+    return my_http_adapter(func)
+
+
+PICKY_ADAPTER = EndpointAdapter(http=picky_http_adapter, websocket=my_ws_adapter)
+
+
+async def broken(request: MyRequest) -> str:
+    return "never served"
+
+
+async def test_an_adapter_failure_fails_that_route_only() -> None:
+    router = Router(
+        [Route("/ok/{name}", hello), Route("/broken", broken)], endpoint_adapter=PICKY_ADAPTER
+    )
+    # The healthy route answers, from the very first request on.
+    assert (await call(router, "/ok/ada")).text == "hello ada"
+    for _ in range(3):
+        with pytest.raises(AdapterRefused, match="cannot adapt broken") as info:
+            await call(router, "/broken")
+        # The same original error each time, its traceback not growing
+        # with every request that re-raises it.
+        assert len(list(_frames(info.value.__traceback__))) < 30
+    assert (await call(router, "/ok/bob")).text == "hello bob"
+    assert (await call(router, "/missing")).status == 404
+
+
+async def test_an_adapter_failure_still_fails_startup() -> None:
+    router = Router([Route("/ok", hello), Route("/broken", broken)], endpoint_adapter=PICKY_ADAPTER)
+    result = await run_lifespan(router)
+    assert [m["type"] for m in result.messages] == ["lifespan.startup.failed"]
+    assert "cannot adapt broken" in result.messages[0]["message"]
+    with pytest.raises(AdapterRefused):
+        router.prepare()
+
+
+async def test_fixing_a_failed_route_serves_it() -> None:
+    route = Route("/broken", broken)
+    router = Router([Route("/ok", hello), route], endpoint_adapter=PICKY_ADAPTER)
+    with pytest.raises(AdapterRefused):
+        await call(router, "/broken")
+    route.app = text_app("fixed")
+    assert (await call(router, "/broken")).text == "fixed"
+
+
+def _frames(tb: Any) -> Any:
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next

@@ -150,7 +150,7 @@ def _collect(node: _Node, parts: list[str], out: list[int]) -> None:
 class RouteIndex:
     """A precompiled index over a router's routes (rebuilt when the routes change)."""
 
-    __slots__ = ("_roots", "_static", "handlers", "matchers", "routes", "small_tables")
+    __slots__ = ("_roots", "_static", "failures", "handlers", "matchers", "routes", "small_tables")
 
     # At or below this many routes of a scope type, asking them all is cheaper
     # than walking the trie (a failing regex stops at its first literal), so
@@ -167,6 +167,9 @@ class RouteIndex:
         self.matchers: list[Callable[[Scope, str], tuple[Match, Scope]]] = [
             route.path_matcher() for route in routes
         ]
+        # Positions whose endpoint adapter raised, and what it raised (the
+        # router fills it in and makes their handlers raise it).
+        self.failures: dict[int, Exception] = {}
         # What serves a FULL match at each position (`full_match_handler`).
         self.handlers: list[Callable[[Scope, Receive, Send], Awaitable[None]]] = [
             route.full_match_handler() for route in routes

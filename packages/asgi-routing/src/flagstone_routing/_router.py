@@ -53,6 +53,18 @@ _FULL = Match.FULL
 _PARTIAL = Match.PARTIAL
 
 
+def _failing(exc: Exception) -> ASGIApp:
+    """An app raising `exc`, the error a route's endpoint adapter raised."""
+    original = exc.__traceback__
+
+    async def adapter_failed(scope: Scope, receive: Receive, send: Send) -> None:
+        # Reset to the adapter's own traceback first: each raise would
+        # otherwise add this request's frames to it, forever.
+        raise exc.with_traceback(original)
+
+    return adapter_failed
+
+
 class _RouteList(list[BaseRoute]):
     """`router.routes`: a plain list that tells its router when it changes."""
 
@@ -214,18 +226,40 @@ class Router:
             self._invalidate()
 
     def prepare(self) -> RouteIndex:
-        """Bind endpoint adapters and build the index now (otherwise done on first use)."""
+        """Bind endpoint adapters and build the index now (otherwise done on first use).
+
+        Raises what an endpoint adapter raised for a route (the lifespan
+        startup calls this, so a route that cannot be served fails the
+        startup).  The index is built all the same: served without a
+        lifespan, only that route's requests fail, with that error.
+        """
+        index = self._build_index()
+        if index.failures:
+            raise next(iter(index.failures.values()))
+        return index
+
+    def _build_index(self) -> RouteIndex:
         adapter = self.endpoint_adapter or self._inherited_adapter
-        for route in self._routes:
+        failures: dict[int, Exception] = {}
+        for position, route in enumerate(self._routes):
             if not isinstance(route, BaseRoute):
                 raise TypeError(
                     f"Router routes must be Route, WebSocketRoute, Mount, Host or another "
                     f"flagstone_routing.BaseRoute, got {route!r}; wrap an ASGI app in Mount(path, app=...)"
                 )
-            route.bind_adapter(adapter)
             route.watched_by(self)
-        self._index = RouteIndex(self._routes)
-        return self._index
+            try:
+                route.bind_adapter(adapter)
+            except Exception as exc:
+                # One endpoint a (framework's) adapter refuses must not take
+                # the app's other routes down with it.
+                failures[position] = exc
+        index = RouteIndex(self._routes)
+        for position, failure in failures.items():
+            index.handlers[position] = _failing(failure)
+        index.failures = failures
+        self._index = index
+        return index
 
     def add_route(
         self,
@@ -342,7 +376,7 @@ class Router:
     def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         # A plain function returning the awaitable of whoever answers (the
         # route's handler, the 405 or the miss), like `app`.
-        index = self._index or self.prepare()
+        index = self._index or self._build_index()
         matchers = index.matchers
         # `get_route_path` only matters under a root_path (a Mount, a
         # server's prefix): most requests have none.

@@ -421,3 +421,21 @@ async def test_a_responses_own_background_runs_first_then_the_middlewares_queue(
         "response task",
         "middleware task",
     ]
+
+
+@pytest.mark.parametrize("complete", [True, False], ids=["completed", "incomplete"])
+async def test_with_nothing_queued_the_queue_still_closes_and_nothing_is_logged(
+    client: Any, complete: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    queues: list[RequestTasks] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        queues.append(scope[BACKGROUND_KEY])
+        await send(START)
+        await send({"type": "http.response.body", "more_body": not complete})
+
+    with caplog.at_level(logging.DEBUG, logger="flagstone.background"):
+        await client.call(BackgroundMiddleware(app))
+    assert caplog.records == []
+    with pytest.raises(RuntimeError, match="already ran"):
+        queues[0].add_task(print)

@@ -200,6 +200,11 @@ class BackgroundMiddleware:
             # the request down and nothing new may start, so the queue is dropped.
             await _run_after_app_error(tasks, exc, watch.delivered)
             raise
+        if not tasks.tasks:
+            # Nothing queued (most requests): nothing to run or log either way,
+            # only the queue to close, as running it would.
+            tasks._closed = True
+            return
         if watch.delivered:
             await tasks.run_completed()
         elif watch.disconnected:

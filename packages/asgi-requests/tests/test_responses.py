@@ -557,6 +557,136 @@ async def test_disconnect_closes_sync_iterator(http_scope) -> None:
     assert cleaned.is_set()
 
 
+# --- the disconnect watcher: only while the producer waits (issue 19) ---------------
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_stream_that_never_waits_never_reads_receive_on_asyncio(
+    http_scope, run_asgi, sent_response
+) -> None:
+    """Nothing can interrupt a producer that never suspends, so no watcher is started."""
+
+    async def ready() -> AsyncIterator[bytes]:
+        yield b"a"
+        yield b"b"
+
+    ran: list[str] = []
+
+    async def background() -> None:
+        ran.append("ran")
+
+    chan = await run_asgi(StreamingResponse(ready(), background=background), http_scope())
+    assert sent_response(chan.sent).body == b"ab"
+    assert chan.receive_calls == 0
+    assert ran == ["ran"]
+
+
+async def test_stream_that_waits_gets_a_watcher_from_its_first_wait(http_scope) -> None:
+    """The chunk before the first wait goes out; the disconnect then ends the idle stream."""
+    cleaned = anyio.Event()
+    sent: list[dict[str, Any]] = []
+
+    async def tick_then_idle() -> AsyncIterator[bytes]:
+        try:
+            yield b"tick"
+            await anyio.sleep_forever()
+            yield b"never"
+        finally:
+            cleaned.set()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}  # already gone: seen as soon as anyone listens
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with anyio.fail_after(5):
+        await StreamingResponse(tick_then_idle())(http_scope(), receive, send)
+    assert cleaned.is_set()
+    assert [m.get("body") for m in sent[1:]] == [b"tick"]
+
+
+async def test_disconnect_waits_for_a_shielded_wait_in_the_iterator(http_scope) -> None:
+    """The watcher cancels through anyio: a shielded wait in the producer finishes first."""
+    events: list[str] = []
+    release = anyio.Event()
+    disconnected = anyio.Event()
+
+    async def shielded() -> AsyncIterator[bytes]:
+        try:
+            yield b"a"
+            with anyio.CancelScope(shield=True):
+                await release.wait()  # e.g. a worker thread that cannot be interrupted
+            events.append("shielded wait finished")
+            await anyio.sleep_forever()
+            yield b"never"
+        finally:
+            events.append("finally")
+
+    async def receive() -> dict[str, Any]:
+        disconnected.set()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    response = StreamingResponse(shielded())
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(response, http_scope(), receive, send)
+            await disconnected.wait()
+            assert events == []
+            release.set()
+    assert events == ["shielded wait finished", "finally"]
+
+
+async def test_iterator_with_its_own_cancel_scope_streams_and_is_stopped(http_scope) -> None:
+    """Cancel scopes the iterator opens across a wait nest inside the watcher's."""
+    cleaned = anyio.Event()
+    disconnect_now = anyio.Event()
+    sent: list[bytes] = []
+
+    async def scoped() -> AsyncIterator[bytes]:
+        try:
+            with anyio.move_on_after(60):
+                await anyio.lowlevel.checkpoint()
+            yield b"a"
+            with anyio.move_on_after(60):
+                disconnect_now.set()
+                await anyio.sleep_forever()
+            yield b"never"
+        finally:
+            cleaned.set()
+
+    async def receive() -> dict[str, Any]:
+        await disconnect_now.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message.get("body", b""))
+
+    with anyio.fail_after(5):
+        await StreamingResponse(scoped())(http_scope(), receive, send)
+    assert cleaned.is_set()
+    assert sent[1:] == [b"a"]
+
+
+async def test_receive_failing_in_the_watcher_is_the_responses_error(http_scope) -> None:
+    async def idle() -> AsyncIterator[bytes]:
+        yield b"a"
+        await anyio.sleep_forever()
+        yield b"never"
+
+    async def receive() -> dict[str, Any]:
+        raise RuntimeError("receive broke")
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    with anyio.fail_after(5), pytest.raises(RuntimeError, match="receive broke"):
+        await StreamingResponse(idle())(http_scope(), receive, send)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -13,7 +13,8 @@ Deliberate differences from Starlette:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+import asyncio
+from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -66,6 +67,12 @@ async def run_until_disconnect(
     `http.disconnect` from `receive()` and cancels the producer at once.
     `should_watch` decides: the watcher is skipped only when the producer may
     still need `receive()` for the request body, which the watcher would take.
+
+    The watcher is only needed while the producer waits: a producer that
+    never suspends (a body already in memory, a fast client) cannot be
+    interrupted by anything, so on asyncio the watcher task is started
+    lazily, the first time the producer suspends, and a response that never
+    waits pays neither a task nor a cancel scope.
     """
 
     async def guarded_send(message: Message) -> None:
@@ -76,13 +83,24 @@ async def run_until_disconnect(
             # body iterator itself is a real error and must propagate.
             raise _ClientGone from exc
 
-    if not watch:
-        try:
+    try:
+        if not watch:
             await produce(guarded_send)
-        except _ClientGone:
-            return True
-        return False
+            return False
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # trio, or another anyio backend
+            loop = None
+        if loop is None:
+            return await _watch_in_task_group(scope, receive, produce, guarded_send)
+        return await _watch_on_asyncio(loop, scope, receive, produce, guarded_send)
+    except _ClientGone:
+        return True
 
+
+async def _watch_in_task_group(
+    scope: Scope, receive: Receive, produce: Callable[[Send], Awaitable[None]], send: Send
+) -> bool:
     disconnected = False
     error: Exception | None = None
     async with anyio.create_task_group() as tg:
@@ -90,7 +108,7 @@ async def run_until_disconnect(
         async def run_producer() -> None:
             nonlocal disconnected, error
             try:
-                await produce(guarded_send)
+                await produce(send)
             except _ClientGone:
                 disconnected = True
             except Exception as exc:
@@ -104,16 +122,108 @@ async def run_until_disconnect(
         # finishes in one loop iteration, and cancelling a task blocked in
         # `receive()` costs one more -- half the iterations of the reverse.
         tg.start_soon(run_producer)
-        while True:
-            message = await receive()
-            _remember(scope, message)
-            if message["type"] == "http.disconnect":
-                break
-        disconnected = True
+        try:
+            await _until_disconnect(scope, receive)
+            disconnected = True
+        except Exception as exc:
+            error = exc  # a failing receive() is the response's error, unwrapped too
         tg.cancel_scope.cancel()
     if error is not None:
         raise error
     return disconnected
+
+
+async def _until_disconnect(scope: Scope, receive: Receive) -> None:
+    while True:
+        message = await receive()
+        _remember(scope, message)
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _watch_on_asyncio(
+    loop: asyncio.AbstractEventLoop,
+    scope: Scope,
+    receive: Receive,
+    produce: Callable[[Send], Awaitable[None]],
+    send: Send,
+) -> bool:
+    # The producer runs in this task, inside a cancel scope entered up front
+    # (one entered later could not nest with the scopes the producer opens
+    # itself).  The watcher is a plain asyncio task, started by
+    # `_StartOnSuspend` only once the producer waits, that cancels the scope
+    # when the client leaves: through anyio, so that shielded waits inside
+    # the producer (a worker thread still running `next()` on a sync
+    # iterator, a shielded cleanup) are never cut short.
+    watcher: asyncio.Task[None] | None = None
+    gone = False
+    error: Exception | None = None
+    cancel_scope = anyio.CancelScope()
+
+    async def watch() -> None:
+        nonlocal gone, error
+        try:
+            await _until_disconnect(scope, receive)
+            gone = True
+        except Exception as exc:
+            error = exc  # a failing receive() is the response's error, as with a task group
+        cancel_scope.cancel()
+
+    def start_watcher() -> None:
+        nonlocal watcher
+        watcher = loop.create_task(watch())
+
+    try:
+        with cancel_scope:
+            await _StartOnSuspend(produce(send), start_watcher)
+    finally:
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
+            # No task outlives the response (the watcher is blocked in
+            # receive(); this costs one loop iteration, on the waiting path only).
+            await asyncio.wait((watcher,))
+    if error is not None:
+        raise error
+    return gone
+
+
+class _StartOnSuspend:
+    """Await `producer` in the current task; call `on_suspend()` before it first waits.
+
+    Until the producer suspends this is a plain call; from its first
+    suspension on, it behaves exactly as `yield from` (every value the event
+    loop sends or throws is passed through), so the producer cannot tell.
+    """
+
+    __slots__ = ("_on_suspend", "_producer")
+
+    def __init__(self, producer: Awaitable[None], on_suspend: Callable[[], None]) -> None:
+        self._producer = producer.__await__()
+        self._on_suspend = on_suspend
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        producer = self._producer
+        try:
+            signal = producer.send(None)
+        except StopIteration:
+            return  # finished without ever waiting: nothing to watch
+        self._on_suspend()
+        while True:
+            try:
+                value = yield signal
+            except GeneratorExit:
+                producer.close()
+                raise
+            except BaseException as exc:  # forwarded as is, as `yield from` does
+                try:
+                    signal = producer.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    signal = producer.send(value)
+                except StopIteration:
+                    return
 
 
 def body_settled(scope: Scope) -> bool:
@@ -274,22 +384,24 @@ class StreamingResponse(Response):
             await send(start)
             await send({"type": "http.response.body", "body": b""})
         else:
+            exhausted = False
 
-            async def produce(guarded_send: Send) -> None:
-                exhausted = False
-                try:
-                    await guarded_send(start)
-                    await self.stream_body(guarded_send)
-                    exhausted = True
-                finally:
-                    # An exhausted iterator has already run its cleanup; skip
-                    # the (shielded, so not free) close on the common path.
-                    if not exhausted:
-                        await self.close()
+            async def produce(out: Send) -> None:
+                nonlocal exhausted
+                await out(start)
+                await self.stream_body(out)
+                exhausted = True
 
-            await run_until_disconnect(
-                scope, receive, send, produce, watch=self.watch_disconnect(scope)
-            )
+            try:
+                await run_until_disconnect(
+                    scope, receive, send, produce, watch=self.watch_disconnect(scope)
+                )
+            finally:
+                # Closed here, after the watcher stopped, so that no disconnect
+                # can interrupt the (shielded) cleanup; an exhausted iterator
+                # has run its cleanup already, and the close is not free.
+                if not exhausted:
+                    await self.close()
         if self.background is not None:
             await run_background(self.background)
 

@@ -374,6 +374,74 @@ async def test_send_oserror_closes_iterator_spec_2_4(http_scope) -> None:
     assert cleaned == ["closed"]
 
 
+@pytest.mark.parametrize(
+    "failing_send",
+    [
+        pytest.param(1, id="response-start"),
+        pytest.param(2, id="first-chunk"),
+        pytest.param(4, id="closing-empty-chunk"),
+    ],
+)
+@pytest.mark.parametrize("overridden", [False, True], ids=["own-stream-body", "subclass"])
+async def test_any_failed_send_is_a_quiet_disconnect_spec_2_4(
+    http_scope, failing_send: int, overridden: bool
+) -> None:
+    """Every send is guarded: inline in our stream_body, by a wrapper for an override."""
+    cleaned: list[str] = []
+
+    async def two() -> AsyncIterator[bytes]:
+        try:
+            yield b"a"
+            yield b"b"
+        finally:
+            cleaned.append("closed")
+
+    class Subclass(StreamingResponse):
+        async def stream_body(self, send: Any) -> None:
+            await super().stream_body(send)
+
+    calls = 0
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == failing_send:
+            raise OSError("client gone")
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("no watcher under spec 2.4 with an unread body")
+
+    ran: list[str] = []
+
+    async def background() -> None:
+        ran.append("ran")
+
+    scope = http_scope(
+        method="POST",
+        headers=[("content-length", "5")],
+        asgi={"version": "3.0", "spec_version": "2.4"},
+    )
+    cls = Subclass if overridden else StreamingResponse
+    iterator = two()
+    with anyio.fail_after(5):
+        await cls(iterator, background=background)(scope, receive, send)
+    assert iterator.ag_frame is None  # closed (or exhausted)
+    # A stream that failed before its first chunk never started the generator.
+    assert cleaned == ([] if failing_send == 1 else ["closed"])
+    assert ran == ["ran"]
+
+
+async def test_stream_body_called_directly_raises_the_oserror_of_send() -> None:
+    async def one() -> AsyncIterator[bytes]:
+        yield b"a"
+
+    async def send(message: dict[str, Any]) -> None:
+        raise ConnectionResetError("gone")
+
+    with pytest.raises(OSError, match="gone"):
+        await StreamingResponse(one()).stream_body(send)
+
+
 async def test_disconnect_closes_idle_stream_at_once_spec_2_4(http_scope) -> None:
     """Under ASGI 2.4 a bodiless request is still watched: an idle stream ends at once."""
     cleaned = anyio.Event()

@@ -38,8 +38,12 @@ __all__ = [
 ContentStream = AsyncIterable[str | bytes | memoryview] | Iterable[str | bytes | memoryview]
 
 
-class _ClientGone(Exception):
-    """`send` failed because the client went away (ASGI spec >= 2.4 raises OSError)."""
+class _ClientGone(OSError):
+    """`send` failed because the client went away (ASGI spec >= 2.4 raises OSError).
+
+    An `OSError` itself, so that code calling `stream_body` outside
+    `run_until_disconnect` still sees the kind of error `send` raised.
+    """
 
 
 def spec_at_least_2_4(scope: Scope) -> bool:
@@ -59,6 +63,7 @@ async def run_until_disconnect(
     produce: Callable[[Send], Awaitable[None]],
     *,
     watch: bool,
+    guard_send: bool = True,
 ) -> bool:
     """Run `produce(send)` until it finishes or the client goes; True if it went.
 
@@ -68,11 +73,15 @@ async def run_until_disconnect(
     `should_watch` decides: the watcher is skipped only when the producer may
     still need `receive()` for the request body, which the watcher would take.
 
+    `produce` gets `send` wrapped so that its OSErrors become `_ClientGone`;
+    with `guard_send=False` it gets `send` itself and promises to do that
+    translation inline (a wrapper is one more coroutine per chunk).
+
     The watcher is only needed while the producer waits: a producer that
     never suspends (a body already in memory, a fast client) cannot be
     interrupted by anything, so on asyncio the watcher task is started
     lazily, the first time the producer suspends, and a response that never
-    waits pays neither a task nor a cancel scope.
+    waits pays no task.
     """
 
     async def guarded_send(message: Message) -> None:
@@ -81,21 +90,32 @@ async def run_until_disconnect(
         except OSError as exc:
             # Only OSErrors from `send` mean "client gone"; one raised by the
             # body iterator itself is a real error and must propagate.
-            raise _ClientGone from exc
+            raise _ClientGone(*exc.args) from exc
 
+    out = guarded_send if guard_send else send
     try:
         if not watch:
-            await produce(guarded_send)
+            await produce(out)
             return False
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:  # trio, or another anyio backend
             loop = None
         if loop is None:
-            return await _watch_in_task_group(scope, receive, produce, guarded_send)
-        return await _watch_on_asyncio(loop, scope, receive, produce, guarded_send)
+            return await _watch_in_task_group(scope, receive, produce, out)
+        return await _watch_on_asyncio(loop, scope, receive, produce, out)
     except _ClientGone:
         return True
+
+
+async def send_or_gone(send: Send, message: Message) -> None:
+    """`await send(message)`, an `OSError` from it turned into `_ClientGone` (see `guard_send`)."""
+    try:
+        await send(message)
+    except _ClientGone:
+        raise
+    except OSError as exc:
+        raise _ClientGone(*exc.args) from exc
 
 
 async def _watch_in_task_group(
@@ -357,15 +377,27 @@ class StreamingResponse(Response):
             await close_iterator(self._source)
 
     async def stream_body(self, send: Send) -> None:
-        """Send every chunk with `more_body`, then the closing empty chunk."""
-        encode = self.encode_chunk
+        """Send every chunk with `more_body`, then the closing empty chunk.
+
+        An `OSError` from `send` (the client is gone) is raised as a
+        `_ClientGone`, itself an `OSError`.
+        """
+        encode_chunk = self.encode_chunk
         # bytes pass through untouched unless a subclass encodes differently.
-        raw_bytes_ok = type(self).encode_chunk is StreamingResponse.encode_chunk
+        plain = type(self).encode_chunk is StreamingResponse.encode_chunk
         async for chunk in self.body_iterator:
-            body = chunk if raw_bytes_ok and type(chunk) is bytes else encode(chunk)
-            if body:  # an empty chunk carries nothing: skip the message
-                await send({"type": "http.response.body", "body": body, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if not plain or type(chunk) is not bytes:
+                chunk = encode_chunk(chunk)
+            if chunk:  # an empty chunk carries nothing: skip the message
+                # The guard is inline, not a wrapper around `send`: this is
+                # the per-chunk path, and only `send`'s OSErrors mean "gone".
+                try:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                except _ClientGone:
+                    raise
+                except OSError as exc:
+                    raise _ClientGone(*exc.args) from exc
+        await send_or_gone(send, {"type": "http.response.body", "body": b"", "more_body": False})
 
     def watch_disconnect(self, scope: Scope) -> bool:
         """Whether a watcher task listens for `http.disconnect` (see `should_watch`)."""
@@ -388,13 +420,21 @@ class StreamingResponse(Response):
 
             async def produce(out: Send) -> None:
                 nonlocal exhausted
-                await out(start)
+                await send_or_gone(out, start)
                 await self.stream_body(out)
                 exhausted = True
 
+            # Our own stream_body guards its sends inline; an override gets
+            # them guarded by a wrapper.
+            own_body = type(self).stream_body is StreamingResponse.stream_body
             try:
                 await run_until_disconnect(
-                    scope, receive, send, produce, watch=self.watch_disconnect(scope)
+                    scope,
+                    receive,
+                    send,
+                    produce,
+                    watch=self.watch_disconnect(scope),
+                    guard_send=not own_body,
                 )
             finally:
                 # Closed here, after the watcher stopped, so that no disconnect

@@ -792,3 +792,34 @@ async def test_background_object_with_async_call(http_scope, run_asgi) -> None:
     task = Task()
     await run_asgi(PlainTextResponse("x", background=task), http_scope())
     assert task.ran
+
+
+@pytest.mark.parametrize(
+    ("spec_version", "at_least_2_4"),
+    [
+        pytest.param("2.3", False, id="2.3"),
+        pytest.param("2.4", True, id="2.4"),
+        pytest.param("2.10", True, id="2.10-not-lexical"),
+        pytest.param("3.0", True, id="3.0"),
+        pytest.param("2", False, id="major-only"),
+        pytest.param("two.four", False, id="not-a-number"),
+        pytest.param("", False, id="empty"),
+    ],
+)
+def test_spec_version_is_read_the_same_the_second_time(
+    spec_version: str, at_least_2_4: bool
+) -> None:
+    from flagstone_requests._streaming import spec_at_least_2_4
+
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": spec_version}}
+    assert spec_at_least_2_4(scope) is at_least_2_4
+    assert spec_at_least_2_4(scope) is at_least_2_4  # from the per-version cache
+
+
+def test_spec_version_cache_stays_small_whatever_the_server_sends() -> None:
+    from flagstone_requests import _streaming
+
+    for minor in range(100):
+        scope = {"asgi": {"spec_version": f"2.{minor}"}}
+        assert _streaming.spec_at_least_2_4(scope) is (minor >= 4)
+    assert len(_streaming._SPEC_2_4) <= _streaming._SPEC_2_4_MAX

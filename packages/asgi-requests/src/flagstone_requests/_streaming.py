@@ -46,14 +46,28 @@ class _ClientGone(OSError):
     """
 
 
+# The answer per `spec_version` string: a server sends the same one on every
+# request, so parsing it each time is waste.  Bounded, since the value is the
+# server's and not worth trusting with memory.
+_SPEC_2_4: dict[str, bool] = {}
+_SPEC_2_4_MAX = 16
+
+
 def spec_at_least_2_4(scope: Scope) -> bool:
     """Whether the server implements ASGI spec 2.4 (send to a gone client raises OSError)."""
     spec = scope.get("asgi", {}).get("spec_version", "2.0")
+    known = _SPEC_2_4.get(spec)
+    if known is not None:
+        return known
     try:
         major, minor = (int(part) for part in spec.split(".")[:2])
     except ValueError:
-        return False
-    return (major, minor) >= (2, 4)
+        known = False
+    else:
+        known = (major, minor) >= (2, 4)
+    if len(_SPEC_2_4) < _SPEC_2_4_MAX:
+        _SPEC_2_4[spec] = known
+    return known
 
 
 async def run_until_disconnect(

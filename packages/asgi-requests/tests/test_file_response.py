@@ -147,6 +147,35 @@ async def test_if_modified_since(data_file, http_scope, run_asgi, sent_response)
     assert sent_response((await run_asgi(FileResponse(data_file), scope)).sent).status == 200
 
 
+@pytest.mark.parametrize(
+    ("since", "status"),
+    [
+        pytest.param("echo", 304, id="our-own-date-echoed-fast-path"),
+        pytest.param(+3600, 304, id="a-later-date-parsed"),
+        pytest.param(-3600, 200, id="an-earlier-date-parsed"),
+    ],
+)
+async def test_if_modified_since_echoed_or_parsed(
+    since, status, data_file, http_scope, run_asgi, sent_response
+) -> None:
+    mtime = os.stat(data_file).st_mtime
+    value = formatdate(mtime if since == "echo" else mtime + since, usegmt=True)
+    scope = http_scope(headers=[("if-modified-since", value)])
+    assert sent_response((await run_asgi(FileResponse(data_file), scope)).sent).status == status
+
+
+async def test_echoed_last_modified_that_is_no_date_is_ignored(
+    data_file, http_scope, run_asgi, sent_response
+) -> None:
+    # The app set a Last-Modified that is not a date; the client echoes it.
+    # RFC 9110 ignores a condition on an invalid date: the file is sent.
+    response = FileResponse(data_file, headers={"last-modified": "yesterday-ish"})
+    scope = http_scope(headers=[("if-modified-since", "yesterday-ish")])
+    resp = sent_response((await run_asgi(response, scope)).sent)
+    assert resp.status == 200
+    assert resp.body == CONTENT
+
+
 async def test_if_none_match_wins_over_if_modified_since(
     data_file, http_scope, run_asgi, sent_response
 ) -> None:

@@ -20,6 +20,7 @@ Deliberate differences from Starlette:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import mimetypes
@@ -261,6 +262,12 @@ class FileResponse(Response):
         last_modified = self._header(b"last-modified")
         if if_modified_since is None or last_modified is None:
             return False
+        if if_modified_since == last_modified:
+            # What browsers send: our own Last-Modified, echoed.  The same
+            # instant, so no need to parse the client's copy; ours is parsed
+            # once per value (it must still be a date: RFC 9110 ignores a
+            # condition on an invalid one).
+            return _server_date(last_modified) is not None
         since = _http_date(if_modified_since)
         modified = _http_date(last_modified)
         if since is None or modified is None:
@@ -428,6 +435,11 @@ def _http_date(value: str) -> datetime | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return parsed if parsed.tzinfo is not None else None
+
+
+# Our own Last-Modified values (one per file version), never the client's:
+# a cache keyed by client input would be theirs to fill.
+_server_date = functools.lru_cache(maxsize=256)(_http_date)
 
 
 def _strip_weak(tag: str) -> str:

@@ -36,7 +36,7 @@ from urllib.parse import quote
 import anyio
 import anyio.to_thread
 
-from flagstone_contract import Receive, Scope, Send
+from flagstone_contract import Message, Receive, Scope, Send
 
 from ._ranges import RangeDecision, if_range_matches, parse_range
 from ._responses import (
@@ -155,8 +155,7 @@ class FileResponse(Response):
 
     async def _send_not_modified(self, send: Send) -> None:
         headers = [(k, v) for k, v in self.raw_headers if k not in _NOT_ON_304]
-        await send({"type": "http.response.start", "status": 304, "headers": headers})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await _send_without_body(send, _start(304, headers))
 
     def _answers_not_modified(self, scope: Scope) -> bool:
         if scope["type"] != "http" or self.status_code != 200:
@@ -220,14 +219,9 @@ class FileResponse(Response):
         if decision.outcome == "partial":
             await self._send_ranges(scope, receive, send, decision.ranges, size, handle)
             return
-        start = {
-            "type": prefix + "http.response.start",
-            "status": self.status_code,
-            "headers": self.raw_headers,
-        }
+        start = _start(self.status_code, self.raw_headers, prefix)
         if method == "HEAD":
-            await send(start)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await _send_without_body(send, start)
             return
         extensions = scope.get("extensions") or {}
         if prefix == "" and "http.response.pathsend" in extensions:
@@ -343,10 +337,9 @@ class FileResponse(Response):
                 (b"content-type", f"multipart/byteranges; boundary={boundary}".encode("latin-1")),
                 (b"content-length", str(length).encode("latin-1")),
             ]
-        start_message = {"type": "http.response.start", "status": 206, "headers": headers}
+        start_message = _start(206, headers)
         if _method(scope) == "HEAD" or handle is None:
-            await send(start_message)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await _send_without_body(send, start_message)
             return
         multipart = len(parts) > 1
 
@@ -406,6 +399,18 @@ class FileResponse(Response):
             remaining -= len(chunk)
             more = remaining > 0 or more_after
             await send({"type": body_type, "body": chunk, "more_body": more})
+
+
+def _start(status: int, headers: list[tuple[bytes, bytes]], prefix: str = "") -> Message:
+    """The `http.response.start` (or, with `prefix`, the WebSocket denial's) message."""
+    return {"type": prefix + "http.response.start", "status": status, "headers": headers}
+
+
+async def _send_without_body(send: Send, start: Message) -> None:
+    # Every bodiless answer (304, HEAD, HEAD of a range) ends the same way: one
+    # empty body message with an explicit `more_body: False`.
+    await send(start)
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def _method(scope: Scope) -> str:

@@ -236,6 +236,34 @@ async def test_a_long_stream_is_compressed_chunk_by_chunk(encoding: str) -> None
     assert decoder(result.body) == b"".join(chunks)
 
 
+@pytest.mark.parametrize("as_type", [bytes, bytearray, memoryview])
+@pytest.mark.parametrize(
+    "thread_minimum_size",
+    [pytest.param(1, id="each-chunk-in-a-thread"), pytest.param(1 << 30, id="inline")],
+)
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+async def test_streamed_chunks_of_any_buffer_type_on_either_path(
+    encoding: str, thread_minimum_size: int, as_type: Any
+) -> None:
+    """The per-chunk path: inline or in a worker thread, for any buffer the app sends."""
+    chunks = [bytes([97 + i]) * 1000 for i in range(4)]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for chunk in chunks:
+            body = as_type(chunk)
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        await send({"type": "http.response.body", "body": as_type(b"end"), "more_body": False})
+
+    middleware = CompressionMiddleware(app, thread_minimum_size=thread_minimum_size)
+    result = await call(middleware, headers=[("accept-encoding", encoding)])
+    assert result.header("content-encoding") == encoding
+    assert [m["more_body"] for m in result.body_messages] == [True] * 4 + [False]
+    assert all(type(m["body"]) is bytes for m in result.body_messages)
+    assert _decoder(encoding)(result.body) == b"".join(chunks) + b"end"
+
+
 # --- negotiation ---------------------------------------------------------------------
 
 

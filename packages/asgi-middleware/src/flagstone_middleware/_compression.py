@@ -186,15 +186,31 @@ class _Responder:
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
-        if self._mode == _PASS:
+        mode = self._mode
+        if mode == _STREAM and kind == "http.response.body":
+            # The per-chunk path of a streamed body: inline, no extra coroutines.
+            more_body = message.get("more_body", False)
+            body = message.get("body", b"")
+            if type(body) is not bytes:
+                body = bytes(body)  # a bytearray or memoryview from the app
+            encoder = self._encoder
+            assert encoder is not None
+            step = encoder.chunk if more_body else encoder.finish
+            if len(body) >= self._mw.thread_minimum_size:
+                body = await anyio.to_thread.run_sync(step, body, limiter=_limiter())
+            else:
+                body = step(body)
+            if not more_body:
+                self._mode = _PASS
+            await self._send(
+                {"type": "http.response.body", "body": body, "more_body": bool(more_body)}
+            )
+        elif mode == _PASS:
             await self._send(message)
         elif kind == "http.response.start":
             await self._on_start(message)
         elif kind == "http.response.body":
-            if self._mode == _STREAM:
-                await self._on_more(message)
-            else:
-                await self._on_first_body(message)
+            await self._on_first_body(message)
         elif kind == "http.response.pathsend" and self._start is not None:
             # A file the server sends itself: nothing here can compress it.
             self._mode = _PASS
@@ -259,13 +275,6 @@ class _Responder:
         self._mode = _STREAM if more_body else _PASS
         await self._send(start)
         await self._send({"type": "http.response.body", "body": compressed, "more_body": more_body})
-
-    async def _on_more(self, message: Message) -> None:
-        more_body = bool(message.get("more_body", False))
-        body = await self._compress(bytes(message.get("body", b"")), more_body)
-        if not more_body:
-            self._mode = _PASS
-        await self._send({"type": "http.response.body", "body": body, "more_body": more_body})
 
     async def _compress(self, body: bytes, more_body: bool) -> bytes:
         encoder = self._encoder

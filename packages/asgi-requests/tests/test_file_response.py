@@ -37,6 +37,28 @@ async def test_sends_whole_file_in_chunks(data_file, http_scope, run_asgi, sent_
     assert resp.body_messages[-1]["more_body"] is False
 
 
+async def test_validators_follow_each_version_of_the_file(
+    data_file, http_scope, run_asgi, sent_response
+) -> None:
+    """Same file, same validators; a new mtime or size, new ones (they are cached per version)."""
+
+    async def validators() -> tuple[str | None, ...]:
+        resp = sent_response((await run_asgi(FileResponse(data_file), http_scope())).sent)
+        return resp.header("etag"), resp.header("last-modified"), resp.header("content-length")
+
+    first = await validators()
+    assert await validators() == first
+    os.utime(data_file, (1_000_000_000, 1_000_000_000))
+    touched = await validators()
+    assert touched[0] != first[0]
+    assert touched[1] == formatdate(1_000_000_000, usegmt=True)
+    data_file.write_bytes(CONTENT + b"!")
+    os.utime(data_file, (1_000_000_000, 1_000_000_000))
+    grown = await validators()
+    assert grown[0] not in (first[0], touched[0])
+    assert grown[2] == str(len(CONTENT) + 1)
+
+
 async def test_head_sends_no_body(data_file, http_scope, run_asgi, sent_response) -> None:
     resp = sent_response((await run_asgi(FileResponse(data_file), http_scope(method="HEAD"))).sent)
     assert resp.body == b""

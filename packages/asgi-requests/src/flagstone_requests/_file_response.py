@@ -105,16 +105,9 @@ class FileResponse(Response):
     def set_stat_headers(self, stat_result: os.stat_result) -> None:
         """Set content-length, last-modified and etag from `stat_result` (unless given)."""
         present = {name for name, _ in self.raw_headers}
-        size = str(stat_result.st_size)
-        mtime = stat_result.st_mtime
-        etag = hashlib.md5(f"{mtime}-{size}".encode(), usedforsecurity=False).hexdigest()
-        for name, value in (
-            (b"content-length", size),
-            (b"last-modified", formatdate(mtime, usegmt=True)),
-            (b"etag", f'"{etag}"'),
-        ):
-            if name not in present:
-                self.raw_headers.append((name, value.encode("latin-1")))
+        for header in _stat_headers(stat_result.st_mtime, stat_result.st_size):
+            if header[0] not in present:
+                self.raw_headers.append(header)
 
     def _header(self, name: bytes) -> str | None:
         for key, value in self.raw_headers:
@@ -411,6 +404,20 @@ async def _send_without_body(send: Send, start: Message) -> None:
     # empty body message with an explicit `more_body: False`.
     await send(start)
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+@functools.lru_cache(maxsize=256)
+def _stat_headers(mtime: float, size: int) -> tuple[tuple[bytes, bytes], ...]:
+    # Content-Length, Last-Modified and ETag of one file version.  Cached:
+    # a static asset is served again and again unchanged, and formatting the
+    # date and hashing the ETag cost more than the rest of a 304.  Keyed by
+    # the file's stat, never by anything from the request.
+    etag = hashlib.md5(f"{mtime}-{size}".encode(), usedforsecurity=False).hexdigest()
+    return (
+        (b"content-length", str(size).encode("latin-1")),
+        (b"last-modified", formatdate(mtime, usegmt=True).encode("latin-1")),
+        (b"etag", f'"{etag}"'.encode("latin-1")),
+    )
 
 
 def _method(scope: Scope) -> str:

@@ -76,6 +76,32 @@ def test_query_params_from_string_keeps_blanks() -> None:
     assert str(q) == "a=1&b=&a=2&c="
 
 
+@pytest.mark.parametrize(
+    ("query", "pairs"),
+    [
+        pytest.param("", [], id="empty"),
+        pytest.param("&&", [], id="only-separators"),
+        pytest.param("a", [("a", "")], id="no-equals"),
+        pytest.param("=v", [("", "v")], id="empty-name"),
+        pytest.param("a=b=c", [("a", "b=c")], id="second-equals-is-value"),
+        pytest.param("q=flag+stone", [("q", "flag stone")], id="plus-is-space"),
+        pytest.param("q=%2B", [("q", "+")], id="escaped-plus-stays"),
+        pytest.param("k%20y=%C3%A9", [("k y", "é")], id="escapes-in-name-and-value"),
+        pytest.param("q=%zz%", [("q", "%zz%")], id="broken-escape-kept"),
+        pytest.param("q=%ff", [("q", "\ufffd")], id="bad-utf8-replaced"),
+        pytest.param("a=1;b=2", [("a", "1;b=2")], id="semicolon-not-a-separator"),
+    ],
+)
+def test_query_params_parse_like_parse_qsl(query: str, pairs: list[tuple[str, str]]) -> None:
+    assert QueryParams(query).multi_items() == pairs
+    assert QueryParams(query.encode()).multi_items() == pairs
+
+
+def test_query_params_from_string_with_keywords() -> None:
+    q = QueryParams("a=1", b=2)
+    assert q.multi_items() == [("a", "1"), ("b", "2")]
+
+
 def test_query_params_other_sources_coerce_to_str() -> None:
     assert QueryParams({"a": 1})["a"] == "1"
     assert QueryParams([("a", 1), ("a", 2)]).getlist("a") == ["1", "2"]

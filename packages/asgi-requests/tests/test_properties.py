@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import anyio
 import pytest
@@ -27,6 +27,7 @@ from flagstone_requests import (
     QueryParams,
     Response,
 )
+from flagstone_requests._multidict import parse_query
 from flagstone_requests._ranges import parse_range
 
 FAST = settings(
@@ -245,6 +246,22 @@ def test_query_params_from_urlencode_give_the_pairs_back(pairs: list[tuple[str, 
     # The same through a scope's raw bytes.
     scope = http_scope(query_string=urlencode(pairs).encode("ascii"))
     assert HTTPConnection(scope).query_params.multi_items() == pairs
+
+
+# Query-string characters, weighted towards the ones the parser treats specially.
+query_text = st.text(
+    st.one_of(st.sampled_from("&=+%;#?25aAcCfF09 "), st.characters(exclude_categories=("Cs",))),
+    max_size=40,
+)
+
+
+@FAST
+@given(query=query_text)
+@example(query="a=1&&b&=c&d=%zz&e=%C3%A9+%2B&f=%ff==")
+def test_query_parser_is_parse_qsl(query: str) -> None:
+    # The hand-written parser must be exactly parse_qsl with blanks kept.
+    assert parse_query(query) == parse_qsl(query, keep_blank_values=True)
+    assert QueryParams(query).multi_items() == parse_qsl(query, keep_blank_values=True)
 
 
 @FAST

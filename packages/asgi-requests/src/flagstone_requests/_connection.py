@@ -151,7 +151,7 @@ class HTTPConnection(Mapping[str, Any]):
     def query_params(self) -> QueryParams:
         """The parsed query string."""
         if self._query_params is None:
-            self._query_params = QueryParams(self.scope.get("query_string", b""))
+            self._query_params = QueryParams._from_raw(self.scope.get("query_string", b""))
         return self._query_params
 
     @property

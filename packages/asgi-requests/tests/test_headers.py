@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from flagstone_requests import Headers, MutableHeaders
+from flagstone_requests import Headers, HTTPConnection, MutableHeaders
 
 
 def test_lookup_is_case_insensitive_and_keeps_duplicates() -> None:
@@ -135,3 +135,20 @@ def test_header_injection_is_refused(value: str) -> None:
         h.append("x", value)
     with pytest.raises(ValueError, match="CR, LF or NUL"):
         Headers({"x": value})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param([(b"a", b"1")], id="list"),
+        pytest.param(((b"a", b"1"),), id="tuple"),
+        pytest.param(iter([(b"a", b"1")]), id="one-shot-iterator"),
+    ],
+)
+def test_connection_headers_from_any_scope_headers_iterable(raw: Any) -> None:
+    # A connection reads its headers through a shortcut for the usual list;
+    # every other iterable ASGI allows still works, an iterator read twice too.
+    scope: dict[str, Any] = {"type": "http", "headers": raw}
+    assert HTTPConnection(scope).headers["a"] == "1"
+    assert HTTPConnection(scope).headers.getlist("a") == ["1"]
+    assert HTTPConnection({"type": "http"}).headers.raw == []

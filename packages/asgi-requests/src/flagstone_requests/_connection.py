@@ -144,7 +144,7 @@ class HTTPConnection(Mapping[str, Any]):
     def headers(self) -> Headers:
         """The request headers (case-insensitive, duplicates kept)."""
         if self._headers is None:
-            self._headers = Headers(scope=self.scope)
+            self._headers = Headers._from_scope(self.scope)
         return self._headers
 
     @property

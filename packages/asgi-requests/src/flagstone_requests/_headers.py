@@ -68,8 +68,7 @@ class Headers(Mapping[str, str]):
         raw: Iterable[tuple[bytes, bytes]] | None = None,
         scope: Scope | None = None,
     ) -> None:
-        given = sum(arg is not None for arg in (headers, raw, scope))
-        if given > 1:
+        if (headers is not None) + (raw is not None) + (scope is not None) > 1:
             raise TypeError("Headers() takes at most one of headers=, raw= or scope=")
         if headers is not None:
             self._list = [
@@ -81,6 +80,15 @@ class Headers(Mapping[str, str]):
             self._list = _scope_headers(scope)
         else:
             self._list = []
+
+    @classmethod
+    def _from_scope(cls, scope: Scope) -> Headers:
+        # `Headers(scope=scope)` without the argument checks: a connection
+        # builds one per request that reads a header.
+        headers = cls.__new__(cls)
+        raw = scope.get("headers")
+        headers._list = raw if type(raw) is list else _scope_headers(scope)
+        return headers
 
     @property
     def raw(self) -> RawHeaders:

@@ -60,6 +60,37 @@ async def test_handler_returning_none_is_a_clear_error(http_scope, run_asgi) -> 
         await run_asgi(request_response(forgot), http_scope())
 
 
+async def test_http_endpoint_handler_returning_none_is_a_clear_error(http_scope, run_asgi) -> None:
+    class Forgetful(HTTPEndpoint):
+        async def get(self, request: Request) -> None:
+            return None
+
+    with pytest.raises(TypeError, match=r"Forgetful\.get returned None, not a response"):
+        await run_asgi(Forgetful, http_scope())
+
+
+async def test_request_without_form_ends_without_closing_anything(
+    http_scope, run_asgi, sent_response
+) -> None:
+    # The wrapper skips `close()` when no form was parsed; a form without
+    # files still takes the closing path, harmlessly.
+    async def endpoint(request: Request) -> Any:
+        if request.method == "POST":
+            form = await request.form()
+            return PlainTextResponse(form["a"])
+        return PlainTextResponse("no form")
+
+    app = request_response(endpoint)
+    resp = sent_response((await run_asgi(app, http_scope())).sent)
+    assert resp.body == b"no form"
+    scope = http_scope(
+        method="POST", headers=[("content-type", "application/x-www-form-urlencoded")]
+    )
+    messages = [{"type": "http.request", "body": b"a=1", "more_body": False}]
+    resp = sent_response((await run_asgi(app, scope, messages=messages)).sent)
+    assert resp.body == b"1"
+
+
 async def test_handlers_apply_at_endpoint_level(http_scope, run_asgi, sent_response) -> None:
     """With ExceptionMiddleware outside, the endpoint wrapper renders errors itself,
     so a route middleware between them sees a response, not an exception."""

@@ -53,13 +53,13 @@ __all__ = ["HTTPEndpoint", "WebSocketEndpoint", "request_response", "websocket_s
 HTTP_VERBS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY")
 
 
-def _check_response(response: Any, where: object) -> Any:
-    if not callable(response):
-        raise TypeError(
-            f"{getattr(where, '__qualname__', where)!s} returned {response!r}, not a response; "
-            "return a Response (or any ASGI app)"
-        )
-    return response
+def _not_a_response(response: Any, where: object) -> TypeError:
+    # Checked inline by the callers (`if not callable(response)`): a call per
+    # request just to find nothing wrong is a measurable share of a "hello".
+    return TypeError(
+        f"{getattr(where, '__qualname__', where)!s} returned {response!r}, not a response; "
+        "return a Response (or any ASGI app)"
+    )
 
 
 def _call_boxed(func: Callable[[Request], Any], request: Request) -> tuple[Any]:
@@ -109,14 +109,19 @@ def request_response(func: Callable[[Request], Awaitable[Any] | Any]) -> ASGIApp
                     raise
                 await handle_exception(scope, receive, send, exc, tables, Progress(), request)
                 return
-            await _check_response(response, func)(scope, receive, send)
+            if not callable(response):
+                raise _not_a_response(response, func)
+            await response(scope, receive, send)
         except ClientDisconnect:
             client_gone(scope)
         finally:
             # Upload temp files must not outlive the request (Starlette leaves
             # them to the garbage collector).  `close()` has no checkpoint, so
             # it runs to the end even in a cancelled task; no shield needed.
-            await request.close()
+            # Skipped when this request parsed no form: nothing to close, and
+            # most requests should not pay for a coroutine that does nothing.
+            if request._form is not None or request._uploads:
+                await request.close()
 
     return app
 
@@ -219,11 +224,16 @@ class HTTPEndpoint:
                 response = await handler(request)
             else:
                 response = await _run_sync_handler(handler, request)
-            await _check_response(response, handler)(self.scope, self.receive, self.send)
+            if not callable(response):
+                raise _not_a_response(response, handler)
+            await response(self.scope, self.receive, self.send)
         except ClientDisconnect:
             client_gone(self.scope)
         finally:
-            await request.close()  # no checkpoint inside: safe under cancellation
+            # No checkpoint inside close(): safe under cancellation.  Skipped,
+            # as in request_response, when no form was parsed.
+            if request._form is not None or request._uploads:
+                await request.close()
 
     async def method_not_allowed(self, request: Request) -> Response:
         """The 405 answer, with `Allow` listing `allowed_methods`."""

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from itsdangerous import BadSignature, TimestampSigner
 
 from flagstone_contract import Middleware, wrap_middleware
 from flagstone_sessions import SessionMiddleware
+from flagstone_sessions._codec import ID_SALT, PayloadSigner
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -85,3 +88,81 @@ async def test_declared_through_contract_middleware(helpers: Any) -> None:
     response = await helpers.call_http(app)
     assert json.loads(response.body) == {"via": "Middleware"}
     assert len(response.set_cookies) == 1
+
+
+# --- the signer is itsdangerous' TimestampSigner ------------------------------------
+
+signer_keys = st.lists(st.binary(min_size=1, max_size=12), min_size=1, max_size=3)
+salts = st.sampled_from([None, ID_SALT])
+# Bytes that matter to the format: separators, padding, both base64 alphabets.
+format_bytes = st.binary(max_size=3) | st.sampled_from([b".", b"=", b"-", b"_", b"+", b"/", b"!"])
+
+
+def reference_signer(keys: list[bytes], salt: bytes | None, age: int = 0) -> TimestampSigner:
+    now = int(time.time())
+
+    class PastSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return now - age
+
+    return PastSigner(keys, salt=b"itsdangerous.Signer" if salt is None else salt)
+
+
+def reference_unsign(signer: TimestampSigner, signed: bytes, max_age: int | None) -> bytes | None:
+    try:
+        return signer.unsign(signed, max_age=max_age)
+    except BadSignature:
+        return None
+
+
+@FAST
+@given(value=st.binary(max_size=40), keys=signer_keys, salt=salts)
+def test_signature_is_itsdangerous_timestamp_signer_output(
+    value: bytes, keys: list[bytes], salt: bytes | None
+) -> None:
+    reference = TimestampSigner(keys, salt=b"itsdangerous.Signer" if salt is None else salt)
+    before = int(time.time())
+    signed = PayloadSigner(keys, None, salt).sign(value)
+    after = int(time.time())
+    stamped, _, signature = signed.rpartition(b".")
+    # The very bytes itsdangerous would produce at that timestamp.
+    assert signature == reference.get_signature(stamped)
+    _, timestamp = reference.unsign(signed, return_timestamp=True)
+    assert before <= int(timestamp.timestamp()) <= after
+    assert stamped.rpartition(b".")[0] == value
+
+
+@FAST
+@given(
+    value=st.binary(max_size=20),
+    keys=signer_keys,
+    signing_key=st.binary(min_size=1, max_size=12) | st.none(),
+    salt=salts,
+    age=st.sampled_from([-50, 0, 10, 500]),
+    max_age=st.sampled_from([None, 100]),
+    at=st.integers(min_value=0, max_value=200),
+    cut=st.integers(min_value=0, max_value=3),
+    insert=format_bytes,
+)
+def test_unsign_accepts_exactly_what_itsdangerous_accepts(
+    value: bytes,
+    keys: list[bytes],
+    signing_key: bytes | None,
+    salt: bytes | None,
+    age: int,
+    max_age: int | None,
+    at: int,
+    cut: int,
+    insert: bytes,
+) -> None:
+    # Signed by one of the keys (or an unknown one), some time ago (or in the
+    # future), then damaged: bytes cut out and others put in at any position.
+    signer_key = [signing_key] if signing_key is not None else keys[-1:]
+    signed = reference_signer(signer_key, salt, age).sign(value)
+    at %= len(signed) + 1
+    for candidate in (signed, signed[:at] + insert + signed[at + cut :]):
+        ours = PayloadSigner(keys, max_age, salt).unsign(candidate)
+        theirs = reference_unsign(
+            TimestampSigner(keys, salt=salt or b"itsdangerous.Signer"), candidate, max_age
+        )
+        assert ours == theirs

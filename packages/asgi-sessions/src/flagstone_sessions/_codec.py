@@ -10,14 +10,15 @@ one kind can never be replayed as the other.
 from __future__ import annotations
 
 import binascii
-import hashlib
+import hmac
 import json
 import re
-from base64 import b64decode, b64encode
+import struct
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from itsdangerous import BadSignature, TimestampSigner
+from itsdangerous import TimestampSigner
 
 from ._exceptions import SessionNotSerializableError
 
@@ -167,54 +168,88 @@ def cookie_values(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[b
     return found
 
 
-class _Signer(TimestampSigner):
-    """itsdangerous' TimestampSigner, same algorithm and output, minus per-call overhead.
+_TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
+_INT64: Final = struct.Struct(">Q")
 
-    Two documented hooks, no change to the bytes produced: `digest_method` is
-    given as OpenSSL's `hashlib.sha1` itself (HMAC-SHA1 as before) so `hmac`
-    takes its C fast path, and `derive_key` remembers the derived key of each
-    secret instead of hashing it again on every sign and unsign.
+
+def _urlsafe_encode(data: bytes) -> bytes:
+    """itsdangerous' `base64_encode`: the URL-safe alphabet, padding stripped."""
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+
+
+def _urlsafe_decode(text: bytes) -> bytes | None:
+    """itsdangerous' `base64_decode`, with None where it raises.
+
+    The same lenient decoder: padding restored, bytes outside the alphabet
+    skipped (binascii's non-strict mode), so exactly the same cookies pass.
     """
-
-    def __init__(self, keys: list[bytes], salt: bytes) -> None:
-        super().__init__(keys, salt=salt, digest_method=hashlib.sha1)
-        self._derived: dict[str | bytes | None, bytes] = {}
-
-    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        """Return the derived key for `secret_key` (the newest when None), cached."""
-        derived = self._derived.get(secret_key)
-        if derived is None:
-            derived = self._derived[secret_key] = super().derive_key(secret_key)
-        return derived
+    try:
+        return binascii.a2b_base64((text + b"=" * (-len(text) % 4)).translate(_FROM_URLSAFE))
+    except binascii.Error:
+        return None
 
 
 class PayloadSigner:
-    """Sign and verify with a key list (oldest→newest): verify with any, sign with newest."""
+    """Sign and verify with a key list (oldest→newest): verify with any, sign with newest.
 
-    __slots__ = ("_signer", "max_age")
+    The format is itsdangerous' `TimestampSigner` (HMAC-SHA1, django-concat
+    key derivation, `value.timestamp.signature` in URL-safe base64), which is
+    Starlette's cookie format.  itsdangerous derives the keys, once; signing
+    and verifying are done here with the same primitives but without its
+    per-call layers (about a dozen Python calls per cookie, each re-deriving
+    the key), the largest cost of a request that uses its session.  A
+    property test pins the equivalence both ways against itsdangerous itself.
+    """
+
+    __slots__ = ("_keys", "max_age")
 
     def __init__(self, keys: list[bytes], max_age: int | None, salt: bytes | None) -> None:
-        # itsdangerous tries every key when unsigning and signs with the last.
         # Its default salt keeps Starlette's cookies valid.
-        self._signer = _Signer(keys, salt=DEFAULT_SALT if salt is None else salt)
+        signer = TimestampSigner(keys, salt=DEFAULT_SALT if salt is None else salt)
+        # Newest first: the order itsdangerous tries them in, and the signing key.
+        self._keys = [signer.derive_key(key) for key in reversed(keys)]
         self.max_age = max_age
 
     def sign(self, value: bytes) -> bytes:
         """Sign `value` with the newest key and the current time."""
-        return self._signer.sign(value)
+        # The timestamp is the big-endian integer without leading zero bytes.
+        stamp = _urlsafe_encode(_INT64.pack(int(time.time())).lstrip(b"\x00"))
+        signed = value + b"." + stamp
+        return signed + b"." + _urlsafe_encode(hmac.digest(self._keys[0], signed, "sha1"))
 
     def unsign(self, signed: bytes) -> bytes | None:
         """Return the signed value, or None if tampered, expired, too long or malformed."""
         if len(signed) > MAX_INCOMING_COOKIE:
             return None
-        try:
-            return self._signer.unsign(signed, max_age=self.max_age)
-        except BadSignature:  # includes SignatureExpired
+        stamped, sep, signature = signed.rpartition(b".")
+        if not sep:
             return None
+        expected = _urlsafe_decode(signature)
+        if expected is None:
+            return None
+        for key in self._keys:
+            # Constant-time comparison: no timing oracle on the signature.
+            if hmac.compare_digest(expected, hmac.digest(key, stamped, "sha1")):
+                break
+        else:
+            return None
+        value, sep, stamp = stamped.rpartition(b".")
+        if not sep:
+            return None
+        timestamp = _urlsafe_decode(stamp)
+        if timestamp is None or len(timestamp) > 8:  # more than a 64-bit time
+            return None
+        if self.max_age is not None:
+            age = int(time.time()) - int.from_bytes(timestamp, "big")
+            if age > self.max_age or age < 0:  # expired, or signed in the future
+                return None
+        return value
 
     def sign_payload(self, payload: str) -> bytes:
         """Sign a serialized session (cookie sessions)."""
-        return self.sign(b64encode(payload.encode()))
+        # Standard base64 (not URL-safe) inside, as Starlette writes it.
+        return self.sign(binascii.b2a_base64(payload.encode(), newline=False))
 
     def unsign_payload(self, signed: bytes) -> tuple[dict[str, Any], str] | None:
         """Verify a cookie session; None for every kind of bad cookie."""
@@ -222,7 +257,8 @@ class PayloadSigner:
         if value is None:
             return None
         try:
-            text = b64decode(value, validate=True).decode()
+            # b64decode(value, validate=True), without its Python layer.
+            text = binascii.a2b_base64(value, strict_mode=True).decode()
         except (binascii.Error, ValueError):
             # A valid signature over bytes that are not base64/UTF-8: only a
             # leaked key or a bug produces it; treat it as a bad cookie.

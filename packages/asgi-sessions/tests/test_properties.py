@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, TimestampSigner
 
 from flagstone_contract import Middleware, wrap_middleware
 from flagstone_sessions import SessionMiddleware
-from flagstone_sessions._codec import ID_SALT, PayloadSigner
+from flagstone_sessions._codec import ID_SALT, PayloadSigner, deserialize, serialize
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -166,3 +166,40 @@ def test_unsign_accepts_exactly_what_itsdangerous_accepts(
             TimestampSigner(keys, salt=salt or b"itsdangerous.Signer"), candidate, max_age
         )
         assert ours == theirs
+
+
+# --- the JSON shortcuts are json.dumps / json.loads ---------------------------------
+
+
+@FAST
+@given(data=sessions)
+def test_serialize_is_compact_json_dumps(data: dict[str, Any]) -> None:
+    assert serialize(data) == json.dumps(data, separators=(",", ":"))
+
+
+def _loads_reference(text: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@FAST
+@given(
+    data=json_values,
+    before=st.sampled_from(["", " ", "\ufeff", "x"]),
+    after=st.sampled_from(["", " \n", "}", "x", "[]"]),
+)
+def test_deserialize_is_json_loads_for_objects(data: Any, before: str, after: str) -> None:
+    # The shortcut takes a lone object; around it, json.loads decides.
+    text = before + json.dumps(data, separators=(",", ":")) + after
+    assert deserialize(text) == _loads_reference(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "{", "{}", " {} ", "[]", "1", '"s"', '{"a":NaN}', "{}{}", "[" * 5000, '{"a":1,}'],
+)
+def test_deserialize_edge_cases_match_json_loads(text: str) -> None:
+    assert deserialize(text) == _loads_reference(text)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import binascii
 import hmac
 import json
+import json.encoder
 import re
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from itsdangerous import TimestampSigner
@@ -58,6 +59,36 @@ _encoder = json.JSONEncoder(separators=(",", ":"))
 _legacy_encoder = json.JSONEncoder()  # Starlette's json.dumps() defaults
 
 
+def _build_compact_encode() -> Callable[[Any], str]:
+    # `JSONEncoder.encode` builds a C encoder object on every call, which
+    # costs more than encoding a small session; this builds it once with the
+    # same options as `_encoder`.  No circular-reference markers (a shared
+    # markers dict could keep stale entries after a failed call): a cycle
+    # raises RecursionError instead of ValueError, and serialize() reports
+    # both the same way.  The plain encoder where the C accelerator is missing.
+    make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if make_encoder is None:  # pragma: no cover - PyPy and friends
+        return _encoder.encode
+    iterencode = make_encoder(
+        None, _encoder.default, json.encoder.encode_basestring_ascii, None,
+        ":", ",", False, False, True,
+    )  # fmt: skip
+    sample = {"a": [1, 2.5, "é", None, True, float("inf")], "b": {"c": ""}}
+    if "".join(iterencode(sample, 0)) != _encoder.encode(sample):  # pragma: no cover
+        return _encoder.encode
+
+    def encode(data: Any) -> str:
+        return "".join(iterencode(data, 0))
+
+    return encode
+
+
+_compact_encode = _build_compact_encode()
+# The scanner behind json.loads (the C one where available): called
+# directly, it skips two Python layers.  (typeshed does not declare it.)
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
 def normalize_keys(secret_key: object) -> list[bytes]:
     """Turn `secret_key` (str, bytes, a list oldest→newest, or a Secret) into key bytes."""
     keys: Sequence[object]
@@ -89,7 +120,7 @@ def normalize_keys(secret_key: object) -> list[bytes]:
 def serialize(data: dict[str, Any]) -> str:
     """Encode the session as compact JSON, naming the offending key on failure."""
     try:
-        return _encoder.encode(data)
+        return _compact_encode(data)
     except (TypeError, ValueError, RecursionError) as exc:
         try:
             where, what = _find_unserializable(data, "session", set())
@@ -146,9 +177,17 @@ def unchanged(payload: str, baseline: str | None, data: dict[str, Any]) -> bool:
 def deserialize(text: str) -> dict[str, Any] | None:
     """Parse a JSON object, or None if `text` is not one (garbage, list, number...)."""
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
+        # The cookies we write are one JSON object, nothing around it.
+        data, end = _scan_json(text, 0)
+    except (StopIteration, ValueError, RecursionError):
+        end = -1
+    if end != len(text):
+        # Anything else (surrounding whitespace, a BOM, garbage) gets
+        # json.loads' own verdict.
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            return None
     return data if isinstance(data, dict) else None
 
 

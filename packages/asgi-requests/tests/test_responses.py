@@ -101,6 +101,48 @@ def test_no_content_length_for_bodiless_statuses(status: int) -> None:
     assert b"content-length" not in dict(Response(status_code=status).raw_headers)
 
 
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        pytest.param(
+            lambda: PlainTextResponse("hi"),
+            [(b"content-length", b"2"), (b"content-type", b"text/plain; charset=utf-8")],
+            id="text-short-body",
+        ),
+        pytest.param(
+            lambda: HTMLResponse("x" * 5000),
+            [(b"content-length", b"5000"), (b"content-type", b"text/html; charset=utf-8")],
+            id="text-long-body",
+        ),
+        pytest.param(lambda: Response(b""), [(b"content-length", b"0")], id="no-media-type"),
+        pytest.param(
+            lambda: Response(status_code=204, media_type="text/plain"),
+            [(b"content-type", b"text/plain; charset=utf-8")],
+            id="bodiless-status-with-media-type",
+        ),
+        pytest.param(lambda: Response(status_code=304), [], id="bodiless-status-only"),
+        pytest.param(
+            lambda: type("Latin", (PlainTextResponse,), {"charset": "latin-1"})("é"),
+            [(b"content-length", b"1"), (b"content-type", b"text/plain; charset=latin-1")],
+            id="other-charset",
+        ),
+        pytest.param(
+            lambda: Response(b"{}", media_type="application/json"),
+            [(b"content-length", b"2"), (b"content-type", b"application/json")],
+            id="non-text-media-type",
+        ),
+    ],
+)
+def test_default_headers_without_user_headers(make: Any, expected: list[Any]) -> None:
+    # Built from shared ready-made pairs on the hot path: same values, and
+    # each response still owns its list.
+    first, second = make(), make()
+    assert first.raw_headers == expected
+    first.headers["x-mine"] = "1"
+    first.raw_headers.append((b"x-more", b"2"))
+    assert second.raw_headers == expected
+
+
 def test_headers_property_is_live() -> None:
     response = Response(b"x")
     response.headers["x-extra"] = "1"

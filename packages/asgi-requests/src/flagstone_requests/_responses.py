@@ -49,7 +49,11 @@ __all__ = [
 BackgroundCallable = Callable[[], Awaitable[None]]
 
 _CONTENT_TYPE_CACHE: dict[str, bytes] = {}
-_SMALL_LENGTHS = [b"%d" % n for n in range(1024)]  # most bodies are short
+# The finished header pairs of the hot path, shared by every response (tuples
+# are immutable; each response still gets its own list): a `content-length`
+# per short body size, a `content-type` per utf-8 media type.
+_LENGTH_HEADERS = [(b"content-length", b"%d" % n) for n in range(1024)]
+_CONTENT_TYPE_HEADERS: dict[str, tuple[bytes, bytes]] = {}
 
 
 def _content_type(media_type: str, charset: str) -> bytes:
@@ -63,6 +67,8 @@ def _content_type(media_type: str, charset: str) -> bytes:
         cached = encode_header_value("content-type", value)
         if len(_CONTENT_TYPE_CACHE) < 256:  # bounded: media types may be user data
             _CONTENT_TYPE_CACHE[key] = cached
+            if charset == "utf-8":
+                _CONTENT_TYPE_HEADERS[media_type] = (b"content-type", cached)
     return cached
 
 
@@ -137,26 +143,27 @@ class Response:
         wants_length = body is not None and status >= 200 and status != 204 and status != 304
         media_type = self.media_type
         if not headers:
-            # The hot path (hello, JSON): no user headers, nothing to look up,
-            # and the two values come from caches.
-            if wants_length:
-                length = len(body)  # type: ignore[arg-type]
-                raw = [
-                    (
-                        b"content-length",
-                        _SMALL_LENGTHS[length] if length < 1024 else b"%d" % length,
-                    )
-                ]
-            else:
-                raw = []
+            # The hot path (hello, JSON): no user headers, so the list is
+            # made of ready-made pairs, in one go where possible.
+            content_type = None
             if media_type is not None:
                 content_type = (
-                    _CONTENT_TYPE_CACHE.get(media_type) if self.charset == "utf-8" else None
+                    _CONTENT_TYPE_HEADERS.get(media_type) if self.charset == "utf-8" else None
                 )
                 if content_type is None:
-                    content_type = _content_type(media_type, self.charset)
-                raw.append((b"content-type", content_type))
-            self.raw_headers = raw
+                    content_type = (b"content-type", _content_type(media_type, self.charset))
+            if wants_length:
+                length = len(body)  # type: ignore[arg-type]
+                length_header = (
+                    _LENGTH_HEADERS[length]
+                    if length < 1024
+                    else (b"content-length", b"%d" % length)
+                )
+                self.raw_headers = (
+                    [length_header] if content_type is None else [length_header, content_type]
+                )
+            else:
+                self.raw_headers = [] if content_type is None else [content_type]
             return
         raw = encode_headers(headers)
         supplied = {name for name, _ in raw}

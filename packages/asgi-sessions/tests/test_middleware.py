@@ -489,6 +489,20 @@ async def test_nested_change_after_response_start_is_reported(helpers: Any) -> N
         await helpers.call_http(SessionMiddleware(app, "secret"), "/", f"session={cookie}")
 
 
+async def test_replacing_the_session_after_response_start_is_reported(helpers: Any) -> None:
+    # Not a change through the Session object (whose flags were reset when
+    # the cookie went out) but a new mapping in the scope: still caught.
+    from flagstone_sessions import SessionReadOnlyError
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        scope["session"] = {"late": 1}
+        await send({"type": "http.response.body", "body": b""})
+
+    with pytest.raises(SessionReadOnlyError, match="after the response started"):
+        await helpers.call_http(SessionMiddleware(app, "secret"))
+
+
 async def test_reading_after_response_start_is_fine(helpers: Any) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         scope["session"]["a"] = [1]

@@ -150,7 +150,7 @@ class SessionMiddleware:
 
     # -- connection flows ----------------------------------------------------
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = await self._load(scope)
+        state = self._load_signed(scope) if self.store is None else await self._load(scope)
         scope["session"] = state.session
         started = False
         replaced = False
@@ -184,11 +184,17 @@ class SessionMiddleware:
                 raise
             await _send_unavailable(send, exc)
             return
-        if started and not replaced:
+        # Usually nothing to do: the flags were reset when the cookie went
+        # out, so an untouched session that was not replaced needs no call.
+        if (
+            started
+            and not replaced
+            and (state.session.accessed or scope.get("session") is not state.session)
+        ):
             await self._save_late_changes(scope, state, "after the response started")
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = await self._load(scope)
+        state = self._load_signed(scope) if self.store is None else await self._load(scope)
         scope["session"] = state.session
         handshake_done = False
 
@@ -267,16 +273,23 @@ class SessionMiddleware:
         return error
 
     # -- load and save -------------------------------------------------------
-    async def _load(self, scope: Scope) -> _State:
+    def _load_signed(self, scope: Scope) -> _State:
+        """Load a cookie session (no store): synchronous, so no coroutine per request."""
         candidates = cookie_values(scope["headers"], self._cookie_name)
         if not candidates:
             return _State(Session())
-        if self.store is None:
-            for candidate in candidates:
-                loaded = self._signer.unsign_payload(candidate)
-                if loaded is not None:
-                    return _State(Session(loaded[0]), baseline=loaded[1])
-            return _State(Session(), stale=True)
+        for candidate in candidates:
+            loaded = self._signer.unsign_payload(candidate)
+            if loaded is not None:
+                return _State(Session(loaded[0]), baseline=loaded[1])
+        return _State(Session(), stale=True)
+
+    async def _load(self, scope: Scope) -> _State:
+        """Load a store session: the cookie holds a signed id."""
+        assert self.store is not None
+        candidates = cookie_values(scope["headers"], self._cookie_name)
+        if not candidates:
+            return _State(Session())
         for candidate in candidates:
             value = self._signer.unsign(candidate)
             if value is not None and ID_PATTERN.fullmatch(value.decode("latin-1")):

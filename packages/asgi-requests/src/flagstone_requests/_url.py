@@ -17,13 +17,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
+from urllib.parse import SplitResult, urlencode, urlsplit
 
 from flagstone_contract import Scope
 from flagstone_contract.http import safe_location_path, split_host
 
 from ._headers import Headers
-from ._multidict import MultiDict
+from ._multidict import MultiDict, parse_query
 
 __all__ = ["URL"]
 
@@ -237,7 +237,7 @@ class URL:
 
     def include_query_params(self, **kwargs: Any) -> URL:
         """A copy with these query parameters set (others kept)."""
-        params = MultiDict[str, str](parse_qsl(self.query, keep_blank_values=True))
+        params = MultiDict[str, str](parse_query(self.query))
         params.update({str(key): str(value) for key, value in kwargs.items()})
         return self.replace(query=urlencode(params.multi_items()))
 
@@ -249,7 +249,7 @@ class URL:
         """A copy without the named query parameter(s)."""
         if isinstance(keys, str):
             keys = [keys]
-        params = MultiDict[str, str](parse_qsl(self.query, keep_blank_values=True))
+        params = MultiDict[str, str](parse_query(self.query))
         for key in keys:
             params.pop(key, None)
         return self.replace(query=urlencode(params.multi_items()))

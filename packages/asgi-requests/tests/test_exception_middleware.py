@@ -481,7 +481,37 @@ def _subclassed(app: Any, handlers: Any) -> Any:
     return ServerErrorMiddleware(CustomExceptionMiddleware(app, handlers=handlers))
 
 
-STACKS = pytest.mark.parametrize("stack", [_fused, _layered, _subclassed])
+class HeaderAdding:
+    """A CORS-style middleware: wraps `send` to add a header to the start."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def send_with_header(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message["headers"], (b"x-added", b"1")]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+def _app_shaped(app: Any, handlers: Any) -> Any:
+    # App's stack with pass-through user middleware: the inner error layer
+    # gets the outer one's tracked send unchanged and shares its record.
+    inner = ServerErrorMiddleware(ExceptionMiddleware(app, handlers=handlers))
+    return ServerErrorMiddleware(PassThrough(PassThrough(inner)))
+
+
+def _app_shaped_wrapping(app: Any, handlers: Any) -> Any:
+    # App's stack with a send-wrapping user middleware: each layer tracks its own.
+    inner = ServerErrorMiddleware(ExceptionMiddleware(app, handlers=handlers))
+    return ServerErrorMiddleware(HeaderAdding(inner))
+
+
+STACKS = pytest.mark.parametrize(
+    "stack", [_fused, _layered, _subclassed, _app_shaped, _app_shaped_wrapping]
+)
 
 
 async def _serve(app: Any, scope: Any) -> list[Any]:
@@ -640,3 +670,63 @@ async def test_progress_defaults_say_nothing_was_sent() -> None:
     assert Progress(started=True).committed is True
     assert Progress(finished=True).committed is True
     assert Progress(accepted=True).committed is False
+
+
+class AnswersThenCallsApp:
+    """A middleware that sends its own response, then runs the app anyway."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        await send({"type": "http.response.body", "body": b"accepted"})
+        await self.app(scope, receive, send)
+
+
+class Buffering:
+    """A middleware that holds every message back until the app returns."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        held: list[Any] = []
+
+        async def hold(message: Any) -> None:
+            held.append(message)
+
+        await self.app(scope, receive, hold)
+        for message in held:
+            await send(message)
+
+
+@pytest.mark.parametrize("where", ["before-start", "mid-body"])
+async def test_error_inside_a_buffering_middleware_gets_a_500_from_the_outer_layer(
+    where, http_scope
+) -> None:
+    # The client got nothing (the middleware held it all back): the outer
+    # error layer, which tracks what reached the server, answers 500.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if where == "mid-body":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        raise KeyError(where)
+
+    inner = ServerErrorMiddleware(ExceptionMiddleware(app))
+    sent = await _serve(ServerErrorMiddleware(Buffering(inner)), http_scope())
+    assert _types(sent) == ["http.response.start", "http.response.body", KeyError]
+    assert (sent[0]["status"], sent[1]["body"]) == (500, b"Internal Server Error")
+
+
+async def test_middleware_error_after_its_own_response_sends_no_500(http_scope) -> None:
+    class AnswersThenFails(AnswersThenCallsApp):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 202, "headers": []})
+            await send({"type": "http.response.body", "body": b"accepted"})
+            raise KeyError("after answering")
+
+    inner = ServerErrorMiddleware(ExceptionMiddleware(PlainTextResponse("unreached")))
+    sent = await _serve(ServerErrorMiddleware(AnswersThenFails(inner)), http_scope())
+    assert _types(sent) == ["http.response.start", "http.response.body", KeyError]
+    assert sent[0]["status"] == 202

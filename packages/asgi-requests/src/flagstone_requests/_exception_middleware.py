@@ -78,16 +78,21 @@ async def call_handler(handler: ExceptionHandler, conn: Any, exc: Exception) -> 
 
 
 class Progress:
-    """What the app has sent so far on this connection."""
+    """What the app has sent so far on this connection.
+
+    A tracked `send` is the bound method `progress.track` (see `tracking`):
+    it records each message here and hands it on to `progress.downstream`.
+    """
 
     # Class-level defaults rather than `__slots__` set in `__init__`, so
     # `fresh_progress()` (every request) makes one without running Python code.
     started = False  # HTTP response or WebSocket denial started
     accepted = False  # WebSocket accepted
     finished = False  # WebSocket closed or denial sent
-    # Anything but an accept or a WebSocket message went out: nothing more
-    # may be sent in answer to an error (ServerErrorMiddleware).
+    # Anything but an accept or a WebSocket message went out:
+    # nothing more may be sent in answer to an error (ServerErrorMiddleware).
     committed = False
+    downstream: Send  # the send `track` hands messages on to
 
     def __init__(
         self, started: bool = False, accepted: bool = False, finished: bool = False
@@ -97,6 +102,26 @@ class Progress:
         self.finished = finished
         self.committed = started or finished
 
+    # A plain method returning `downstream`'s awaitable, not an `async def`:
+    # the caller awaits what we return, so this layer costs no coroutine of
+    # its own on every message.  What is recorded is recorded when the
+    # message is handed on (the server's send may still fail afterwards).
+    def track(self, message: Message) -> Awaitable[None]:
+        """Record `message`, then hand it on to `downstream`."""
+        # Once a response (or denial) started, no later message changes what
+        # an error may still do: skip the classification for its body chunks.
+        if not self.started:
+            kind = message["type"]
+            if kind in _STARTS:
+                self.started = self.committed = True
+            elif kind == "websocket.accept":
+                self.accepted = True
+            elif kind not in _UNCOMMITTED:
+                self.committed = True
+                if kind == "websocket.close":
+                    self.finished = True
+        return self.downstream(message)
+
 
 # `Progress()` without the `__init__` call (the class defaults say "nothing
 # sent"): a C-level call, for the middlewares that make one per request.
@@ -104,6 +129,8 @@ fresh_progress: Callable[[], Progress] = functools.partial(object.__new__, Progr
 
 
 _STARTS = frozenset({"http.response.start", "websocket.http.response.start"})
+# Messages after which a response (or a close) may still be sent.
+_UNCOMMITTED = frozenset({"websocket.send"})
 
 
 async def handle_exception(
@@ -278,14 +305,14 @@ class ExceptionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
         progress = fresh_progress()
         if kind == "http":
             tracked_send = tracking(send, progress)
-        elif kind == "websocket":
-            tracked_send = websocket_tracking(send, progress)
         else:
-            await self.app(scope, receive, send)
-            return
+            tracked_send = websocket_tracking(send, progress)
         await self.call_tracked(scope, receive, tracked_send, progress)
 
     async def call_tracked(
@@ -307,30 +334,12 @@ class ExceptionMiddleware:
 
 
 def tracking(send: Send, progress: Progress) -> Send:
-    """`send`, recording in `progress` what went out (so an error is never answered too late)."""
+    """`send`, recording in `progress` what went out (so an error is never answered too late).
 
-    # A plain function returning `send`'s awaitable, not an `async def`: the
-    # caller awaits what we return, so this layer costs no coroutine of its
-    # own on every message.  What is recorded is recorded when the message is
-    # handed on, as before (the server's send may still fail afterwards).
-    def tracking_send(message: Message) -> Awaitable[None]:
-        # Once a response (or denial) started, no later message changes what
-        # an error may still do: skip the classification for its body chunks.
-        if not progress.started:
-            kind = message["type"]
-            if kind == "websocket.send":
-                pass  # the hot path of an accepted socket: nothing to record
-            elif kind == "websocket.accept":
-                progress.accepted = True
-            else:
-                progress.committed = True
-                if kind in _STARTS:
-                    progress.started = True
-                elif kind == "websocket.close":
-                    progress.finished = True
-        return send(message)
-
-    return tracking_send
+    `progress` tracks this one `send` from now on.
+    """
+    progress.downstream = send
+    return progress.track
 
 
 def websocket_tracking(send: Send, progress: Progress) -> Send:

@@ -37,7 +37,6 @@ from ._exception_middleware import (
     call_handler,
     fresh_progress,
     handle_exception,
-    tracking,
     websocket_tracking,
 )
 from ._exceptions import ClientDisconnect
@@ -144,10 +143,13 @@ class ServerErrorMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        progress = fresh_progress()
         if kind == "http":
-            tracked_send = tracking(send, progress)
+            # `tracking(send, progress)`, inlined: every request passes here.
+            progress = fresh_progress()
+            progress.downstream = send
+            tracked_send = progress.track
         elif kind == "websocket":
+            progress = fresh_progress()
             tracked_send = websocket_tracking(send, progress)
         else:
             await self.app(scope, receive, send)

@@ -672,6 +672,45 @@ async def test_progress_defaults_say_nothing_was_sent() -> None:
     assert Progress(accepted=True).committed is False
 
 
+@STACKS
+async def test_stack_error_after_an_early_hint_is_still_answered_500(stack, http_scope) -> None:
+    # A 103 Early Hints is followed by the final response anyway: it does not
+    # stop an error from being answered.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.early_hint", "links": ["</a.css>; rel=preload"]})
+        raise KeyError("after the hint")
+
+    scope = http_scope(extensions={"http.response.early_hint": {}})
+    sent = await _serve(stack(app, None), scope)
+    assert _types(sent) == [
+        "http.response.early_hint",
+        "http.response.start",
+        "http.response.body",
+        KeyError,
+    ]
+    assert sent[1]["status"] == 500
+
+
+@STACKS
+async def test_stack_handled_error_after_an_early_hint_is_rendered(stack, http_scope) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.early_hint", "links": ["</a.css>; rel=preload"]})
+        raise HTTPException(404, "gone")
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    scope = http_scope(extensions={"http.response.early_hint": {}})
+    await stack(app, None)(scope, receive, send)
+    assert _types(sent) == ["http.response.early_hint", "http.response.start", "http.response.body"]
+    assert sent[1]["status"] == 404
+
+
 class AnswersThenCallsApp:
     """A middleware that sends its own response, then runs the app anyway."""
 

@@ -89,7 +89,7 @@ class Progress:
     started = False  # HTTP response or WebSocket denial started
     accepted = False  # WebSocket accepted
     finished = False  # WebSocket closed or denial sent
-    # Anything but an accept or a WebSocket message went out:
+    # Anything but an accept, an early hint or a WebSocket message went out:
     # nothing more may be sent in answer to an error (ServerErrorMiddleware).
     committed = False
     downstream: Send  # the send `track` hands messages on to
@@ -129,8 +129,9 @@ fresh_progress: Callable[[], Progress] = functools.partial(object.__new__, Progr
 
 
 _STARTS = frozenset({"http.response.start", "websocket.http.response.start"})
-# Messages after which a response (or a close) may still be sent.
-_UNCOMMITTED = frozenset({"websocket.send"})
+# Messages after which a response (or a close) may still be sent: a WebSocket
+# data frame, and a 103 Early Hints, which a final response follows anyway.
+_UNCOMMITTED = frozenset({"websocket.send", "http.response.early_hint"})
 
 
 async def handle_exception(

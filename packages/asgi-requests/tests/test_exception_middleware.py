@@ -723,6 +723,21 @@ class AnswersThenCallsApp:
         await self.app(scope, receive, send)
 
 
+@pytest.mark.parametrize("handled", [False, True], ids=["unhandled", "handled"])
+async def test_app_error_after_a_middleware_answered_sends_no_second_response(
+    handled, http_scope
+) -> None:
+    # App's stack: the inner error layer shares the outer one's record, so it
+    # knows the middleware already answered on the same send, and neither a
+    # 500 nor a handler's response follows it (a second start is a protocol
+    # error).  The exception still reaches the server.
+    handlers = {KeyError: lambda request, exc: PlainTextResponse("no", 404)} if handled else None
+    inner = ServerErrorMiddleware(ExceptionMiddleware(raising(KeyError("x")), handlers=handlers))
+    sent = await _serve(ServerErrorMiddleware(AnswersThenCallsApp(inner)), http_scope())
+    assert _types(sent) == ["http.response.start", "http.response.body", KeyError]
+    assert sent[0]["status"] == 202
+
+
 class Buffering:
     """A middleware that holds every message back until the app returns."""
 

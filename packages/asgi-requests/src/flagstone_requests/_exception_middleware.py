@@ -50,6 +50,7 @@ __all__ = [
     "fresh_progress",
     "handle_exception",
     "handlers_in",
+    "progress_of",
     "tracking",
     "websocket_tracking",
 ]
@@ -132,6 +133,8 @@ _STARTS = frozenset({"http.response.start", "websocket.http.response.start"})
 # Messages after which a response (or a close) may still be sent: a WebSocket
 # data frame, and a 103 Early Hints, which a final response follows anyway.
 _UNCOMMITTED = frozenset({"websocket.send", "http.response.early_hint"})
+_track = Progress.track
+_BoundMethod = type(fresh_progress().track)
 
 
 async def handle_exception(
@@ -309,6 +312,12 @@ class ExceptionMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
+        progress = progress_of(send)
+        if progress is not None:
+            # An error layer further out tracks this very send: whatever goes
+            # through it is what we would record, so its record serves us.
+            await self.call_tracked(scope, receive, send, progress)
+            return
         progress = fresh_progress()
         if kind == "http":
             tracked_send = tracking(send, progress)
@@ -341,6 +350,16 @@ def tracking(send: Send, progress: Progress) -> Send:
     """
     progress.downstream = send
     return progress.track
+
+
+def progress_of(send: Send) -> Progress | None:
+    """The `Progress` that `send` records into, if it is a tracked send (`tracking`)."""
+    if type(send) is DataFrameBypass:
+        send = send.tracked
+    if type(send) is _BoundMethod and send.__func__ is _track:  # type: ignore[attr-defined]
+        progress: Progress = send.__self__  # type: ignore[attr-defined]
+        return progress
+    return None
 
 
 def websocket_tracking(send: Send, progress: Progress) -> Send:

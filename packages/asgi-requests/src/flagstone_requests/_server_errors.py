@@ -34,9 +34,12 @@ from flagstone_contract import EXCEPTION_HANDLERS_KEY, ASGIApp, Message, Receive
 from ._exception_middleware import (
     ExceptionHandler,
     ExceptionMiddleware,
+    _BoundMethod,
+    _track,
     call_handler,
     fresh_progress,
     handle_exception,
+    progress_of,
     websocket_tracking,
 )
 from ._exceptions import ClientDisconnect
@@ -143,14 +146,27 @@ class ServerErrorMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        tracked_send: Send
         if kind == "http":
-            # `tracking(send, progress)`, inlined: every request passes here.
-            progress = fresh_progress()
-            progress.downstream = send
-            tracked_send = progress.track
+            if type(send) is _BoundMethod and send.__func__ is _track:  # type: ignore[attr-defined]
+                # `progress_of(send)`, inlined: `send` is already tracked by an
+                # error layer further out (App's outer layer, with pass-through
+                # user middleware in between).  What goes through it is what
+                # we would record, so one record and one layer serve both.
+                progress = send.__self__  # type: ignore[attr-defined]
+                tracked_send = send
+            else:
+                # `tracking(send, progress)`, inlined: every request passes here.
+                progress = fresh_progress()
+                progress.downstream = send
+                tracked_send = progress.track
         elif kind == "websocket":
-            progress = fresh_progress()
-            tracked_send = websocket_tracking(send, progress)
+            shared = progress_of(send)
+            if shared is None:
+                progress = fresh_progress()
+                tracked_send = websocket_tracking(send, progress)
+            else:
+                progress, tracked_send = shared, send
         else:
             await self.app(scope, receive, send)
             return

@@ -17,6 +17,13 @@ inner error middleware sends the 500 through the user middleware's `send`
 wrappers and re-raises; the outer one sees the response already started,
 sends nothing and re-raises too, so the server still logs the original
 exception once, with its own type and traceback.
+
+The two error layers each need to know what went out through their own
+`send`: the outer one what reached the server, the inner one what reached
+the user middleware (which may buffer it, or answer by itself).  When every
+user middleware passes `send` on unchanged, the inner layer receives the
+outer one's tracked `send` itself, and the two share that one record instead
+of wrapping `send` twice.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import anyio
 import pytest
 
 from flagstone_contract import EXCEPTION_HANDLERS_KEY, HTTPException, WebSocketException
@@ -14,6 +15,7 @@ from flagstone_requests import (
     PlainTextResponse,
     Request,
     ServerErrorMiddleware,
+    StreamingResponse,
     WebSocket,
     request_response,
 )
@@ -784,3 +786,86 @@ async def test_middleware_error_after_its_own_response_sends_no_500(http_scope) 
     sent = await _serve(ServerErrorMiddleware(AnswersThenFails(inner)), http_scope())
     assert _types(sent) == ["http.response.start", "http.response.body", KeyError]
     assert sent[0]["status"] == 202
+
+
+# --- a streamed response through the error layers -------------------------------------
+# Once the start went out, the body chunks skip the tracking layer (it has
+# nothing left to record): every chunk must still arrive, in order, through
+# whatever middleware sits between, and an error mid-stream must still be
+# known as "after the start".
+
+
+async def _serve_stream(app: Any, scope: Any) -> list[Any]:
+    """Like `_serve`, with a client that sends its request once and then waits."""
+    sent: list[Any] = []
+    requested = False
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        nonlocal requested
+        if requested:
+            await anyio.sleep_forever()
+        requested = True
+        return {"type": "http.request", "body": b""}
+
+    try:
+        await app(scope, receive, send)
+    except Exception as exc:
+        sent.append(exc)
+    return sent
+
+
+async def _chunks(fail_after: int | None = None) -> Any:
+    for index, chunk in enumerate([b"a", b"b", b"c"]):
+        if index == fail_after:
+            raise KeyError("mid-stream")
+        yield chunk
+
+
+@STACKS
+async def test_stack_streamed_response_arrives_whole(stack, http_scope) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await StreamingResponse(_chunks())(scope, receive, send)
+
+    sent = await _serve_stream(stack(app, None), http_scope())
+    assert _types(sent) == ["http.response.start"] + ["http.response.body"] * 4
+    assert [(m["body"], m.get("more_body", False)) for m in sent[1:]] == [
+        (b"a", True),
+        (b"b", True),
+        (b"c", True),
+        (b"", False),
+    ]
+    if stack is _app_shaped_wrapping:
+        assert (b"x-added", b"1") in sent[0]["headers"]
+
+
+@STACKS
+async def test_stack_error_mid_stream_sends_nothing_more(stack, http_scope) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await StreamingResponse(_chunks(fail_after=2))(scope, receive, send)
+
+    handlers = {KeyError: lambda request, exc: PlainTextResponse("no")}
+    sent = await _serve_stream(stack(app, handlers), http_scope())
+    assert _types(sent) == [
+        "http.response.start",
+        "http.response.body",
+        "http.response.body",
+        KeyError,
+    ]
+    assert [m["body"] for m in sent[1:3]] == [b"a", b"b"]
+    assert "could not be rendered" in str(getattr(sent[-1], "__notes__", ""))
+
+
+async def test_error_mid_stream_inside_a_buffering_middleware_gets_a_500(http_scope) -> None:
+    # The stream's chunks skip the inner tracking layer, not the middleware:
+    # the buffering middleware holds them, the client got nothing, and the
+    # outer layer answers 500.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await StreamingResponse(_chunks(fail_after=2))(scope, receive, send)
+
+    inner = ServerErrorMiddleware(ExceptionMiddleware(app))
+    sent = await _serve_stream(ServerErrorMiddleware(Buffering(inner)), http_scope())
+    assert _types(sent) == ["http.response.start", "http.response.body", KeyError]
+    assert sent[0]["status"] == 500

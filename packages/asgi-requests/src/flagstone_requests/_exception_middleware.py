@@ -47,6 +47,7 @@ __all__ = [
     "ExceptionHandler",
     "ExceptionMiddleware",
     "Progress",
+    "after_start",
     "fresh_progress",
     "handle_exception",
     "handlers_in",
@@ -360,6 +361,19 @@ def progress_of(send: Send) -> Progress | None:
         progress: Progress = send.__self__  # type: ignore[attr-defined]
         return progress
     return None
+
+
+def after_start(send: Send) -> Send:
+    """The `send` for the rest of a response whose start went out through `send`.
+
+    A tracked send records nothing once the response started, so the body
+    chunks can skip it and go straight to the send it wraps (per chunk, the
+    tracking layer is a Python call for nothing).  Any other `send` is
+    returned as it is.
+    """
+    while type(send) is _BoundMethod and send.__func__ is _track and send.__self__.started:  # type: ignore[attr-defined]
+        send = send.__self__.downstream  # type: ignore[attr-defined]
+    return send
 
 
 def websocket_tracking(send: Send, progress: Progress) -> Send:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from middleware_helpers import call, text_app
+from middleware_helpers import call, stream_app, text_app
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -312,3 +312,107 @@ async def test_legitimate_origins_are_allowed(config: dict[str, Any], origin: st
     app = CORSMiddleware(raw_app(), **config)
     result = await call(app, headers=[("origin", origin)])
     assert result.header("access-control-allow-origin") in (origin, "*")
+
+
+# --- the app's own headers: the decorated start is the same whatever path builds it --------
+
+
+@pytest.mark.parametrize(
+    ("app_headers", "vary"),
+    [
+        pytest.param([("vary", "*")], ["*"], id="vary-star-stays"),
+        pytest.param([("vary", "Accept, origin")], ["Accept, origin"], id="vary-lists-origin"),
+        pytest.param(
+            [("vary", "Accept"), ("vary", "Cookie")], ["Accept, Cookie, Origin"], id="vary-twice"
+        ),
+        pytest.param([], ["Origin"], id="no-vary"),
+    ],
+)
+@pytest.mark.parametrize("origin", [None, "https://a.example", "https://b.example"])
+async def test_vary_origin_merges_with_the_apps_vary(
+    app_headers: list[tuple[str, str]], vary: list[str], origin: str | None
+) -> None:
+    app = CORSMiddleware(text_app("x", headers=app_headers), allow_origins=["https://a.example"])
+    result = await call(app, headers=[("origin", origin)] if origin else [])
+    assert result.headers("vary") == vary
+    assert result.text == "x"
+
+
+@pytest.mark.parametrize("credentials", [False, True])
+async def test_the_apps_own_cors_headers_are_replaced_for_an_allowed_origin(
+    credentials: bool,
+) -> None:
+    own = [
+        ("access-control-allow-origin", "https://stale.example"),
+        ("access-control-allow-credentials", "false"),
+        ("access-control-expose-headers", "X-Old"),
+    ]
+    app = CORSMiddleware(
+        text_app("x", headers=own),
+        allow_origins=["https://a.example"],
+        allow_credentials=credentials,
+        expose_headers=["X-New"],
+    )
+    result = await call(app, headers=[("origin", "https://a.example")])
+    assert result.headers("access-control-allow-origin") == ["https://a.example"]
+    assert result.headers("access-control-expose-headers") == ["X-New"]
+    expected = ["true"] if credentials else ["false"]
+    assert result.headers("access-control-allow-credentials") == expected
+
+
+async def test_the_apps_own_cors_headers_stay_for_a_disallowed_origin() -> None:
+    own = [("access-control-allow-origin", "https://stale.example")]
+    app = CORSMiddleware(text_app("x", headers=own), allow_origins=["https://a.example"])
+    result = await call(app, headers=[("origin", "https://b.example")])
+    assert result.headers("access-control-allow-origin") == ["https://stale.example"]
+    assert result.headers("vary") == ["Origin"]
+
+
+async def test_start_without_headers_and_list_shaped_headers_are_decorated() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        start: dict[str, Any] = {"type": "http.response.start", "status": 204}
+        if scope["path"] == "/lists":
+            start["headers"] = [[b"x-own", b"1"]]
+        await send(start)
+        await send({"type": "http.response.body", "body": b""})
+
+    cors = CORSMiddleware(app, allow_origins=["https://a.example"])
+    bare = await call(cors, headers=[("origin", "https://a.example")])
+    assert bare.header("access-control-allow-origin") == "https://a.example"
+    assert bare.header("vary") == "Origin"
+    lists = await call(cors, path="/lists", headers=[("origin", "https://a.example")])
+    assert lists.header("x-own") == "1"
+    assert lists.header("access-control-allow-origin") == "https://a.example"
+
+
+async def test_streamed_body_passes_through_untouched() -> None:
+    app = CORSMiddleware(stream_app([b"a", b"b", b"c"]), allow_origins=["https://a.example"])
+    result = await call(app, headers=[("origin", "https://a.example")])
+    assert result.header("access-control-allow-origin") == "https://a.example"
+    assert result.body == b"abc"
+
+
+async def test_the_last_origin_header_counts() -> None:
+    app = CORSMiddleware(raw_app(), allow_origins=["https://a.example"])
+    headers = [("origin", "https://b.example"), ("origin", "https://a.example")]
+    result = await call(app, headers=headers)
+    assert result.header("access-control-allow-origin") == "https://a.example"
+
+
+class OnlyStagingOrigins(CORSMiddleware):
+    """A subclass deciding origins itself, as Starlette users do."""
+
+    def is_allowed_origin(self, origin: str) -> bool:
+        return origin.endswith(".staging.example")
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [("https://a.example", False), ("https://x.staging.example", True)],
+)
+async def test_a_subclass_is_allowed_origin_decides(origin: str, allowed: bool) -> None:
+    app = OnlyStagingOrigins(raw_app(), allow_origins=["https://a.example"])
+    simple = await call(app, headers=[("origin", origin)])
+    assert (simple.header("access-control-allow-origin") == origin) is allowed
+    pre = await call(app, method="OPTIONS", headers=preflight_headers(origin))
+    assert (pre.status == 200) is allowed

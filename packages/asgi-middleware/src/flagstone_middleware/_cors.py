@@ -25,13 +25,14 @@ origin in:
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Collection
+from collections.abc import Awaitable, Collection
 
 from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
 from flagstone_contract.http import is_token, split_host
 
-from ._headers import add_vary, get_header, set_header
+from ._headers import add_vary, set_header
 from ._replies import PlainReply
 
 __all__ = ["ALL_METHODS", "SAFELISTED_HEADERS", "CORSMiddleware"]
@@ -44,6 +45,8 @@ _PREFLIGHT_VARY = (
     b"Access-Control-Request-Private-Network"
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_VARY_ORIGIN = (b"vary", b"Origin")
+_header_name = operator.itemgetter(0)
 
 
 def is_serialized_origin(origin: str) -> bool:
@@ -106,6 +109,21 @@ class CORSMiddleware:
         if expose_headers:
             simple.append((b"access-control-expose-headers", ", ".join(expose_headers).encode()))
         self._simple_headers = simple
+        # Everything a simple response gets that does not depend on the
+        # request, built once: for each origin listed by name (and valid),
+        # and for "*" without credentials (one answer for every origin).
+        # `is_allowed_origin` is still asked when a subclass overrides it.
+        self._own_origin_rule = type(self).is_allowed_origin is CORSMiddleware.is_allowed_origin
+        self._listed_extra = (
+            {
+                origin.encode("latin-1"): self._extra_for(origin)
+                for origin in self.allow_origins
+                if origin.isascii() and self.is_allowed_origin(origin)
+            }
+            if self._own_origin_rule
+            else {}
+        )
+        self._star_extra = self._extra_for("*")
 
         preflight: list[tuple[bytes, bytes]] = [
             (b"vary", _PREFLIGHT_VARY),
@@ -130,26 +148,44 @@ class CORSMiddleware:
         regex = self.allow_origin_regex
         return regex is not None and regex.fullmatch(origin) is not None
 
+    def _extra_for(self, origin: str) -> list[tuple[bytes, bytes]]:
+        """The headers an allowed `origin`'s simple response gets, `Vary` included."""
+        value = origin if self._echo_origin else "*"
+        return [
+            (b"access-control-allow-origin", value.encode("latin-1")),
+            *self._simple_headers,
+            _VARY_ORIGIN,
+        ]
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        origin_raw: bytes | None = None
-        request_method: bytes | None = None
-        for name, value in scope["headers"]:
-            if name == b"origin":
-                origin_raw = value
-            elif name == b"access-control-request-method":
-                request_method = value
+        # One C-level pass over the request headers (a repeated header: the
+        # last one counts).
+        found = dict(scope["headers"])
+        origin_raw: bytes | None = found.get(b"origin")
         if origin_raw is None:
-            await self.app(scope, receive, self._vary_only(send))
+            await self.app(scope, receive, _Decorating(send, _VARY_ONLY))
             return
-        origin = origin_raw.decode("latin-1")
-        if scope["method"] == "OPTIONS" and request_method is not None:
-            reply = self.preflight_response(scope, origin, request_method.decode("latin-1"))
-            await reply(scope, receive, send)
-            return
-        await self.app(scope, receive, self._decorating(send, origin))
+        if scope["method"] == "OPTIONS":
+            request_method = found.get(b"access-control-request-method")
+            if request_method is not None:
+                origin = origin_raw.decode("latin-1")
+                reply = self.preflight_response(scope, origin, request_method.decode("latin-1"))
+                await reply(scope, receive, send)
+                return
+        extra = self._listed_extra.get(origin_raw)
+        if extra is None:
+            extra = self._extra_for_request(origin_raw.decode("latin-1"))
+        await self.app(scope, receive, _Decorating(send, extra))
+
+    def _extra_for_request(self, origin: str) -> list[tuple[bytes, bytes]]:
+        if not self.is_allowed_origin(origin):
+            return _VARY_ONLY
+        if not self._echo_origin:
+            return self._star_extra
+        return self._extra_for(origin)
 
     def preflight_response(self, scope: Scope, origin: str, method: str) -> PlainReply:
         """The answer to a preflight: 200 `OK`, or 400 naming what is not allowed."""
@@ -162,7 +198,8 @@ class CORSMiddleware:
             failures.append("origin")
         if method not in self.allow_methods:
             failures.append("method")
-        requested = get_header(scope["headers"], b"access-control-request-headers")
+        found = dict(scope["headers"])  # a repeated header: the last one counts
+        requested = found.get(b"access-control-request-headers")
         if requested is not None:
             if self.allow_all_headers:
                 # "*" with credentials is not a wildcard either: mirror the list.
@@ -172,7 +209,7 @@ class CORSMiddleware:
                 for h in requested.decode("latin-1").split(",")
             ):
                 failures.append("headers")
-        if get_header(scope["headers"], b"access-control-request-private-network") is not None:
+        if b"access-control-request-private-network" in found:
             if self.allow_private_network:
                 headers.append((b"access-control-allow-private-network", b"true"))
             else:
@@ -181,29 +218,56 @@ class CORSMiddleware:
             return PlainReply("Disallowed CORS " + ", ".join(failures), 400, headers)
         return PlainReply("OK", 200, headers)
 
-    def _vary_only(self, send: Send) -> Send:
-        async def send_with_vary(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers") or ())
-                add_vary(headers, "Origin")
-                message["headers"] = headers
-            await send(message)
 
-        return send_with_vary
+_VARY_ONLY = [_VARY_ORIGIN]
 
-    def _decorating(self, send: Send, origin: str) -> Send:
-        allowed = self.is_allowed_origin(origin)
-        allow_origin = (origin if self._echo_origin else "*").encode("latin-1")
 
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers") or ())
-                if allowed:
-                    set_header(headers, b"access-control-allow-origin", allow_origin)
-                    for name, value in self._simple_headers:
-                        set_header(headers, name, value)
-                add_vary(headers, "Origin")
-                message["headers"] = headers
-            await send(message)
+class _Decorating:
+    """`send`, with the CORS headers `extra` added to the response start.
 
-        return send_with_cors
+    `extra` always ends with `Vary: Origin`.  Replacing each header the app
+    already set and merging `Vary` takes a pass per header; a response that
+    sets none of them (the usual case) gets `extra` appended in one step.
+    """
+
+    __slots__ = ("extra", "send")
+
+    def __init__(self, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
+        self.send = send
+        self.extra = extra
+
+    # Not `async def`: hands back `send`'s awaitable, so a message costs no
+    # coroutine of its own.
+    def __call__(self, message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers") or ()
+            extra = self.extra
+            names = _ADDED_NAMES if extra is not _VARY_ONLY else _VARY_NAME
+            if names.isdisjoint(map(_header_name, headers)):
+                message["headers"] = [*headers, *extra]
+            else:
+                message["headers"] = _merged(list(headers), extra)
+        return self.send(message)
+
+
+_ADDED_NAMES = frozenset(
+    {
+        b"vary",
+        b"access-control-allow-origin",
+        b"access-control-allow-credentials",
+        b"access-control-expose-headers",
+    }
+)
+_VARY_NAME = frozenset({b"vary"})
+
+
+def _merged(
+    headers: list[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """`headers` with each of `extra` replacing the app's own, and `Origin` merged into `Vary`."""
+    for name, value in extra:
+        if name == b"vary":
+            add_vary(headers, "Origin")
+        else:
+            set_header(headers, name, value)
+    return headers

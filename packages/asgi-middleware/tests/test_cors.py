@@ -416,3 +416,26 @@ async def test_a_subclass_is_allowed_origin_decides(origin: str, allowed: bool) 
     assert (simple.header("access-control-allow-origin") == origin) is allowed
     pre = await call(app, method="OPTIONS", headers=preflight_headers(origin))
     assert (pre.status == 200) is allowed
+
+
+@pytest.mark.parametrize(
+    ("requested", "allowed"),
+    [
+        pytest.param("X-Token", True, id="one"),
+        pytest.param("x-token, ACCEPT", True, id="any-case"),
+        pytest.param(" X-Token ,\tContent-Type ", True, id="spaces-and-tabs"),
+        pytest.param("X-Token, X-Evil", False, id="one-not-allowed"),
+        pytest.param("X-Token,", False, id="trailing-comma"),
+        pytest.param("", False, id="empty"),
+        pytest.param("X-Token X-Evil", False, id="no-comma"),
+    ],
+)
+async def test_preflight_requested_headers_are_checked_name_by_name(
+    requested: str, allowed: bool
+) -> None:
+    app = CORSMiddleware(raw_app(), allow_origins=["https://a.example"], allow_headers=["X-Token"])
+    headers = preflight_headers("https://a.example", access_control_request_headers=requested)
+    result = await call(app, method="OPTIONS", headers=headers)
+    assert result.status == (200 if allowed else 400)
+    if not allowed:
+        assert result.text == "Disallowed CORS headers"

@@ -1,13 +1,22 @@
-"""`run_in_threadpool` and `iterate_in_threadpool`: blocking code off the event loop."""
+"""`run_in_threadpool`, `iterate_in_threadpool`, `run_blocking_io`: blocking code off the loop."""
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Iterator
 
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
 import pytest
 
-from flagstone_requests import iterate_in_threadpool, run_in_threadpool
+from flagstone_requests import (
+    _concurrency,
+    iterate_in_threadpool,
+    run_blocking_io,
+    run_in_threadpool,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -61,3 +70,101 @@ async def test_iterate_in_threadpool_propagates_an_error_mid_iteration() -> None
     with pytest.raises(ValueError, match="mid-stream"):
         await consume()
     assert seen == [1]
+
+
+# --- run_blocking_io: the lighter hop for file-system calls ---------------------------
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="none")
+
+
+async def test_run_blocking_io_returns_the_result_from_a_worker_thread() -> None:
+    value, thread = await run_blocking_io(describe, 4, 5)
+    assert value == 9
+    assert thread != threading.get_ident()
+
+
+async def test_run_blocking_io_propagates_the_exception_with_its_type() -> None:
+    def missing() -> None:
+        raise FileNotFoundError(2, "No such file", "/nowhere")
+
+    with pytest.raises(FileNotFoundError) as caught:
+        await run_blocking_io(missing)
+    assert caught.value.filename == "/nowhere"
+
+
+async def test_run_blocking_io_gives_the_thread_the_callers_context_variables() -> None:
+    request_id.set("r-42")
+    assert await run_blocking_io(request_id.get) == "r-42"
+
+
+async def test_run_blocking_io_runs_calls_concurrently_and_in_order_per_caller() -> None:
+    results: list[int] = []
+
+    async def call(n: int) -> None:
+        results.append(await run_blocking_io(lambda: n * n))
+
+    async with anyio.create_task_group() as tg:
+        for n in range(20):
+            tg.start_soon(call, n)
+    assert sorted(results) == [n * n for n in range(20)]
+
+
+async def test_a_cancelled_caller_waits_for_the_call_to_end() -> None:
+    started, release = threading.Event(), threading.Event()
+    finished: list[str] = []
+
+    def blocking() -> None:
+        started.set()
+        release.wait(timeout=30)
+        finished.append("done")
+
+    seen_by_caller: list[list[str]] = []
+    scope = anyio.CancelScope()
+
+    async def caller() -> None:
+        with scope:
+            try:
+                await run_blocking_io(blocking)
+            finally:
+                # What the caller finds when it moves on: the call must be over.
+                seen_by_caller.append(list(finished))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(caller)
+        await anyio.to_thread.run_sync(started.wait, 30)
+        scope.cancel()
+        # Give the cancellation every chance to land (checkpoints, not time):
+        # the caller must still be waiting for its thread.
+        for _ in range(10):
+            await anyio.lowlevel.checkpoint()
+        assert seen_by_caller == []
+        release.set()
+    assert seen_by_caller == [["done"]]
+
+
+# The pool is asyncio's (on trio every call takes anyio's hop, tested above).
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_run_blocking_io_past_its_thread_bound_takes_anyios_hop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_concurrency, "_POOL", _concurrency._Pool(limit=1))
+    started, release = threading.Event(), threading.Event()
+    threads: list[str] = []
+
+    def hold() -> None:
+        threads.append(threading.current_thread().name)
+        started.set()
+        release.wait(timeout=30)
+
+    def name() -> str:
+        return threading.current_thread().name
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run_blocking_io, hold)
+        await anyio.to_thread.run_sync(started.wait, 30)
+        # The one pool thread is busy: the second call must not wait for it.
+        threads.append(await run_blocking_io(name))
+        release.set()
+    assert threads[0] == "flagstone-blocking-io"
+    assert threads[1] != "flagstone-blocking-io"
+    assert _concurrency._POOL.started == 1

@@ -34,6 +34,7 @@ EXPECTED_OUTGOING = {
     "is_async_callable",
     "iterate_in_threadpool",
     "request_response",
+    "run_blocking_io",
     "run_in_threadpool",
     "websocket_session",
     "wrap_app_handling_exceptions",

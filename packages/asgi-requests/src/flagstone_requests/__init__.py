@@ -69,7 +69,7 @@ __all__: list[str] = [
 from flagstone_contract.http import is_async_callable
 
 from ._body_timeout import BodyIdleTimeout
-from ._concurrency import iterate_in_threadpool, run_in_threadpool
+from ._concurrency import iterate_in_threadpool, run_blocking_io, run_in_threadpool
 from ._endpoints import HTTPEndpoint, WebSocketEndpoint, request_response, websocket_session
 from ._exception_middleware import ExceptionMiddleware
 from ._file_response import FileResponse
@@ -120,6 +120,7 @@ __all__ += [
     "is_async_callable",
     "iterate_in_threadpool",
     "request_response",
+    "run_blocking_io",
     "run_in_threadpool",
     "websocket_session",
     "wrap_app_handling_exceptions",

@@ -34,10 +34,10 @@ from typing import IO, Any
 from urllib.parse import quote
 
 import anyio
-import anyio.to_thread
 
 from flagstone_contract import Message, Receive, Scope, Send
 
+from ._concurrency import run_blocking_io
 from ._ranges import RangeDecision, if_range_matches, parse_range
 from ._responses import (
     BackgroundCallable,
@@ -142,7 +142,7 @@ class FileResponse(Response):
                 handle.close()
             elif handle is not None:
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(handle.close)
+                    await run_blocking_io(handle.close)
         if self.background is not None:
             await run_background(self.background)
 
@@ -182,7 +182,7 @@ class FileResponse(Response):
             return result, handle
 
         try:
-            return await anyio.to_thread.run_sync(open_and_stat)
+            return await run_blocking_io(open_and_stat)
         except FileNotFoundError as exc:
             raise RuntimeError(f"File at path {os.fspath(self.path)} does not exist.") from exc
         except IsADirectoryError as exc:
@@ -370,7 +370,7 @@ class FileResponse(Response):
         if in_memory:
             handle.seek(start)
         else:
-            await anyio.to_thread.run_sync(handle.seek, start)
+            await run_blocking_io(handle.seek, start)
         remaining = stop - start
         body_type = prefix + "http.response.body"
         if remaining == 0 and not more_after:
@@ -378,11 +378,7 @@ class FileResponse(Response):
             return
         while remaining > 0:
             want = min(self.chunk_size, remaining)
-            chunk = (
-                handle.read(want)
-                if in_memory
-                else await anyio.to_thread.run_sync(handle.read, want)
-            )
+            chunk = handle.read(want) if in_memory else await run_blocking_io(handle.read, want)
             if not chunk:
                 # The file shrank after we promised a content-length: cutting
                 # the connection is the only honest answer left.

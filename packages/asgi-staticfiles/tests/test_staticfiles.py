@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio.from_thread
 import pytest
 
 from flagstone_contract import EXCEPTION_HANDLERS_KEY, HTTPException
@@ -272,6 +273,22 @@ async def test_subclass_can_override_get_response_for_spa_fallback(tree: Any, ge
 
     reply = await get(SPA(directory=tree.static), "/client/route")
     assert reply.text == "<h1>home</h1>"
+
+
+async def test_subclass_lookup_path_may_call_back_into_the_event_loop(tree: Any, get: Get) -> None:
+    # Starlette runs lookup_path in anyio's worker thread, so an override may
+    # use anyio.from_thread; flagstone's lighter hop would not allow that.
+    calls: list[str] = []
+
+    class Audited(StaticFiles):
+        def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+            anyio.from_thread.run_sync(calls.append, path)
+            return super().lookup_path(path)
+
+    reply = await get(Audited(directory=tree.static), "/app.js")
+    assert reply.status == 200
+    assert reply.body == b"console.log('app');\n"
+    assert calls == ["app.js"]
 
 
 async def test_file_deleted_between_lookup_and_open_is_404(tree: Any, get: Get) -> None:

@@ -24,7 +24,13 @@ import anyio.to_thread
 
 from flagstone_contract import EXCEPTION_HANDLERS_KEY, HTTPException, Receive, Scope, Send
 from flagstone_contract.http import get_route_path, negotiate_encodings, safe_location_path
-from flagstone_requests import FileResponse, PlainTextResponse, RedirectResponse, Response
+from flagstone_requests import (
+    FileResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    run_blocking_io,
+)
 
 from ._cache import CachePolicy
 from ._encodings import DEFAULT_ENCODINGS, SUFFIXES
@@ -176,19 +182,19 @@ class StaticFiles:
         if scope["method"] not in ("GET", "HEAD"):
             raise HTTPException(405, headers=_ALLOW)
         offered = self._offered_codings(scope)
-        found = await anyio.to_thread.run_sync(self._resolve, path, offered)
+        found = await self._lookup_in_thread(path, offered)
         if found.stat_result is not None and stat.S_ISREG(found.stat_result.st_mode):
             return self._file(found, scope)
         if found.stat_result is not None and stat.S_ISDIR(found.stat_result.st_mode) and self.html:
-            index = await anyio.to_thread.run_sync(
-                self._resolve, f"{path}/index.html" if path else "index.html", offered
+            index = await self._lookup_in_thread(
+                f"{path}/index.html" if path else "index.html", offered
             )
             if index.stat_result is not None and stat.S_ISREG(index.stat_result.st_mode):
                 if not scope["path"].endswith("/"):
                     return RedirectResponse(_slash_location(scope))
                 return self._file(index, scope)
         if self.html:
-            page = await anyio.to_thread.run_sync(self._resolve, "404.html", ())
+            page = await self._lookup_in_thread("404.html", ())
             if page.stat_result is not None and stat.S_ISREG(page.stat_result.st_mode):
                 return FileResponse(page.full_path, stat_result=page.stat_result, status_code=404)
         raise HTTPException(404)
@@ -263,6 +269,14 @@ class StaticFiles:
                     else header + "," + value.decode("latin-1")
                 )
         return tuple(negotiate_encodings(header, offered))
+
+    async def _lookup_in_thread(self, path: str, codings: tuple[str, ...]) -> _Resolved:
+        if type(self).lookup_path is StaticFiles.lookup_path:
+            # Our own lookup is plain file-system calls: the lighter hop.
+            return await run_blocking_io(self._resolve, path, codings)
+        # A subclass's lookup_path may use anyio.from_thread, which only
+        # anyio's own worker threads support (as in Starlette).
+        return await anyio.to_thread.run_sync(self._resolve, path, codings)
 
     def _resolve(self, path: str, codings: tuple[str, ...]) -> _Resolved:
         # One worker-thread hop for the file and its precompressed siblings.

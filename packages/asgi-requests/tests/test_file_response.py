@@ -333,3 +333,57 @@ async def test_file_response_with_stat_result_sends_that_many_bytes(
     )
     assert resp.header("content-length") == "6"
     assert resp.body == b"abcdef"
+
+
+# --- set_content: a file already read along with its stat ----------------------------
+
+
+async def test_set_content_sends_those_bytes_without_opening_the_file(
+    tmp_path, http_scope, run_asgi, sent_response
+) -> None:
+    path = tmp_path / "small.txt"
+    path.write_bytes(b"hello, file")
+    response = FileResponse(path, stat_result=os.stat(path))
+    response.set_content(b"hello, file")
+    path.unlink()  # never opened: the bytes given are sent
+    resp = sent_response((await run_asgi(response, http_scope())).sent)
+    assert resp.status == 200
+    assert resp.body == b"hello, file"
+    assert resp.header("content-length") == "11"
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "status", "body"),
+    [
+        ("GET", [("range", "bytes=7-10")], 206, b"file"),
+        ("HEAD", [], 200, b""),
+        ("GET", [("if-none-match", "*")], 304, b""),
+    ],
+)
+async def test_set_content_keeps_ranges_head_and_304(
+    tmp_path, http_scope, run_asgi, sent_response, method, headers, status, body
+) -> None:
+    path = tmp_path / "small.txt"
+    path.write_bytes(b"hello, file")
+    response = FileResponse(path, stat_result=os.stat(path))
+    response.set_content(b"hello, file")
+    resp = sent_response(
+        (await run_asgi(response, http_scope(method=method, headers=headers))).sent
+    )
+    assert resp.status == status
+    assert resp.body == body
+
+
+@pytest.mark.parametrize(
+    ("with_stat", "content"),
+    [(False, b"hello, file"), (True, b"hello"), (True, b"hello, file!")],
+    ids=["no-stat-result", "shorter", "longer"],
+)
+def test_set_content_refuses_bytes_the_stat_does_not_describe(
+    tmp_path, with_stat: bool, content: bytes
+) -> None:
+    path = tmp_path / "small.txt"
+    path.write_bytes(b"hello, file")
+    response = FileResponse(path, stat_result=os.stat(path) if with_stat else None)
+    with pytest.raises(ValueError, match="stat_result"):
+        response.set_content(content)

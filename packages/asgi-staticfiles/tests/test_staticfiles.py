@@ -291,16 +291,63 @@ async def test_subclass_lookup_path_may_call_back_into_the_event_loop(tree: Any,
     assert calls == ["app.js"]
 
 
-async def test_file_deleted_between_lookup_and_open_is_404(tree: Any, get: Get) -> None:
-    class Racy(StaticFiles):
-        def file_response(
-            self, full_path: Any, stat_result: Any, scope: Any, status_code: int = 200
-        ) -> Any:
-            os.unlink(full_path)  # the file goes away after it was found
-            return super().file_response(full_path, stat_result, scope, status_code)
+class _Racy(StaticFiles):
+    def file_response(
+        self, full_path: Any, stat_result: Any, scope: Any, status_code: int = 200
+    ) -> Any:
+        os.unlink(full_path)  # the file goes away after it was found
+        return super().file_response(full_path, stat_result, scope, status_code)
 
-    reply = await get(Racy(directory=tree.static), "/app.js")
+
+async def test_file_deleted_between_lookup_and_open_is_404(tree: Any, get: Get) -> None:
+    # Past 64 KiB the file is opened after the lookup, in a hop of its own.
+    (tree.static / "big.bin").write_bytes(b"x" * (64 * 1024 + 1))
+    reply = await get(_Racy(directory=tree.static), "/big.bin")
     assert reply.status == 404
+
+
+async def test_small_file_is_read_in_the_lookup(tree: Any, get: Get) -> None:
+    # Up to 64 KiB the lookup reads the file in the same worker-thread call:
+    # deleted afterwards, it is still served whole, as it was when found.
+    reply = await get(_Racy(directory=tree.static), "/app.js")
+    assert reply.status == 200
+    assert reply.body == b"console.log('app');\n"
+    assert reply.headers["content-length"] == str(len(reply.body))
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("HEAD", []),
+        ("GET", [("range", "bytes=0-3")]),
+        ("GET", [("if-none-match", '"other"')]),
+        ("GET", [("if-modified-since", "Mon, 01 Jan 2001 00:00:00 GMT")]),
+    ],
+)
+async def test_partial_or_conditional_requests_open_the_file_themselves(
+    tree: Any, get: Get, method: str, headers: list[tuple[str, str]]
+) -> None:
+    # Not read in the lookup: a deleted file is then a 404 (GET) or never
+    # opened at all (HEAD), as before.
+    reply = await get(_Racy(directory=tree.static), "/app.js", method=method, headers=headers)
+    assert reply.status == (200 if method == "HEAD" else 404)
+
+
+async def test_file_changed_between_stat_and_read_is_not_read_in_the_lookup(
+    tree: Any, get: Get
+) -> None:
+    class Growing(StaticFiles):
+        def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+            found = super().lookup_path(path)
+            (tree.static / "app.js").write_text("console.log('app, version 2');\n")
+            return found
+
+    reply = await get(Growing(directory=tree.static), "/app.js")
+    # The headers describe the stat; the bytes sent match them (FileResponse
+    # sends as many as the stat promised), never a mix of two versions'
+    # validators and body lengths.
+    assert reply.headers["content-length"] == str(len(reply.body))
+    assert reply.body == b"console.log('app, version 2');\n"[: len(reply.body)]
 
 
 async def test_file_truncated_while_sent_ends_without_extra_bytes(

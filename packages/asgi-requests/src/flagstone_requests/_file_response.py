@@ -99,8 +99,23 @@ class FileResponse(Response):
                 (b"content-disposition", _disposition(content_disposition_type, filename))
             )
         self.stat_result = stat_result
+        # The file's bytes when the caller read them already (set_content).
+        self._content: bytes | None = None
         if stat_result is not None:
             self.set_stat_headers(stat_result)
+
+    def set_content(self, content: bytes) -> None:
+        """Send `content` as the file's bytes instead of reading the file again.
+
+        For a caller that read a small file in the same worker-thread call
+        as its `stat_result` (StaticFiles does): the response then needs no
+        thread hop of its own.  `content` must be the whole file as that
+        stat describes it: a `stat_result` must have been given and its
+        `st_size` must equal `len(content)`, else `ValueError`.
+        """
+        if self.stat_result is None or self.stat_result.st_size != len(content):
+            raise ValueError("set_content needs the stat_result the content was read with")
+        self._content = content
 
     def set_stat_headers(self, stat_result: os.stat_result) -> None:
         """Set content-length, last-modified and etag from `stat_result` (unless given)."""
@@ -130,7 +145,11 @@ class FileResponse(Response):
             # describe it, so the bytes sent must match it too.
             size = self.stat_result.st_size
             if method != "HEAD":
-                _, handle = await self._open(True)
+                content = getattr(self, "_content", None)  # a subclass may skip __init__
+                if content is not None:
+                    handle = io.BytesIO(content)
+                else:
+                    _, handle = await self._open(True)
         else:
             stat_result, handle = await self._open(method != "HEAD")
             self.set_stat_headers(stat_result)

@@ -44,6 +44,10 @@ logger = logging.getLogger("flagstone.staticfiles")
 # Characters kept as they are in the trailing-slash redirect's Location.
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 _ALLOW = {"Allow": "GET, HEAD"}
+# Files up to this size are read in the lookup's worker-thread call (one hop
+# per request instead of two); FileResponse sends them from memory.
+_READ_IN_LOOKUP = 64 * 1024
+_NOT_WHOLE = frozenset({b"range", b"if-none-match", b"if-modified-since"})
 
 
 class _PackageDirectoryError(RuntimeError, AssertionError):
@@ -56,7 +60,7 @@ class _PackageDirectoryError(RuntimeError, AssertionError):
 class _Resolved:
     """What a request path resolved to: the file to send and how it is encoded."""
 
-    __slots__ = ("encoding", "full_path", "relative", "stat_result")
+    __slots__ = ("content", "encoding", "full_path", "relative", "stat_result")
 
     def __init__(
         self,
@@ -69,6 +73,8 @@ class _Resolved:
         self.stat_result = stat_result
         self.relative = relative
         self.encoding = encoding
+        # The whole file, when it was small enough to read in the lookup's hop.
+        self.content: bytes | None = None
 
 
 class StaticFiles:
@@ -182,7 +188,7 @@ class StaticFiles:
         if scope["method"] not in ("GET", "HEAD"):
             raise HTTPException(405, headers=_ALLOW)
         offered = self._offered_codings(scope)
-        found = await self._lookup_in_thread(path, offered)
+        found = await self._lookup_in_thread(path, offered, _wants_whole_body(scope))
         if found.stat_result is not None and stat.S_ISREG(found.stat_result.st_mode):
             return self._file(found, scope)
         if found.stat_result is not None and stat.S_ISDIR(found.stat_result.st_mode) and self.html:
@@ -270,16 +276,19 @@ class StaticFiles:
                 )
         return tuple(negotiate_encodings(header, offered))
 
-    async def _lookup_in_thread(self, path: str, codings: tuple[str, ...]) -> _Resolved:
+    async def _lookup_in_thread(
+        self, path: str, codings: tuple[str, ...], read: bool = False
+    ) -> _Resolved:
         if type(self).lookup_path is StaticFiles.lookup_path:
             # Our own lookup is plain file-system calls: the lighter hop.
-            return await run_blocking_io(self._resolve, path, codings)
+            return await run_blocking_io(self._resolve, path, codings, read)
         # A subclass's lookup_path may use anyio.from_thread, which only
         # anyio's own worker threads support (as in Starlette).
-        return await anyio.to_thread.run_sync(self._resolve, path, codings)
+        return await anyio.to_thread.run_sync(self._resolve, path, codings, read)
 
-    def _resolve(self, path: str, codings: tuple[str, ...]) -> _Resolved:
-        # One worker-thread hop for the file and its precompressed siblings.
+    def _resolve(self, path: str, codings: tuple[str, ...], read: bool = False) -> _Resolved:
+        # One worker-thread hop for the file and its precompressed siblings
+        # (and, with `read`, a small file's bytes).
         full_path, stat_result = self.lookup_path(path)
         found = _Resolved(full_path, stat_result, path)
         if stat_result is None or not stat.S_ISREG(stat_result.st_mode):
@@ -287,12 +296,23 @@ class StaticFiles:
         for coding in codings:
             sibling, sibling_stat = self.lookup_path(path + SUFFIXES[coding])
             if sibling_stat is not None and stat.S_ISREG(sibling_stat.st_mode):
-                return _Resolved(sibling, sibling_stat, path, coding)
+                found = _Resolved(sibling, sibling_stat, path, coding)
+                break
+        if read:
+            found.content = _read_small(found)
         return found
 
     def _file(self, found: _Resolved, scope: Scope) -> Response:
         assert found.stat_result is not None
         response = self.file_response(found.full_path, found.stat_result, scope)
+        if (
+            found.content is not None
+            and isinstance(response, FileResponse)
+            and response.stat_result is found.stat_result
+            and os.fspath(response.path) == found.full_path
+        ):
+            # The very file the hook answers with, already read: no more hops.
+            response.set_content(found.content)
         headers = response.headers
         if found.encoding is not None:
             media_type = mimetypes.guess_type(found.relative)[0] or "application/octet-stream"
@@ -310,6 +330,39 @@ class StaticFiles:
         if value is not None and "cache-control" not in headers:
             headers["cache-control"] = value
         return response
+
+
+def _wants_whole_body(scope: Scope) -> bool:
+    # Read the file in the lookup's hop only when the body will be sent
+    # whole: not for HEAD, nor for a conditional request (likely a 304, which
+    # sends nothing), nor for a range.
+    if scope["method"] != "GET":
+        return False
+    return _NOT_WHOLE.isdisjoint([name for name, _ in scope.get("headers") or ()])
+
+
+def _read_small(found: _Resolved) -> bytes | None:
+    """The file's bytes if it is small and unchanged since its stat, else None."""
+    expected = found.stat_result
+    assert expected is not None
+    if expected.st_size > _READ_IN_LOOKUP:
+        return None
+    try:
+        with open(found.full_path, "rb") as handle:
+            current = os.fstat(handle.fileno())
+            # Only the file the stat describes: if it was replaced or changed
+            # meanwhile, FileResponse's own open reports it as before.
+            if (current.st_ino, current.st_dev, current.st_size, current.st_mtime_ns) != (
+                expected.st_ino,
+                expected.st_dev,
+                expected.st_size,
+                expected.st_mtime_ns,
+            ):
+                return None
+            content = handle.read(expected.st_size)
+    except OSError:
+        return None  # gone or unreadable: FileResponse's own open says so
+    return content if len(content) == expected.st_size else None
 
 
 def _codings(precompressed: bool | Sequence[str]) -> tuple[str, ...]:

@@ -84,6 +84,57 @@ async def test_lookup_path_refuses_hostile_paths_from_subclasses(tree: Any) -> N
         assert app.lookup_path(path) == ("", None), path
 
 
+def _realpath_lookup(directory: Path, path: str) -> tuple[str, tuple[int, int] | None]:
+    """What lookup_path must find: the real path inside the real directory, or nothing."""
+    base = os.path.realpath(directory)
+    full = os.path.realpath(os.path.join(base, *[p for p in path.split("/") if p]))
+    if os.path.commonpath([full, base]) != base:
+        return "", None
+    try:
+        found = os.stat(full)
+    except (FileNotFoundError, NotADirectoryError):
+        return "", None
+    return full, (found.st_ino, found.st_mode)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "app.js",  # no link: one lstat per segment
+        "css/site.css",
+        "",  # the directory itself
+        "css",
+        "missing.txt",
+        "css/missing.css",
+        "app.js/child",  # a file used as a directory
+        "link-in",  # links: the general resolution
+        "link-out",
+        "link-prefix",
+        "dir-out/secret.txt",
+        "dir-out/static/app.js",  # out through a link and back in
+        "linked-css/site.css",  # a link in the middle, leading inside
+    ],
+)
+def test_lookup_path_finds_what_realpath_finds(tree: Any, path: str) -> None:
+    os.symlink(tree.static / "css", tree.static / "linked-css")
+    full, stat_result = StaticFiles(directory=tree.static).lookup_path(path)
+    found = None if stat_result is None else (stat_result.st_ino, stat_result.st_mode)
+    assert (full, found) == _realpath_lookup(tree.static, path)
+
+
+def test_lookup_path_resolves_a_symlinked_directory_on_each_call(tmp_path: Path) -> None:
+    # A deploy that swaps `current -> release-N` is seen at once.
+    for release in ("one", "two"):
+        (tmp_path / release).mkdir()
+        (tmp_path / release / "v.txt").write_text(release)
+    os.symlink(tmp_path / "one", tmp_path / "current")
+    app = StaticFiles(directory=tmp_path / "current")
+    assert app.lookup_path("v.txt")[0] == os.path.realpath(tmp_path / "one" / "v.txt")
+    os.unlink(tmp_path / "current")
+    os.symlink(tmp_path / "two", tmp_path / "current")
+    assert app.lookup_path("v.txt")[0] == os.path.realpath(tmp_path / "two" / "v.txt")
+
+
 @pytest.mark.anyio
 async def test_symlinks_inside_are_served(tree: Any, get: Any) -> None:
     reply = await get(StaticFiles(directory=tree.static), "/link-in")

@@ -21,8 +21,9 @@ Two independent walls, so a mistake in one is caught by the other:
 from __future__ import annotations
 
 import os
+import stat
 
-__all__ = ["contained", "safe_segments"]
+__all__ = ["contained", "safe_segments", "without_links"]
 
 # Control characters (NUL included) have no place in a file name we serve.
 _FORBIDDEN = frozenset(chr(code) for code in range(32)) | {"\x7f", "\\", ":"}
@@ -46,3 +47,24 @@ def contained(full_path: str, directory: str) -> bool:
         return os.path.commonpath([full_path, directory]) == directory
     except ValueError:  # different drives on Windows
         return False
+
+
+def without_links(base: str, segments: list[str]) -> tuple[str, os.stat_result] | None:
+    """`base` joined with `segments` and its stat, or None if a segment is a symbolic link.
+
+    `base` must be a real path (no links in it).  Then a result is the real
+    path of the file, what `os.path.realpath` would return, found with one
+    `lstat` per segment; a link anywhere needs the general resolution.
+    Errors of `lstat` (a missing name, a file used as a directory) propagate.
+    """
+    if not segments:
+        return base, os.stat(base)
+    path = base if base.endswith(os.sep) else base + os.sep
+    path += segments[0]
+    result = os.lstat(path)
+    for segment in segments[1:]:
+        if stat.S_ISLNK(result.st_mode):
+            return None
+        path += os.sep + segment
+        result = os.lstat(path)
+    return None if stat.S_ISLNK(result.st_mode) else (path, result)

@@ -34,7 +34,7 @@ from flagstone_requests import (
 
 from ._cache import CachePolicy
 from ._encodings import DEFAULT_ENCODINGS, SUFFIXES
-from ._paths import contained, safe_segments
+from ._paths import contained, safe_segments, without_links
 
 __all__ = ["PathLike", "StaticFiles"]
 
@@ -219,12 +219,20 @@ class StaticFiles:
         follow = getattr(self, "follow_symlink", False)
         for directory in self.all_directories:
             base = os.path.abspath(directory) if follow else os.path.realpath(directory)
-            joined = os.path.join(base, *segments)
-            full_path = os.path.abspath(joined) if follow else os.path.realpath(joined)
-            if not contained(full_path, base):
-                continue
             try:
-                return full_path, os.stat(full_path)
+                # Below the real directory, a path without symbolic links is
+                # its own real path: one lstat per segment instead of resolving
+                # the whole path again.  Any link takes the general way.
+                found = None if follow else without_links(base, segments)
+                stat_result: os.stat_result | None = None
+                if found is not None:
+                    full_path, stat_result = found
+                else:
+                    joined = os.path.join(base, *segments)
+                    full_path = os.path.abspath(joined) if follow else os.path.realpath(joined)
+                if not contained(full_path, base):
+                    continue
+                return full_path, stat_result or os.stat(full_path)
             except (FileNotFoundError, NotADirectoryError):
                 continue
             except OSError as exc:

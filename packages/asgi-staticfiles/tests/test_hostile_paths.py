@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from flagstone_staticfiles import StaticFiles
+from flagstone_staticfiles._paths import contained
 
 # tools/serving.py: the repository's one helper for ports and server processes.
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
@@ -247,3 +248,23 @@ def test_hostile_target_through_uvicorn(server: tuple[int, Path], target: str) -
     # 400: the server's parser refused the target; 404: StaticFiles did.
     assert status in (400, 404), data[:200]
     assert b"TOP-SECRET" not in data
+
+
+@pytest.mark.parametrize(
+    ("full_path", "directory", "inside"),
+    [
+        ("/srv/static", "/srv/static", True),
+        ("/srv/static/app.js", "/srv/static", True),
+        ("/srv/static/css/site.css", "/srv/static", True),
+        ("/srv/static-private/x", "/srv/static", False),  # CVE-2023-29159: no string prefix
+        ("/srv/staticx", "/srv/static", False),
+        ("/srv", "/srv/static", False),
+        ("/srv/other/app.js", "/srv/static", False),
+        ("/etc/passwd", "/", True),  # serving the root: everything is inside
+        ("/", "/", True),
+    ],
+)
+def test_contained_compares_whole_components(full_path: str, directory: str, inside: bool) -> None:
+    assert contained(full_path, directory) is inside
+    # The same answer as the component comparison it short-cuts.
+    assert (os.path.commonpath([full_path, directory]) == directory) is inside

@@ -43,6 +43,14 @@ def safe_segments(path: str) -> list[str] | None:
 
 def contained(full_path: str, directory: str) -> bool:
     """True if `full_path` is `directory` or inside it (both absolute, normalised)."""
+    # The common case, decided on whole components without splitting either
+    # path: equal, or `directory` plus a separator is a prefix.
+    if full_path == directory:
+        return True
+    if full_path.startswith(directory if directory.endswith(os.sep) else directory + os.sep):
+        return True
+    # Anything else (outside on POSIX; on Windows maybe the same path in
+    # another letter case) goes through the component comparison.
     try:
         return os.path.commonpath([full_path, directory]) == directory
     except ValueError:  # different drives on Windows

@@ -387,3 +387,22 @@ def test_set_content_refuses_bytes_the_stat_does_not_describe(
     response = FileResponse(path, stat_result=os.stat(path) if with_stat else None)
     with pytest.raises(ValueError, match="stat_result"):
         response.set_content(content)
+
+
+@pytest.mark.parametrize("with_stat", [True, False], ids=["stat-given", "stat-read"])
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ([("if-none-match", "*")], 304),
+        ([("if-none-match", '"other"')], 200),
+        ([("if-modified-since", "Mon, 01 Jan 2001 00:00:00 GMT")], 200),
+        ([("if-modified-since", "Fri, 01 Jan 2100 00:00:00 GMT")], 304),
+    ],
+)
+async def test_conditions_decided_the_same_with_or_without_a_given_stat(
+    data_file, http_scope, run_asgi, sent_response, with_stat, headers, status
+) -> None:
+    response = FileResponse(data_file, stat_result=os.stat(data_file) if with_stat else None)
+    resp = sent_response((await run_asgi(response, http_scope(headers=headers))).sent)
+    assert resp.status == status
+    assert resp.body == (CONTENT if status == 200 else b"")

@@ -133,7 +133,9 @@ class FileResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handle: IO[bytes] | None = None
         method = _method(scope)
-        if self.stat_result is not None and self._answers_not_modified(scope):
+        # With a given stat_result the conditions are decided here, once.
+        checked = self.stat_result is not None
+        if checked and self._answers_not_modified(scope):
             # A 304 sends no body: the file is not opened (a 304 is the common
             # answer for static assets, and opening costs a thread hop).
             await self._send_not_modified(send)
@@ -155,7 +157,7 @@ class FileResponse(Response):
             self.set_stat_headers(stat_result)
             size = stat_result.st_size
         try:
-            await self._respond(scope, receive, send, size, handle)
+            await self._respond(scope, receive, send, size, handle, checked=checked)
         finally:
             if isinstance(handle, io.BytesIO):
                 handle.close()
@@ -216,12 +218,19 @@ class FileResponse(Response):
         return found
 
     async def _respond(
-        self, scope: Scope, receive: Receive, send: Send, size: int, handle: IO[bytes] | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        size: int,
+        handle: IO[bytes] | None,
+        *,
+        checked: bool = False,
     ) -> None:
         prefix = "websocket." if scope["type"] == "websocket" else ""
         method = _method(scope)
         request_headers = self._request_headers(scope) if prefix == "" else {}
-        if prefix == "" and self._answers_not_modified(scope):
+        if prefix == "" and not checked and self._answers_not_modified(scope):
             await self._send_not_modified(send)
             return
         decision = self._range_decision(request_headers, method, size)

@@ -331,3 +331,61 @@ def _decoder(encoding: str) -> Any:
     if encoding == "br":
         return brotli.Decompressor().process
     return zstandard.ZstdDecompressor().decompressobj().decompress
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected_tail"),
+    [
+        # The usual start (no Vary, no ETag): built in one pass.
+        (
+            [("accept-ranges", "bytes"), ("x-a", "1")],
+            [(b"x-a", b"1"), (b"vary", b"Accept-Encoding"), (b"content-encoding", b"gzip")],
+        ),
+        # Vary or ETag present: merged and weakened by the general path.
+        (
+            [("vary", "Cookie"), ("x-a", "1")],
+            [
+                (b"x-a", b"1"),
+                (b"vary", b"Cookie, Accept-Encoding"),
+                (b"content-encoding", b"gzip"),
+            ],
+        ),
+        (
+            [("etag", '"v1"'), ("x-a", "1")],
+            [
+                (b"x-a", b"1"),
+                (b"vary", b"Accept-Encoding"),
+                (b"content-encoding", b"gzip"),
+                (b"etag", b'W/"v1"'),
+            ],
+        ),
+        (
+            [("vary", "accept-encoding"), ("x-a", "1")],
+            [(b"vary", b"accept-encoding"), (b"x-a", b"1"), (b"content-encoding", b"gzip")],
+        ),
+    ],
+)
+async def test_compressed_start_headers_in_order(
+    extra: list[tuple[str, str]], expected_tail: list[tuple[bytes, bytes]]
+) -> None:
+    result = await call(GZipMiddleware(text_app(BIG, headers=extra)), headers=GZIP)
+    raw = result.raw_headers
+    body = b"".join(m.get("body", b"") for m in result.messages if m["type"].endswith(".body"))
+    assert gzip.decompress(body) == BIG.encode()
+    assert raw[-1] == (b"content-length", str(len(body)).encode())
+    without_own = [pair for pair in raw[:-1] if pair[0] != b"content-type"]
+    assert without_own == expected_tail
+
+
+async def test_negotiation_is_remembered_per_value_and_bounded() -> None:
+    mw = CompressionMiddleware(text_app(BIG), encodings=("gzip",))
+    for n in range(300):
+        result = await call(mw, headers=[("accept-encoding", f"gzip;q=0.{n % 9 + 1}, x{n}")])
+        assert result.header("content-encoding") == "gzip"
+    assert len(mw._chosen) <= 256
+    refused = await call(mw, headers=[("accept-encoding", "gzip;q=0")])
+    assert refused.header("content-encoding") is None
+    # Changing the offered codings forgets what was chosen under the old ones.
+    mw.encodings = ()
+    again = await call(mw, headers=[("accept-encoding", "gzip;q=0.1, x0")])
+    assert again.header("content-encoding") is None

@@ -111,13 +111,28 @@ class CompressionMiddleware:
         self.exclude_content_types = _normalize(exclude_content_types)
         self.brotli_quality = brotli_quality
         self.zstd_level = zstd_level
+        # Accept-Encoding value -> the chosen coding.  Clients send a handful
+        # of distinct values, so negotiating each once saves the parse on
+        # almost every request; bounded, and dropped if `encodings` changes.
+        self._chosen: dict[bytes | None, str | None] = {}
+        self._chosen_for: Sequence[str] = self.encodings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         header = get_header(scope["headers"], b"accept-encoding")
-        encoding = choose_encoding(header.decode("latin-1") if header else None, self.encodings)
+        chosen = self._chosen
+        if self._chosen_for is not self.encodings:
+            chosen.clear()
+            self._chosen_for = self.encodings
+        try:
+            encoding = chosen[header]
+        except KeyError:
+            encoding = choose_encoding(header.decode("latin-1") if header else None, self.encodings)
+            if len(chosen) >= _CHOSEN_LIMIT:
+                chosen.clear()
+            chosen[header] = encoding
         responder = _Responder(self, send, encoding, scope.get("method") == "HEAD")
         await self.app(scope, receive, responder.send)
 
@@ -167,11 +182,14 @@ class GZipMiddleware(CompressionMiddleware):
 
 _HOLD, _PASS, _STREAM = 0, 1, 2
 
+# Distinct Accept-Encoding values remembered per middleware (see `_chosen`).
+_CHOSEN_LIMIT = 256
+
 
 class _Responder:
     """The message filter of one response (see the module docstring)."""
 
-    __slots__ = ("_encoder", "_encoding", "_head", "_mode", "_mw", "_send", "_start")
+    __slots__ = ("_encoder", "_encoding", "_head", "_mode", "_mw", "_names", "_send", "_start")
 
     def __init__(
         self, mw: CompressionMiddleware, send: Send, encoding: str | None, head: bool
@@ -183,6 +201,8 @@ class _Responder:
         self._mode = _HOLD
         self._start: Message | None = None
         self._encoder: Encoder | None = None
+        # The header names of the held start message (see `_on_first_body`).
+        self._names: frozenset[bytes] | set[bytes] = frozenset()
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -223,14 +243,20 @@ class _Responder:
     async def _on_start(self, message: Message) -> None:
         headers = list(message.get("headers") or ())
         message["headers"] = headers
-        status = message["status"]
-        cache_control = get_header(headers, b"cache-control") or b""
+        # One pass over the names; values are looked up only when present.
+        names = {name for name, _ in headers}
         if (
-            get_header(headers, b"content-encoding") is not None
-            or status == 206
-            or get_header(headers, b"content-range") is not None
-            or self._mw.is_excluded(get_header(headers, b"content-type"))
-            or b"no-transform" in cache_control.lower()
+            b"content-encoding" in names
+            or message["status"] == 206
+            or b"content-range" in names
+            or (
+                b"content-type" in names
+                and self._mw.is_excluded(get_header(headers, b"content-type"))
+            )
+            or (
+                b"cache-control" in names
+                and b"no-transform" in (get_header(headers, b"cache-control") or b"").lower()
+            )
         ):
             self._mode = _PASS
             await self._send(message)
@@ -241,6 +267,7 @@ class _Responder:
             self._mode = _PASS
             await self._send(message)
             return
+        self._names = names
         self._start = message
 
     async def _on_first_body(self, message: Message) -> None:
@@ -254,15 +281,36 @@ class _Responder:
             await self._send(message)
             return
         headers: list[tuple[bytes, bytes]] = start["headers"]
-        add_vary(headers, "Accept-Encoding")
         encoding = self._encoding
         if encoding is None:
+            add_vary(headers, "Accept-Encoding")
             self._mode = _PASS
             await self._send(start)
             await self._send(message)
             return
         self._encoder = self._mw.new_encoder(encoding)
         compressed = await self._compress(body, more_body)
+        names = self._names
+        if b"vary" not in names and b"etag" not in names:
+            # The usual start (no Vary, no ETag): the same headers, in the
+            # same order, as the general path below, built in one pass.
+            kept = [
+                pair
+                for pair in headers
+                if pair[0] != b"content-length" and pair[0] != b"accept-ranges"
+            ]
+            kept.append((b"vary", b"Accept-Encoding"))
+            kept.append((b"content-encoding", encoding.encode()))
+            if not (more_body or start.get("trailers", False)):
+                kept.append((b"content-length", b"%d" % len(compressed)))
+            start["headers"] = kept
+            self._mode = _STREAM if more_body else _PASS
+            await self._send(start)
+            await self._send(
+                {"type": "http.response.body", "body": compressed, "more_body": more_body}
+            )
+            return
+        add_vary(headers, "Accept-Encoding")
         set_header(headers, b"content-encoding", encoding.encode())
         remove_header(headers, b"accept-ranges")
         etag = get_header(headers, b"etag")

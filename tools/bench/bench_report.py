@@ -149,9 +149,7 @@ def render_table(
         + [_ratio(row.cells.get(a), row.cells.get(b)) for a, b in ratios]
         for row in rows
     ]
-    notes = footnotes.lines() + [
-        f"{row.scenario.name}: {note}" for row in rows for note in row.notes
-    ]
+    notes = footnotes.lines() + _grouped_notes(rows)
     noisy = [
         f"{row.scenario.name}/{name} {value:.0%}"
         for row in rows
@@ -196,6 +194,18 @@ def _version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _grouped_notes(rows: Sequence[Row]) -> list[str]:
+    """One line per distinct note, naming its scenarios ("every scenario" when all)."""
+    by_note: dict[str, list[str]] = {}
+    for row in rows:
+        for note in row.notes:
+            by_note.setdefault(note, []).append(row.scenario.name)
+    return [
+        f"{'every scenario' if len(names) == len(rows) > 1 else ', '.join(names)}: {note}"
+        for note, names in by_note.items()
+    ]
 
 
 def _source_version(dist: str) -> str:

@@ -48,11 +48,13 @@ __all__ = [
     "ExceptionMiddleware",
     "Progress",
     "after_start",
+    "connection_tracking",
     "fresh_progress",
     "handle_exception",
     "handlers_in",
     "progress_of",
     "tracking",
+    "tracking_for",
     "websocket_tracking",
 ]
 
@@ -313,17 +315,7 @@ class ExceptionMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        progress = progress_of(send)
-        if progress is not None:
-            # An error layer further out tracks this very send: whatever goes
-            # through it is what we would record, so its record serves us.
-            await self.call_tracked(scope, receive, send, progress)
-            return
-        progress = fresh_progress()
-        if kind == "http":
-            tracked_send = tracking(send, progress)
-        else:
-            tracked_send = websocket_tracking(send, progress)
+        progress, tracked_send = connection_tracking(kind, send)
         await self.call_tracked(scope, receive, tracked_send, progress)
 
     async def call_tracked(
@@ -384,6 +376,28 @@ def websocket_tracking(send: Send, progress: Progress) -> Send:
     passes its frames straight to `send`; every other message is tracked.
     """
     return DataFrameBypass(send, tracking(send, progress))
+
+
+def tracking_for(kind: str, send: Send, progress: Progress) -> Send:
+    """`tracking` for an http connection, `websocket_tracking` for a websocket one."""
+    if kind == "http":
+        return tracking(send, progress)
+    return websocket_tracking(send, progress)
+
+
+def connection_tracking(kind: str, send: Send) -> tuple[Progress, Send]:
+    """The record and the tracked `send` an error layer uses for one connection.
+
+    When an error layer further out already tracks this very `send`,
+    whatever goes through it is what we would record: its record and its
+    `send` serve us too (one tracking layer per message, not one per error
+    layer).  Otherwise a fresh record tracks `send`.
+    """
+    shared = progress_of(send)
+    if shared is not None:
+        return shared, send
+    progress = fresh_progress()
+    return progress, tracking_for(kind, send, progress)
 
 
 def handlers_in(scope: Scope) -> HandlerTables | None:

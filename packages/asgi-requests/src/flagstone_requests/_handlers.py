@@ -27,8 +27,7 @@ from ._exception_middleware import (
     Progress,
     handle_exception,
     handlers_in,
-    tracking,
-    websocket_tracking,
+    tracking_for,
 )
 from ._request import Request
 from ._responses import Response
@@ -63,12 +62,12 @@ def wrap_app_handling_exceptions(app: ASGIApp, conn: Request | WebSocket | Any) 
     if tables is None:
         return app
 
-    track = websocket_tracking if conn.scope["type"] == "websocket" else tracking
+    kind = conn.scope["type"]
 
     async def wrapped_app(scope: Scope, receive: Receive, send: Send) -> None:
         progress = Progress()
         try:
-            await app(scope, receive, track(send, progress))
+            await app(scope, receive, tracking_for(kind, send, progress))
         except Exception as exc:
             await handle_exception(scope, receive, send, exc, tables, progress, conn)
 

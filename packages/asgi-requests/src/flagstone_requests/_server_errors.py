@@ -37,10 +37,9 @@ from ._exception_middleware import (
     _BoundMethod,
     _track,
     call_handler,
+    connection_tracking,
     fresh_progress,
     handle_exception,
-    progress_of,
-    websocket_tracking,
 )
 from ._exceptions import ClientDisconnect
 from ._headers import Headers
@@ -161,12 +160,7 @@ class ServerErrorMiddleware:
                 progress.downstream = send
                 tracked_send = progress.track
         elif kind == "websocket":
-            shared = progress_of(send)
-            if shared is None:
-                progress = fresh_progress()
-                tracked_send = websocket_tracking(send, progress)
-            else:
-                progress, tracked_send = shared, send
+            progress, tracked_send = connection_tracking(kind, send)
         else:
             await self.app(scope, receive, send)
             return

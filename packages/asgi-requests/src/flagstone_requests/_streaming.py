@@ -14,6 +14,7 @@ Deliberate differences from Starlette:
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable, Mapping
 from typing import Any
 
@@ -99,15 +100,9 @@ async def run_until_disconnect(
     waits pays no task.
     """
 
-    async def guarded_send(message: Message) -> None:
-        try:
-            await send(message)
-        except OSError as exc:
-            # Only OSErrors from `send` mean "client gone"; one raised by the
-            # body iterator itself is a real error and must propagate.
-            raise _ClientGone(*exc.args) from exc
-
-    out = guarded_send if guard_send else send
+    # Only OSErrors from `send` mean "client gone"; one raised by the body
+    # iterator itself is a real error and must propagate.
+    out: Send = functools.partial(send_or_gone, send) if guard_send else send
     try:
         if not watch:
             await produce(out)

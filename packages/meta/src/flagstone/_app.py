@@ -29,6 +29,7 @@ of wrapping `send` twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from flagstone_contract import (
@@ -61,7 +62,24 @@ class App:
     408 when a request body stalls that long between chunks, so a stalled
     upload does not hold its task and temporary files until the client
     leaves.
+
+    Subclassing without `__init__` (FastAPI's shape): a subclass that never
+    calls `App.__init__` sets `router` and `state` itself; every other
+    attribute read after construction (`debug`, `exception_handlers`,
+    `user_middleware`, `middleware_stack`, `max_body_size`,
+    `body_idle_timeout`) has a class-level default below
+    (docs/building-a-framework.md).
     """
+
+    # Class-level defaults: read whether or not `__init__` ran.  The mutable
+    # ones are empty and immutable here; `add_middleware` and
+    # `add_exception_handler` give the instance its own copy before changing it.
+    debug: bool = False
+    exception_handlers: Mapping[Any, ExceptionHandler] = MappingProxyType({})
+    user_middleware: Sequence[Middleware] = ()
+    middleware_stack: ASGIApp | None = None
+    max_body_size: int | None = None
+    body_idle_timeout: float | None = None
 
     def __init__(
         self,
@@ -82,8 +100,8 @@ class App:
         self.debug = debug
         self.state = State()
         self.router = Router(routes, lifespan=lifespan)
-        self.exception_handlers: dict[Any, ExceptionHandler] = dict(exception_handlers or {})
-        self.user_middleware: list[Middleware] = list(middleware or [])
+        self.exception_handlers = dict(exception_handlers or {})
+        self.user_middleware = list(middleware or [])
         self.max_body_size = max_body_size
         self.middleware_stack: ASGIApp | None = None
 
@@ -166,7 +184,11 @@ class App:
                 "Cannot add middleware after the application has started: "
                 "declare it in App(middleware=[...]) or call add_middleware() before serving."
             )
-        self.user_middleware.insert(0, Middleware(middleware_class, *args, **kwargs))
+        entry = Middleware(middleware_class, *args, **kwargs)
+        if isinstance(self.user_middleware, list):
+            self.user_middleware.insert(0, entry)
+        else:  # the class default, or a sequence a subclass set
+            self.user_middleware = [entry, *self.user_middleware]
 
     def add_exception_handler(
         self, exc_class_or_status_code: int | type[BaseException], handler: ExceptionHandler
@@ -177,4 +199,6 @@ class App:
                 "Cannot add exception handlers after the application has started: "
                 "pass App(exception_handlers={...}) or add them before serving."
             )
+        if not isinstance(self.exception_handlers, dict):
+            self.exception_handlers = dict(self.exception_handlers)
         self.exception_handlers[exc_class_or_status_code] = handler

@@ -168,3 +168,24 @@ async def test_run_blocking_io_past_its_thread_bound_takes_anyios_hop(
     assert threads[0] == "flagstone-blocking-io"
     assert threads[1] != "flagstone-blocking-io"
     assert _concurrency._POOL.started == 1
+
+
+async def test_run_until_first_complete_returns_when_the_first_returns_and_cancels_the_rest() -> (
+    None
+):
+    from flagstone_requests import run_until_first_complete
+
+    finished: list[str] = []
+
+    async def quick(name: str) -> None:
+        await anyio.lowlevel.checkpoint()
+        finished.append(name)
+
+    async def slow() -> None:
+        await anyio.sleep(30)
+        finished.append("slow")
+
+    with pytest.warns(DeprecationWarning, match="run_until_first_complete is deprecated"):
+        with anyio.fail_after(5):
+            await run_until_first_complete((slow, {}), (quick, {"name": "quick"}))
+    assert finished == ["quick"]

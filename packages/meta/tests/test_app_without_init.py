@@ -80,7 +80,10 @@ def test_add_middleware_and_handlers_without_init_do_not_touch_the_class() -> No
         async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
             async def tagged(message: Any) -> None:
                 if message["type"] == "http.response.start":
-                    message["headers"] = [*message.get("headers", []), (b"x-tag", self.value.encode())]
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        (b"x-tag", self.value.encode()),
+                    ]
                 await send(message)
 
             await self.app(scope, receive, tagged)

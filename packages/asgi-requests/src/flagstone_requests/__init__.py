@@ -69,7 +69,12 @@ __all__: list[str] = [
 from flagstone_contract.http import is_async_callable
 
 from ._body_timeout import BodyIdleTimeout
-from ._concurrency import iterate_in_threadpool, run_blocking_io, run_in_threadpool
+from ._concurrency import (
+    iterate_in_threadpool,
+    run_blocking_io,
+    run_in_threadpool,
+    run_until_first_complete,
+)
 from ._endpoints import HTTPEndpoint, WebSocketEndpoint, request_response, websocket_session
 from ._exception_middleware import ExceptionMiddleware
 from ._file_response import FileResponse
@@ -122,6 +127,7 @@ __all__ += [
     "request_response",
     "run_blocking_io",
     "run_in_threadpool",
+    "run_until_first_complete",
     "websocket_session",
     "wrap_app_handling_exceptions",
 ]

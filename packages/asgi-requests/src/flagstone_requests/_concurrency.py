@@ -28,13 +28,19 @@ import functools
 import os
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, TypeVarTuple
 
 import anyio
 import anyio.to_thread
 
-__all__ = ["iterate_in_threadpool", "run_blocking_io", "run_in_threadpool"]
+__all__ = [
+    "iterate_in_threadpool",
+    "run_blocking_io",
+    "run_in_threadpool",
+    "run_until_first_complete",
+]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -52,6 +58,32 @@ async def run_in_threadpool(func: Callable[P, T], *args: P.args, **kwargs: P.kwa
     result is then discarded, as with any anyio worker thread.
     """
     return await anyio.to_thread.run_sync(functools.partial(func, *args, **kwargs))
+
+
+async def run_until_first_complete(
+    *calls: tuple[Callable[..., Awaitable[Any]], dict[str, Any]],
+) -> None:
+    """Run each `(async_function, kwargs)` concurrently; return when the first one returns.
+
+    The others are cancelled then.  Deprecated, as in Starlette (it warns with
+    a DeprecationWarning when called): use an anyio task group and cancel its
+    scope when the first task finishes.
+    """
+    warnings.warn(
+        "run_until_first_complete is deprecated and will be removed in a future version.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    async with anyio.create_task_group() as group:
+
+        async def first_one_wins(
+            func: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]
+        ) -> None:
+            await func(**kwargs)
+            group.cancel_scope.cancel()
+
+        for func, kwargs in calls:
+            group.start_soon(first_one_wins, func, kwargs)
 
 
 class _Exhausted:

@@ -160,6 +160,7 @@ from flagstone_requests import (
     request_response,
     run_blocking_io,
     run_in_threadpool,
+    run_until_first_complete,
     websocket_session,
     wrap_app_handling_exceptions,
 )
@@ -445,6 +446,7 @@ __all__ = [
     "requires",
     "run_blocking_io",
     "run_in_threadpool",
+    "run_until_first_complete",
     "set_thread_limit",
     "status",
     "thread_limiter",

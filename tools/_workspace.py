@@ -12,6 +12,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = "flagstone_contract"
 META = "flagstone"
+# Packages above the meta package: they may import it (and every public
+# module), nothing imports them, and the meta package does not re-export them.
+ABOVE_META = frozenset({"flagstone_compat"})
 
 # The Python versions every package is tested on (.ci/run) and declares in its
 # classifiers: the one list both are checked against.
@@ -39,7 +42,7 @@ class Package:
 
     @property
     def is_concern(self) -> bool:
-        return self.import_name not in (CONTRACT, META)
+        return self.import_name not in (CONTRACT, META, *ABOVE_META)
 
     @property
     def init_file(self) -> Path:

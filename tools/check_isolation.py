@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workspace import META, ROOT, Package, hatch_command, packages
+from _workspace import ABOVE_META, META, ROOT, Package, hatch_command, packages
 
 PROBE = """
 import importlib.util, platform, sys
@@ -53,6 +53,8 @@ def allowed_imports(pkg: Package, all_pkgs: list[Package]) -> set[str]:
     requests, which declares config, so config is legitimately installed.
     """
     if pkg.import_name == META:
+        return {p.import_name for p in all_pkgs if p.import_name not in ABOVE_META}
+    if pkg.import_name in ABOVE_META:
         return {p.import_name for p in all_pkgs}
     by_name = {p.import_name: p for p in all_pkgs}
     allowed = {pkg.import_name}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workspace import META, packages, report
+from _workspace import ABOVE_META, META, packages, report
 
 
 def problems() -> list[str]:
@@ -25,7 +25,7 @@ def problems() -> list[str]:
     found: list[str] = []
     owners: dict[str, tuple[str, object]] = {}
     for pkg in packages():
-        if pkg.import_name == META:
+        if pkg.import_name == META or pkg.import_name in ABOVE_META:
             continue
         module = importlib.import_module(pkg.import_name)
         for name in module.__all__:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workspace import META, ROOT, packages
+from _workspace import ABOVE_META, META, ROOT, packages
 
 # Packages whose names are imported on first use: the test client pulls in
 # httpx (over a second of import time), which a production worker never needs.
@@ -59,7 +59,7 @@ def render() -> str:
     seen: set[str] = {"App"}
     lazy: dict[str, str] = {}
     for pkg in packages():
-        if pkg.import_name == META:
+        if pkg.import_name == META or pkg.import_name in ABOVE_META:
             continue
         module = importlib.import_module(pkg.import_name)
         public = [n for n in sorted(module.__all__) if n not in seen]

@@ -1,0 +1,6 @@
+"""flagstone-compat's tests: put compat_helpers on the path."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))

@@ -11,10 +11,14 @@ folder name (`asgi-sessions`, `sessions`).  It:
    while it admits the new version, else becomes `>=new,<next major`; each
    changed sibling gets a changelog line under `[Unreleased]` (and must then
    be released itself, which this says);
-3. moves the package's `## [Unreleased]` section under `## [new] — date`
+3. refuses a release that breaks the public API (tools/check_api.py: a
+   name removed or changed incompatibly since the last release) unless the
+   changelog names each break under `### Breaking` and the version is a major
+   one (a minor one while the package is 0.x);
+4. moves the package's `## [Unreleased]` section under `## [new] — date`
    (a first release may instead date an existing `## [new] — unreleased`);
-4. commits those files and tags the commit `<distribution>-v<new>`;
-5. builds the sdist and wheel into dist/ (`hatch publish` or `twine upload`
+5. commits those files and tags the commit `<distribution>-v<new>`;
+6. builds the sdist and wheel into dist/ (`hatch publish` or `twine upload`
    publishes them; not done here).
 
 `--dry-run` changes nothing: it prints each file's diff, the commit, the tag
@@ -34,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import check_api
 from _workspace import META, ROOT, VERSION_LINE, Package, admits, packages, version_key
 from wheelhouse import build_all
 
@@ -166,6 +171,7 @@ def plan_release(name: str, bump: str, date: str, root: Path = ROOT) -> Plan:
 
     if version_key(new) < version_key(old) or (new == old and not _first_release(pkg, new)):
         raise ReleaseError(f"{pkg.dist} is at {old}; {new} is not a newer version")
+    notes += api_breaks(pkg, old, new, root)
     init = pkg.init_file
     edit(init, VERSION_LINE.sub(f'__version__ = "{new}"', init.read_text(), count=1))
     changelog = pkg.folder / "CHANGELOG.md"
@@ -184,6 +190,32 @@ def plan_release(name: str, bump: str, date: str, root: Path = ROOT) -> Plan:
         elif pkg.dist in current(pyproject):
             notes.append(f"{sibling.dist}: its range on {pkg.dist} already admits {new}")
     return Plan(pkg, old, new, edits, notes)
+
+
+def api_breaks(pkg: Package, old: str, new: str, root: Path) -> list[str]:
+    """Notes on the public API's breaking changes since `old`; refuses what the policy forbids."""
+    try:
+        ref = check_api.baseline(pkg, root)
+    except check_api.NoBaseline as error:
+        raise ReleaseError(str(error)) from None
+    if ref is None:
+        return []  # never released: nothing to compare
+    changes = check_api.breaking_changes(pkg, ref, root)
+    missing = check_api.undeclared(pkg, changes)
+    if missing:
+        listed = "\n".join(f"  {c.what}" for c in missing)
+        raise ReleaseError(
+            f"breaking changes since {old} that the changelog does not name under "
+            f"`### Breaking` in [Unreleased]:\n{listed}"
+        )
+    declared = bool(check_api.declared(pkg).strip())
+    if (changes or declared) and not check_api.allows_breaking(old, new):
+        needed = "a minor or major" if version_key(old)[0] == 0 else "a major"
+        raise ReleaseError(
+            f"the changelog declares breaking changes (`### Breaking`): {old} -> {new} "
+            f"must be {needed} release"
+        )
+    return [f"breaking: {c.what} (declared)" for c in changes]
 
 
 def _first_release(pkg: Package, version: str) -> bool:

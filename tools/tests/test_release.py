@@ -35,6 +35,9 @@ def repo(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     git(workspace, "init", "-q")
     git(workspace, "add", ".")
     git(workspace, "commit", "-qm", "start")
+    # Every package's current version is its last release (the API check's baseline).
+    for pkg in packages(workspace):
+        git(workspace, "tag", f"{pkg.dist}-v{pkg.version}")
     return workspace
 
 
@@ -70,13 +73,13 @@ def test_a_dry_run_shows_every_change_and_changes_nothing(
     assert f"tag: flagstone-sessions-v{new}" in out
     assert versions(repo) == before
     assert git(repo, "status", "--porcelain") == ""
-    assert git(repo, "tag") == ""
+    assert "flagstone-sessions-v1.0.0" not in git(repo, "tag").split()
 
 
 def test_a_release_commits_tags_and_keeps_the_workspace_consistent(repo: Path) -> None:
     assert run(repo, "sessions", "1.0.0", "--no-build") == 0
     assert versions(repo)["flagstone-sessions"] == "1.0.0"
-    assert git(repo, "tag").split() == ["flagstone-sessions-v1.0.0"]
+    assert "flagstone-sessions-v1.0.0" in git(repo, "tag").split()
     assert git(repo, "log", "-1", "--format=%s").strip() == "flagstone-sessions: release 1.0.0"
     assert git(repo, "status", "--porcelain") == ""
     changelog = (repo / "packages/asgi-sessions/CHANGELOG.md").read_text()
@@ -135,11 +138,48 @@ def test_the_first_release_dates_the_version_already_carried(repo: Path) -> None
     # A package whose first version was written down but never released.
     log.write_text(f"# Changelog\n\n## [Unreleased]\n\n## [{current}] — unreleased\n\n- First.\n")
     git(repo, "commit", "-qam", "a first version, not released")
+    git(repo, "tag", "-d", f"flagstone-background-v{current}")
     assert run(repo, "background", current, "--no-build") == 0
     text = log.read_text()
     assert f"## [{current}] — 2031-02-03" in text
     assert "— unreleased" not in text
     assert text.index("## [Unreleased]") < text.index(f"## [{current}]")
+
+
+def drop_memory_store(repo: Path, breaking_note: str | None) -> None:
+    """Remove `MemoryStore` from flagstone-sessions' public API (and maybe say so)."""
+    init = repo / "packages/asgi-sessions/src/flagstone_sessions/__init__.py"
+    assert '    "MemoryStore",\n' in init.read_text()
+    init.write_text(init.read_text().replace('    "MemoryStore",\n', ""))
+    if breaking_note is not None:
+        log = repo / "packages/asgi-sessions/CHANGELOG.md"
+        log.write_text(
+            log.read_text().replace(
+                "## [Unreleased]\n", f"## [Unreleased]\n\n### Breaking\n- {breaking_note}\n", 1
+            )
+        )
+    git(repo, "commit", "-qam", "drop MemoryStore")
+
+
+def test_an_undeclared_api_break_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drop_memory_store(repo, breaking_note=None)
+    assert run(repo, "sessions", "minor", "--no-build") == 1
+    err = capsys.readouterr().err
+    assert "does not name under `### Breaking`" in err
+    assert "MemoryStore: Public object was removed" in err
+
+
+def test_a_declared_api_break_needs_a_minor_release_in_0x(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = versions(repo)["flagstone-sessions"]
+    assert old.startswith("0.")
+    drop_memory_store(repo, breaking_note="`MemoryStore` is gone: use `RedisStore`.")
+    assert run(repo, "sessions", "patch", "--no-build") == 1
+    assert "must be a minor or major release" in capsys.readouterr().err
+    assert versions(repo)["flagstone-sessions"] == old
+    assert run(repo, "sessions", "minor", "--no-build") == 0
+    assert "breaking: MemoryStore: Public object was removed (declared)" in capsys.readouterr().out
 
 
 def test_repin_touches_only_the_named_distribution() -> None:

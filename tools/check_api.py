@@ -212,7 +212,7 @@ def main(argv: list[str]) -> int:
     for problem in problems:
         print(problem)
     if problems:
-        print(f"{len(problems)} undeclared breaking change(s): see tools/check_api.py")
+        print(f"public API check failed: {len(problems)} problem(s) above (tools/check_api.py)")
         return 1
     print(f"public API: {len(chosen)} packages, no undeclared breaking change")
     return 0

@@ -11,6 +11,7 @@ rendered on the page of the package they come from.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -39,16 +40,26 @@ def kept(name: str, rules: list[tuple[re.Pattern[str], bool]]) -> bool:
     return all(bool(pattern.search(name)) == keep for pattern, keep in rules)
 
 
+@functools.cache
+def _loader(root: Path) -> griffe.GriffeLoader:
+    """One loader per workspace: each module is read from its sources once."""
+    return griffe.GriffeLoader(search_paths=[str(p.folder / "src") for p in packages(root)])
+
+
+@functools.cache
+def _module(root: Path, name: str) -> griffe.Object | griffe.Alias:
+    return _loader(root).load(name)
+
+
 def rendered(pkg: Package, root: Path = ROOT) -> set[str]:
     """Dotted paths (`flagstone_sessions.Session`) the package's page renders."""
     if not page(pkg, root).is_file():
         return set()
-    loader = griffe.GriffeLoader(search_paths=[str(p.folder / "src") for p in packages(root)])
     rules = filters(root)
     names: set[str] = set()
     for ident in DIRECTIVE.findall(page(pkg, root).read_text()):
         module_name, _, rest = ident.partition(".")
-        module = loader.load(module_name)
+        module = _module(root, module_name)
         obj = module[rest] if rest else module
         names.add(ident)
         if obj.is_module:
@@ -62,8 +73,7 @@ def rendered(pkg: Package, root: Path = ROOT) -> set[str]:
 
 def exports(pkg: Package, root: Path = ROOT) -> list[str]:
     """The package's `__all__`, read statically (griffe follows `__all__ += [...]`)."""
-    loader = griffe.GriffeLoader(search_paths=[str(p.folder / "src") for p in packages(root)])
-    module = loader.load(pkg.import_name)
+    module = _module(root, pkg.import_name)
     return [str(name) for name in module.exports or []]
 
 

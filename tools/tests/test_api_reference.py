@@ -81,3 +81,16 @@ def test_a_meta_re_export_is_found_on_its_home_page(tmp_path: Path) -> None:
         "flagstone.SessionMiddleware: in __all__ but not rendered by docs/api/meta.md"
         not in problems
     )
+
+
+@pytest.mark.parametrize("pkg", PACKAGES, ids=[p.short for p in PACKAGES])
+def test_each_package_has_a_changelog_page_that_includes_its_changelog(pkg) -> None:  # type: ignore[no-untyped-def]
+    page = ROOT / "docs" / "changelog" / f"{pkg.short}.md"
+    changelog = (pkg.folder / "CHANGELOG.md").relative_to(ROOT).as_posix()
+    assert f'--8<-- "{changelog}"' in page.read_text()
+
+
+@pytest.mark.parametrize("pkg", PACKAGES, ids=[p.short for p in PACKAGES])
+def test_mkdocstrings_reads_each_package_from_its_sources(pkg) -> None:  # type: ignore[no-untyped-def]
+    src = (pkg.folder / "src").relative_to(ROOT).as_posix()
+    assert f"            - {src}\n" in (ROOT / "mkdocs.yml").read_text()

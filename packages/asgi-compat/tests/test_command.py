@@ -77,3 +77,17 @@ def test_no_command_prints_usage() -> None:
     result = run_python("-m", "flagstone_compat")
     assert result.returncode == 2
     assert "usage: python -m flagstone_compat <command>" in result.stderr
+
+
+def test_children_do_not_announce_the_layer_again(tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import subprocess, sys\n"
+        "child = subprocess.run([sys.executable, '-c', "
+        "'import starlette.routing as r; print(r.Route.__module__)'], capture_output=True, text=True)\n"
+        "print(child.stdout.strip()); print(repr(child.stderr))\n"
+    )
+    result = run_python("-m", "flagstone_compat", str(script))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["flagstone_routing._routes", "''"]
+    assert result.stderr.count("is shadowed") == 1

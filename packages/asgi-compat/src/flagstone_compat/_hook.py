@@ -143,6 +143,16 @@ def install() -> None:
     Logs one warning (logger `flagstone_compat`) when a real Starlette is
     installed, to say that it is shadowed.
     """
+    _install(announce=True)
+
+
+def _install(*, announce: bool) -> None:
+    """`install()`; `announce=False` for the processes a layered command starts.
+
+    Their parent already logged that Starlette is shadowed, and a line on
+    every child's stderr would change what a program's own subprocesses
+    print.
+    """
     global _finder
     with _lock:
         if installed():
@@ -166,7 +176,7 @@ def install() -> None:
         real = importlib.machinery.PathFinder.find_spec("starlette")
         _finder = StarletteFinder()
         sys.meta_path.insert(0, _finder)
-    if real is not None:
+    if real is not None and announce:
         try:
             version = importlib.metadata.version("starlette")
         except importlib.metadata.PackageNotFoundError:

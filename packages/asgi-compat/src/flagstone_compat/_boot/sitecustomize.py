@@ -3,7 +3,7 @@
 `python -m flagstone_compat <command>` puts this folder first on PYTHONPATH
 and sets FLAGSTONE_COMPAT=1, so that processes the command starts (server
 workers, reloaders, pytest-xdist workers) serve Starlette from flagstone
-too.  Any other `sitecustomize` on the path still runs, after this one.
+too, without logging again.  Any other `sitecustomize` on the path still runs, after this one.
 """
 
 import importlib.machinery
@@ -12,9 +12,10 @@ import os
 import sys
 
 if os.environ.get("FLAGSTONE_COMPAT") == "1":
-    import flagstone_compat
+    from flagstone_compat import _hook
 
-    flagstone_compat.install()
+    # The command that set FLAGSTONE_COMPAT already said Starlette is shadowed.
+    _hook._install(announce=False)
 
 
 def _chain() -> None:

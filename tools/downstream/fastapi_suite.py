@@ -5,6 +5,7 @@
     hatch run downstream:fastapi --record        # rewrite the record of passing tests
     hatch run downstream:fastapi --starlette     # the same suite on the real Starlette, for comparison
     hatch run downstream:fastapi -- -k websocket # anything after -- goes to pytest
+    hatch run downstream:fastapi -- tests/test_ws_router.py   # paths replace `tests`
 
 FastAPI's tests (and the `docs_src` apps they import) ship in its sdist: the
 pinned release's sdist is downloaded once into `.cache/downstream/` (pip
@@ -149,11 +150,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
     if args.record and (args.subset or args.starlette or args.pytest_args):
-        parser.error("--record needs a whole run on flagstone (no --subset, --starlette or filters)")
+        parser.error(
+            "--record needs a whole run on flagstone (no --subset, --starlette or filters)"
+        )
 
     source = fetch(FASTAPI_VERSION)
-    paths = subset_paths() if args.subset else ["tests"]
-    extra = list(args.pytest_args)
+    # Paths among the pytest arguments replace the default selection.
+    chosen = [a for a in args.pytest_args if not a.startswith("-") and a.startswith("tests")]
+    extra = [a for a in args.pytest_args if a not in chosen]
+    paths = subset_paths() if args.subset else chosen or ["tests"]
     if args.workers:
         extra += ["-n", args.workers]
     outcome = run_suite(source, paths, args.starlette, extra)

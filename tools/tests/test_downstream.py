@@ -31,7 +31,9 @@ def test_read_junit_sorts_every_outcome(tmp_path: Path) -> None:
     assert outcome.errors == {"tests.sub.test_c::test_err": "fixture blew up"}
 
 
-def test_a_recorded_test_that_fails_is_a_regression_and_new_passes_are_listed(tmp_path: Path) -> None:
+def test_a_recorded_test_that_fails_is_a_regression_and_new_passes_are_listed(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "run.xml"
     path.write_text(JUNIT)
     outcome = fastapi_suite.read_junit(path)
@@ -49,7 +51,9 @@ def test_a_subset_holds_only_its_own_files_to_the_record(tmp_path: Path) -> None
     path.write_text(JUNIT)
     outcome = fastapi_suite.read_junit(path)
     recorded = {"tests.test_a::test_ok", "tests.test_b::test_broken", "tests.sub.test_c::test_err"}
-    lost, _ = fastapi_suite.compare(recorded, outcome, ["tests/test_a.py", "tests/sub/test_c.py"], False)
+    lost, _ = fastapi_suite.compare(
+        recorded, outcome, ["tests/test_a.py", "tests/sub/test_c.py"], False
+    )
     assert lost == ["tests.sub.test_c::test_err"]
 
 
@@ -65,6 +69,7 @@ def test_the_record_and_the_subset_are_well_formed() -> None:
     assert len(recorded) > 5000
     assert all("::" in ident and ident.startswith("tests.") for ident in recorded)
     subset = fastapi_suite.subset_paths()
-    assert subset and all(p.startswith("tests/") and p.endswith(".py") for p in subset)
+    assert subset
+    assert all(p.startswith("tests/") and p.endswith(".py") for p in subset)
     covered = {i for i in recorded if fastapi_suite.in_subset(i, subset)}
     assert len(covered) > 300, "the CI subset should hold a few hundred recorded tests"

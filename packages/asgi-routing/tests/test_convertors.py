@@ -1,6 +1,8 @@
-"""Convertors: matching, conversion, reversal, and the append-only registry."""
+"""Convertors: matching, conversion, reversal, and the registry (replaceable, as Starlette's)."""
 
+import logging
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -112,6 +114,15 @@ def test_default_registry_is_read_only() -> None:
         CONVERTOR_TYPES["x"] = Slug()  # type: ignore[index]
 
 
+@pytest.fixture
+def restore_registry() -> Iterator[None]:
+    """Put the builtin convertors back after a test that replaced them."""
+    saved = dict(CONVERTOR_TYPES)
+    yield
+    for key, convertor in saved.items():
+        register_url_convertor(key, convertor)
+
+
 def test_register_then_use_in_a_route_created_afterwards() -> None:
     register_url_convertor("test_slug", Slug())
     route = Route("/posts/{slug:test_slug}", echo_scope)
@@ -127,38 +138,85 @@ def test_registering_an_equal_convertor_again_is_accepted() -> None:
     assert Route("/y/{y:test_year}", echo_scope).path_regex.match("/y/2024")
 
 
-class OtherYear(Convertor[int]):
-    regex = "[0-9]{4}"
+class SignedInt(Convertor[int]):
+    """What a spec-first framework registers over "int" at import."""
+
+    regex = "-?[0-9]+"
 
     def convert(self, value: str) -> int:
         return int(value)
 
     def to_string(self, value: int) -> str:
-        return str(value)
+        return str(int(value))
 
 
-class WideYear(Year):
-    regex = "[0-9]{1,6}"
+class SignedFloat(Convertor[float]):
+    """... and over "float"."""
+
+    regex = r"-?[0-9]+(?:\.[0-9]+)?"
+
+    def convert(self, value: str) -> float:
+        return float(value)
+
+    def to_string(self, value: float) -> str:
+        return repr(float(value))
 
 
-@pytest.mark.parametrize(
-    ("key", "conflicting", "names"),
-    [
-        ("test_year_conflict", OtherYear(), ("Year", "OtherYear")),  # same regex, other class
-        ("test_year_conflict", WideYear(), ("Year", "WideYear")),  # other regex
-        ("int", Year(), ("IntegerConvertor", "Year")),  # a builtin
-    ],
-    ids=["other-class", "other-regex", "builtin"],
-)
-def test_a_real_conflict_raises_naming_both(
-    key: str, conflicting: Convertor[Any], names: tuple[str, str]
+class LazyPath(Convertor[str]):
+    """What an HTML-first framework registers over "path" at app construction."""
+
+    regex = ".*?"
+    matches_slash = True
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+@pytest.mark.usefixtures("restore_registry")
+async def test_a_framework_replaces_int_and_float_with_signed_convertors() -> None:
+    before = Router([Route("/old/{n:int}", echo_scope, name="old")])
+    register_url_convertor("int", SignedInt())
+    register_url_convertor("float", SignedFloat())
+    assert isinstance(CONVERTOR_TYPES["int"], SignedInt)
+    router = Router(
+        [
+            Route("/items/{n:int}", echo_scope, name="item"),
+            Route("/temps/{t:float}", echo_scope, name="temp"),
+        ]
+    )
+    assert "('n', -3)" in (await call(router, "/items/-3")).text
+    assert "('t', -1.5)" in (await call(router, "/temps/-1.5")).text
+    assert router.url_path_for("item", n=-3) == "/items/-3"
+    # A route compiled before the replacement keeps the convertor it was built with.
+    assert (await call(before, "/old/-3")).status == 404
+    assert "('n', 3)" in (await call(before, "/old/3")).text
+    with pytest.raises(ValueError, match="must not be negative"):
+        before.url_path_for("old", n=-3)
+
+
+@pytest.mark.usefixtures("restore_registry")
+async def test_a_framework_replaces_path_with_a_lazier_regex() -> None:
+    register_url_convertor("path", LazyPath())
+    router = Router([Route("/files/{head:path}/{tail:path}", echo_scope, name="split")])
+    response = await call(router, "/files/a/b/c")
+    # Greedy ".*" would give head "a/b"; the lazier regex stops at the first slash.
+    assert "('head', 'a'), ('tail', 'b/c')" in response.text
+    assert router.url_path_for("split", head="x", tail="y/z") == "/files/x/y/z"
+
+
+@pytest.mark.usefixtures("restore_registry")
+def test_replacing_a_convertor_warns_nobody_and_logs_at_debug(
+    caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
 ) -> None:
-    register_url_convertor("test_year_conflict", Year())
-    with pytest.raises(ValueError, match="already registered") as caught:
-        register_url_convertor(key, conflicting)
-    registered, new = names
-    assert f"already registered: {registered} (regex" in str(caught.value)
-    assert f"registering {new} (regex" in str(caught.value)
+    with caplog.at_level(logging.DEBUG, logger="flagstone.routing"):
+        register_url_convertor("int", SignedInt())
+        register_url_convertor("int", SignedInt())  # again, a fresh instance: replaced again
+    assert len(recwarn) == 0
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG, logging.DEBUG]
+    assert "'int' replaced: IntegerConvertor" in caplog.records[0].getMessage()
 
 
 @pytest.mark.parametrize("key", ["", "has space", "9x", "a-b"])

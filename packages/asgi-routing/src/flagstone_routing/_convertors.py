@@ -1,16 +1,17 @@
 """Path convertors: how a `{name:type}` placeholder matches, converts and reverses.
 
+The default registry behaves as Starlette's: `register_url_convertor`
+adds a key or replaces the convertor under an existing one (frameworks
+re-register "int" and "float" with signed-number convertors, or "path"
+with a lazier regex, at import or app construction).  A route holds the
+convertor *instances* `compile_path` resolved when it was built, so a
+replacement affects routes compiled afterwards only; routes compiled
+before keep matching, converting and reversing as they did.
+
 Deliberate difference from Starlette: Starlette keeps its registry in a
 mutable module-level dict that `routing.py` captured by reference, so
-rebinding it silently broke later registrations, and re-registering a key
-silently changed what routes compiled afterwards would accept.  Here the
-default registry is *append-only*: `register_url_convertor` adds a new key
-(routes created afterwards may use it; routes created before could not have
-used it, because an unknown type fails loudly at `compile_path`), and
-registering a different convertor under a key that already exists raises,
-since it would give the same path template two meanings in one process
-(an equal one, same class and regex, is accepted: factories register on
-every call).
+rebinding it silently broke later registrations.  Here `CONVERTOR_TYPES`
+is a read-only live view and `register_url_convertor` is the one way in.
 A router that wants its own set passes `convertors=` to `compile_path`
 (through `Route`, `WebSocketRoute`, `Mount`, `Host`), which never touches
 the shared defaults.
@@ -18,6 +19,7 @@ the shared defaults.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import uuid
@@ -39,6 +41,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+_log = logging.getLogger("flagstone.routing")
 
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -163,14 +167,13 @@ CONVERTOR_TYPES: Mapping[str, Convertor[Any]] = MappingProxyType(_REGISTRY)
 
 
 def register_url_convertor(key: str, convertor: Convertor[Any]) -> None:
-    """Add `convertor` to the default registry under `key` (append-only).
+    """Register `convertor` in the default registry under `key`, as Starlette does.
 
-    Registering the same convertor again (the same object, or an instance
-    of the same class with the same `regex`) is a no-op; registering a
-    different convertor under an existing key raises `ValueError` naming
-    both, because routes already compiled with the old one would disagree
-    with routes compiled afterwards.  To use a different set for one router, pass
-    `convertors={...}` to the routes instead.
+    A new key is added; an existing key is replaced (a debug log line says
+    which convertor replaced which).  Routes compiled afterwards use the new
+    convertor; routes compiled before keep the one they were built with.
+    To use a different set for one router only, pass `convertors={...}` to
+    its routes instead.
     """
     if not isinstance(key, str) or not _KEY_RE.match(key):
         raise ValueError(f"a convertor key must be an identifier like 'slug', got {key!r}")
@@ -179,24 +182,16 @@ def register_url_convertor(key: str, convertor: Convertor[Any]) -> None:
             f"register_url_convertor({key!r}, ...) needs a Convertor instance, got {convertor!r}"
         )
     existing = _REGISTRY.get(key)
-    if existing is not None:
-        if _equivalent(existing, convertor):
-            # App factories and test fixtures register on every call, each
-            # time with a fresh but identical instance: nothing changes.
-            return
-        raise ValueError(
-            f"a convertor named {key!r} is already registered: {_describe(existing)}; "
-            f"registering {_describe(convertor)} under the same name would give one path "
-            "template two meanings (the default registry is append-only). Choose another "
-            "name, or pass convertors={...} to the routes that need it."
+    if existing is not None and existing is not convertor:
+        # No warning: frameworks replace "int", "float" or "path" on purpose,
+        # at import time, and their suites run with warnings as errors.
+        _log.debug(
+            "path convertor %r replaced: %s by %s (routes compiled before keep the old one)",
+            key,
+            _describe(existing),
+            _describe(convertor),
         )
     _REGISTRY[key] = convertor
-
-
-def _equivalent(registered: Convertor[Any], candidate: Convertor[Any]) -> bool:
-    return registered is candidate or (
-        type(registered) is type(candidate) and registered.regex == candidate.regex
-    )
 
 
 def _describe(convertor: Convertor[Any]) -> str:

@@ -250,13 +250,17 @@ def _truncate(reason: str) -> str:
     return raw.decode("utf-8", "ignore")
 
 
-async def http_exception_handler(request: Any, exc: Exception) -> Any:
-    """Default: `HTTPException` → plain-text `detail` (empty body for 204/304) with its headers."""
+def _http_exception_response(exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers) if exc.headers else None
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=headers)
     return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=headers)
+
+
+async def http_exception_handler(request: Any, exc: Exception) -> Any:
+    """Default: `HTTPException` → plain-text `detail` (empty body for 204/304) with its headers."""
+    return _http_exception_response(exc)
 
 
 async def websocket_exception_handler(websocket: Any, exc: Exception) -> None:
@@ -270,10 +274,21 @@ class ExceptionMiddleware:
 
     `handlers` maps an exception class or an HTTP status code to
     `handler(request_or_websocket, exc)`, sync (run in a thread) or async,
-    returning a response or `None`.  Defaults render `HTTPException` as a
-    plain-text response and close the socket on `WebSocketException`.
+    returning a response or `None`.  `HTTPException` and `WebSocketException`
+    go to the methods `http_exception(request, exc)` and
+    `websocket_exception(websocket, exc)` (Starlette's names), which render a
+    plain-text response and close the socket; a subclass overrides them to
+    render its own way, and `handlers` given for those classes win over both.
     Exceptions without a handler propagate (to `ServerErrorMiddleware`).
+
+    Subclassing without `__init__`: set `app`; `debug` defaults to False and
+    the handler tables are built on first use.
     """
+
+    debug: bool = False  # kept for Starlette compatibility; rendering does not depend on it
+    # `(by class, by status)`, published in the scope.  None until built: by
+    # `__init__`, or on first use for a subclass that skips `__init__`.
+    _tables: HandlerTables | None = None
 
     def __init__(
         self,
@@ -282,28 +297,64 @@ class ExceptionMiddleware:
         debug: bool = False,
     ) -> None:
         self.app = app
-        self.debug = debug  # kept for Starlette compatibility; rendering does not depend on it
-        self._status_handlers: dict[int, ExceptionHandler] = {}
-        self._exception_handlers: dict[type[BaseException], ExceptionHandler] = {
-            HTTPException: http_exception_handler,
-            WebSocketException: websocket_exception_handler,
-        }
+        self.debug = debug
+        self._tables = None
+        self._handler_tables()
         for key, handler in (handlers or {}).items():
             self.add_exception_handler(key, handler)
-        # Built once: the dicts inside stay the same objects, so handlers
-        # added later are seen through it too.
-        self._tables: HandlerTables = (self._exception_handlers, self._status_handlers)
+
+    async def http_exception(self, request: Request, exc: Exception) -> Response:
+        """Render an `HTTPException`: its `detail` as plain text (no body for 204/304), its headers.
+
+        Override to render differently (e.g. `application/problem+json`); a
+        sync override runs in a worker thread, as any sync handler.
+        """
+        return _http_exception_response(exc)
+
+    async def websocket_exception(self, websocket: WebSocket, exc: Exception) -> None:
+        """Handle a `WebSocketException`: close the socket with its code and reason."""
+        await websocket_exception_handler(websocket, exc)
+
+    def _handler_tables(self) -> HandlerTables:
+        tables = self._tables
+        if tables is None:
+            # Decided once per middleware, not per exception: the base methods
+            # are served by the module functions (no bound method to build);
+            # a subclass's override is registered as a bound method.
+            cls = type(self)
+            by_class: dict[type[BaseException], ExceptionHandler] = {
+                HTTPException: http_exception_handler
+                if cls.http_exception is ExceptionMiddleware.http_exception
+                else self.http_exception,
+                WebSocketException: websocket_exception_handler
+                if cls.websocket_exception is ExceptionMiddleware.websocket_exception
+                else self.websocket_exception,
+            }
+            # The dicts inside stay the same objects, so handlers added later
+            # are seen through the published tuple too.
+            tables = self._tables = (by_class, {})
+        return tables
+
+    @property
+    def _exception_handlers(self) -> dict[type[BaseException], ExceptionHandler]:
+        # Starlette's private name, read by some frameworks' tests and tools.
+        return self._handler_tables()[0]
+
+    @property
+    def _status_handlers(self) -> dict[int, ExceptionHandler]:
+        return self._handler_tables()[1]
 
     def add_exception_handler(
         self, exc_class_or_status_code: int | type[BaseException], handler: ExceptionHandler
     ) -> None:
         """Register `handler` for an exception class or an HTTP status code."""
+        by_class, by_status = self._handler_tables()
         if isinstance(exc_class_or_status_code, int):
-            self._status_handlers[exc_class_or_status_code] = handler
+            by_status[exc_class_or_status_code] = handler
         elif isinstance(exc_class_or_status_code, type) and issubclass(
             exc_class_or_status_code, BaseException
         ):
-            self._exception_handlers[exc_class_or_status_code] = handler
+            by_class[exc_class_or_status_code] = handler
         else:
             raise TypeError(
                 "exception handlers are keyed by an exception class or an int status code, "
@@ -328,7 +379,7 @@ class ExceptionMiddleware:
         both instead of each wrapping every message.
         """
         # `ServerErrorMiddleware.__call__` inlines these lines: change both.
-        tables = self._tables
+        tables = self._tables or self._handler_tables()
         scope[EXCEPTION_HANDLERS_KEY] = tables
         try:
             await self.app(scope, receive, tracked_send)

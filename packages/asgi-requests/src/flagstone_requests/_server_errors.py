@@ -171,7 +171,8 @@ class ServerErrorMiddleware:
                 # `progress` and one tracking layer serve both, and the
                 # exception layer runs in this frame (`call_tracked` inlined:
                 # one coroutine less per request).
-                tables = app._tables  # same package: its private table is ours to read
+                # Same package: its private table is ours to read.
+                tables = app._tables or app._handler_tables()
                 scope[EXCEPTION_HANDLERS_KEY] = tables
                 try:
                     await app.app(scope, receive, tracked_send)

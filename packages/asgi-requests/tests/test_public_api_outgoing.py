@@ -111,8 +111,9 @@ def test_all_is_exactly_both_sides() -> None:
     incoming = {
         "DEFAULT_MAX_FORM_MEMORY_SIZE", "DEFAULT_MAX_JSON_SIZE",
         "URL", "Address", "ClientDisconnect", "CommaSeparatedStrings", "ContentTooLarge",
-        "FormData", "FormError", "HTTPConnection", "Headers", "ImmutableMultiDict",
-        "InvalidJSON", "MultiDict", "MultiPartException", "MutableHeaders", "QueryParams",
+        "FormData", "FormError", "FormParser", "HTTPConnection", "Headers", "ImmutableMultiDict",
+        "InvalidJSON", "MultiDict", "MultiPartException", "MultiPartParser", "MutableHeaders",
+        "QueryParams",
         "Request", "RequestTimeout", "Secret",
         "State", "StreamConsumed", "UploadFile", "cookie_parser", "empty_receive", "empty_send",
     }  # fmt: skip

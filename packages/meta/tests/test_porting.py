@@ -39,14 +39,19 @@ from flagstone_contract import ASGIApp, HTTPException, Middleware, Receive, Scop
 
 # from starlette.concurrency import run_in_threadpool
 # from starlette.endpoints import HTTPEndpoint, WebSocketEndpoint
-# from starlette.formparsers import MultiPartException
+# from starlette.datastructures import FormData, Headers
+# from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 # from starlette.requests import Request
 # from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 # from starlette.websockets import WebSocket, WebSocketDisconnect
 from flagstone_requests import (
+    FormData,
+    FormParser,
+    Headers,
     HTTPEndpoint,
     JSONResponse,
     MultiPartException,
+    MultiPartParser,
     PlainTextResponse,
     RedirectResponse,
     Request,
@@ -666,6 +671,56 @@ async def test_multipart_errors_are_multipart_exceptions(anyio_backend):
     }
     with pytest.raises(MultiPartException):
         await Request(scope, receive).form()
+
+
+def test_form_limit_errors_are_starlettes_400_texts(anyio_backend):
+    client = TestClient(
+        Starlette(routes=[Route("/upload", upload, methods=["POST"])]), backend=anyio_backend
+    )
+    many_fields = "&".join(f"f{i}=x" for i in range(1001))
+    response = client.post(
+        "/upload",
+        content=many_fields,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert response.text == "Too many fields. Maximum number of fields is 1000."
+    files = {f"f{i}": (f"f{i}.txt", b"x") for i in range(1001)}
+    response = client.post("/upload", files=files)
+    assert response.status_code == 400
+    assert response.text == "Too many files. Maximum number of files is 1000."
+    boundary = "b" * 257
+    response = client.post(
+        "/upload",
+        content=f"--{boundary}--\r\n".encode(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 400
+    assert response.text == "Invalid multipart data."
+    body = b'--b\r\nContent-Disposition: form-data; name="a"\r\nX-Big: ' + b"v" * 5000
+    response = client.post(
+        "/upload",
+        content=body + b"\r\n\r\n1\r\n--b--\r\n",
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert response.status_code == 400
+    assert response.text == "Invalid multipart data."
+
+
+async def test_form_parsers_as_frameworks_use_them(anyio_backend):
+    async def stream():
+        yield b"a=1&b=2"
+
+    headers = Headers({"content-type": "application/x-www-form-urlencoded"})
+    form = await FormParser(headers, stream()).parse()
+    assert form == FormData([("a", "1"), ("b", "2")])
+    with pytest.raises(MultiPartException) as caught:
+        await FormParser(headers, stream(), max_fields=1).parse()
+    assert caught.value.message == "Too many fields. Maximum number of fields is 1."
+    headers = Headers({"content-type": "multipart/form-data; boundary=b"})
+    with pytest.raises(MultiPartException) as caught:
+        await MultiPartParser(headers, stream()).parse()
+    assert caught.value.message == "Invalid multipart data."
 
 
 async def test_run_in_threadpool(anyio_backend):

@@ -33,6 +33,7 @@ from ._exceptions import (
     RequestTimeout,
     StreamConsumed,
 )
+from ._form_parsers import FormParser, MultiPartParser
 from ._forms import DEFAULT_MAX_FORM_MEMORY_SIZE
 from ._request import DEFAULT_MAX_JSON_SIZE, Request, empty_receive, empty_send
 
@@ -45,6 +46,7 @@ __all__: list[str] = [
     "CommaSeparatedStrings",
     "ContentTooLarge",
     "FormData",
+    "FormParser",
     "FormError",
     "HTTPConnection",
     "Headers",
@@ -52,6 +54,7 @@ __all__: list[str] = [
     "InvalidJSON",
     "MultiDict",
     "MultiPartException",
+    "MultiPartParser",
     "MutableHeaders",
     "QueryParams",
     "Request",

@@ -25,6 +25,9 @@ hit:
 
 Count and syntax errors are `FormError` (400); size errors `ContentTooLarge`
 (413) -- Starlette answers 400 for an oversized field; 413 says what it is.
+The texts are Starlette's (`Too many fields. Maximum number of fields is
+1000.`, `Invalid multipart data.` for any unparseable multipart body); the
+limit that was hit is named in a note on the exception (`exc.__notes__`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import codecs
 import re
 import tempfile
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from python_multipart.exceptions import FormParserError
@@ -42,6 +45,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from ._datastructures import FormData, Headers, UploadFile
 from ._exceptions import ContentTooLarge, FormError, FormTooLarge
 from ._uploads import spool_in_memory
+
+_E = TypeVar("_E", bound=BaseException)
 
 __all__ = [
     "DEFAULT_MAX_FORM_MEMORY_SIZE",
@@ -52,10 +57,12 @@ __all__ = [
     "disposition_params",
     "form_charset",
     "parse_form",
+    "parse_multipart",
+    "parse_urlencoded",
 ]
 
-MAX_BOUNDARY_LENGTH = 200
-"""RFC 2046 allows 70 characters; 200 leaves room for unusual clients."""
+MAX_BOUNDARY_LENGTH = 256
+"""RFC 2046 allows 70 characters; 256 is python-multipart's own cap (so Starlette's too)."""
 
 DEFAULT_MAX_FORM_MEMORY_SIZE = 10 * 1024 * 1024
 """The default `max_form_memory_size` of `request.form()`: 10 MiB of non-file fields.
@@ -137,18 +144,46 @@ def decode_text(raw: bytes | bytearray, charset: str) -> str:
         return raw.decode("latin-1")
 
 
+# The texts clients and ported tests see are Starlette's, word for word
+# (detail, str(exc), args); which limit was hit and how to change it goes
+# into a note (shown in tracebacks and logs), never into the text.
+
+INVALID_MULTIPART = "Invalid multipart data."
+"""Starlette's 400 text for a multipart body it cannot parse (whatever the cause)."""
+
+
+def _noted(exc: _E, note: str) -> _E:
+    exc.add_note(f"flagstone: {note}")
+    return exc
+
+
+def invalid_multipart(why: str) -> FormError:
+    """400 `Invalid multipart data.`, with `why` in a note."""
+    return _noted(FormError(INVALID_MULTIPART), why)
+
+
 def too_many_fields(limit: int | float) -> FormError:
-    return FormError(f"Too many fields. Maximum number of fields is {limit} (max_fields).")
+    return _noted(
+        FormError(f"Too many fields. Maximum number of fields is {limit}."),
+        f"the limit is max_fields={limit}; request.form(max_fields=...) changes it",
+    )
 
 
 def too_many_files(limit: int | float) -> FormError:
-    return FormError(f"Too many files. Maximum number of files is {limit} (max_files).")
+    return _noted(
+        FormError(f"Too many files. Maximum number of files is {limit}."),
+        f"the limit is max_files={limit}; request.form(max_files=...) changes it",
+    )
 
 
-def part_too_large(name: str, limit: int) -> ContentTooLarge:
-    return FormTooLarge(
-        f"Form field {name!r} exceeds the maximum part size of {_size(limit)} (max_part_size).",
-        limit=limit,
+def part_too_large(name: str, limit: int, *, urlencoded: bool = False) -> ContentTooLarge:
+    # Starlette's texts, "KB" rounding down included (a 100-byte limit reads
+    # "0KB"): the note gives the exact figure.
+    what = "Field" if urlencoded else "Part"
+    return _noted(
+        FormTooLarge(f"{what} exceeded maximum size of {int(limit / 1024)}KB.", limit=limit),
+        f"form field {name!r} exceeds the maximum part size of {_size(limit)} "
+        "(max_part_size); status 413, where Starlette answers 400",
     )
 
 
@@ -218,6 +253,19 @@ async def parse_form(
         return await _UrlencodedReader(limits).parse(next_chunk)
     # Starlette-compatible: any other type (or none) is an empty form.
     return FormData()
+
+
+async def parse_urlencoded(next_chunk: NextChunk, limits: FormLimits) -> FormData:
+    """Parse an `application/x-www-form-urlencoded` body, whatever the Content-Type says."""
+    return await _UrlencodedReader(limits).parse(next_chunk)
+
+
+async def parse_multipart(
+    headers: Headers, next_chunk: NextChunk, limits: FormLimits, created: list[UploadFile]
+) -> FormData:
+    """Parse a `multipart/form-data` body with the boundary (and charset) of its Content-Type."""
+    _, options = parse_options_header(headers.get("content-type", ""))
+    return await _MultipartReader(options, limits, created).parse(next_chunk)
 
 
 # Byte values, not b"%": `37 in raw` is much faster than `b"%" in raw`.
@@ -339,7 +387,9 @@ class _UrlencodedReader:
 
     def _check_size(self, name: bytes, size: int) -> None:
         if size > self.max_part_size:
-            raise part_too_large(_decode_urlencoded(name[:100]), self.max_part_size)
+            raise part_too_large(
+                _decode_urlencoded(name[:100]), self.max_part_size, urlencoded=True
+            )
         memory = self.memory
         if memory is not None and self.kept + size > memory:
             raise form_memory_too_large(memory)
@@ -594,9 +644,9 @@ class _MultipartReader:
         if not boundary:
             raise FormError("Missing boundary in multipart.")
         if len(boundary) > MAX_BOUNDARY_LENGTH:
-            raise FormError(
-                f"Multipart boundary is {len(boundary)} bytes long; the maximum is "
-                f"{MAX_BOUNDARY_LENGTH} bytes (RFC 2046 allows 70)."
+            raise invalid_multipart(
+                f"the multipart boundary is {len(boundary)} bytes long; the maximum is "
+                f"{MAX_BOUNDARY_LENGTH} bytes (RFC 2046 allows 70)"
             )
         self.charset = form_charset(options.get(b"charset", b"utf-8"))
         self.limits = limits
@@ -618,7 +668,7 @@ class _MultipartReader:
         try:
             self.parser = _MultipartParser(boundary, self, limits)
         except FormParserError as exc:
-            raise FormError(f"Invalid multipart data: {exc}")
+            raise invalid_multipart(f"python-multipart: {exc}") from exc
 
     def on_part_begin(self) -> None:
         self.part_size = 0
@@ -626,15 +676,15 @@ class _MultipartReader:
         self.part_writer = None
 
     def header_too_large(self) -> FormError:
-        return FormError(
-            f"A multipart part header is larger than {self.limits.max_part_header_size} "
-            "bytes (max_part_header_size)."
+        return invalid_multipart(
+            f"a multipart part header is larger than {self.limits.max_part_header_size} "
+            "bytes (max_part_header_size)"
         )
 
     def too_many_headers(self) -> FormError:
-        return FormError(
-            "A multipart part has more than "
-            f"{self.limits.max_part_header_count} headers (max_part_header_count)."
+        return invalid_multipart(
+            "a multipart part has more than "
+            f"{self.limits.max_part_header_count} headers (max_part_header_count)"
         )
 
     def parser_error(self, exc: FormParserError) -> FormError:
@@ -643,7 +693,7 @@ class _MultipartReader:
             return self.header_too_large()
         if message.startswith("Maximum header count exceeded"):
             return self.too_many_headers()
-        return FormError(f"Invalid multipart data: {message}")
+        return invalid_multipart(f"python-multipart: {message}")
 
     def on_headers_finished(self, part_headers: list[tuple[bytes, bytes]]) -> None:
         disposition = b""
@@ -722,8 +772,8 @@ class _MultipartReader:
                     await self._flush()
             self.parser.finalize()
         except FormParserError as exc:
-            raise self.parser_error(exc)
+            raise self.parser_error(exc) from exc
         if self.seen_bytes and not self.ended:
             # Starlette silently drops the unfinished last part.
-            raise FormError("Invalid multipart data: the body ended before the closing boundary.")
+            raise invalid_multipart("the body ended before the closing boundary")
         return FormData(self.items)

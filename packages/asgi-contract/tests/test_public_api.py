@@ -7,7 +7,7 @@ import flagstone_contract
 EXPECTED = {
     "APP_TASKS_KEY", "ASGIApp", "ASGIVersions", "BACKGROUND_KEY", "BODY_COUNTER_KEY",
     "BODY_IDLE_TIMEOUT_KEY", "BODY_KEY",
-    "BodyCounter", "ContentTooLarge", "RequestBodyLimitMiddleware", "limit_request_body", "EXCEPTION_HANDLERS_KEY",
+    "BodyCounter", "ContentTooLarge", "DerivedAttributes", "RequestBodyLimitMiddleware", "limit_request_body", "EXCEPTION_HANDLERS_KEY",
     "HTTPDisconnectEvent", "HTTPException", "HTTPRequestEvent", "HTTPResponseBodyEvent",
     "HTTPResponseEarlyHintEvent", "HTTPResponsePathsendEvent", "HTTPResponseStartEvent",
     "HTTPResponseTrailersEvent", "HTTPScope", "HTTPServerPushEvent", "LifespanScope",

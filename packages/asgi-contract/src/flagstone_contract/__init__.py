@@ -13,6 +13,7 @@ __version__ = "0.2.0"
 
 from . import http, status
 from ._body_limit import BodyCounter, RequestBodyLimitMiddleware, limit_request_body
+from ._derived import DerivedAttributes
 from ._exceptions import ContentTooLarge, HTTPException, WebSocketDisconnect, WebSocketException
 from ._middleware import Middleware, MiddlewareFactory, wrap_middleware
 from ._scope_keys import (
@@ -70,6 +71,7 @@ __all__ = [
     "BODY_KEY",
     "BodyCounter",
     "ContentTooLarge",
+    "DerivedAttributes",
     "EXCEPTION_HANDLERS_KEY",
     "HTTPDisconnectEvent",
     "HTTPException",

@@ -158,6 +158,9 @@ class RequestBodyLimitMiddleware:
     `max_body_size=None` lifts an outer limit.
     """
 
+    # A subclass that skips `__init__` sets `app`; None is no limit of its own.
+    max_body_size: int | None = None
+
     def __init__(self, app: ASGIApp, max_body_size: int | None) -> None:
         if max_body_size is not None and max_body_size < 0:
             raise ValueError(f"max_body_size must be None or >= 0, not {max_body_size!r}")

@@ -70,6 +70,12 @@ class FileResponse(Response):
 
     chunk_size = 64 * 1024
     max_ranges = 100
+    # Class-level defaults: a subclass that skips `__init__` sets `path` and
+    # `raw_headers` (`self.init_headers(headers)`; add `accept-ranges` yourself).
+    filename: str | None = None
+    stat_result: os.stat_result | None = None
+    _content: bytes | None = None
+    _abspath: str | None = None  # None: resolved from `path` when sent
 
     def __init__(
         self,
@@ -248,7 +254,10 @@ class FileResponse(Response):
         if prefix == "" and "http.response.pathsend" in extensions:
             # The server sends the file itself (zero-copy where it can).
             await send(start)
-            await send({"type": "http.response.pathsend", "path": self._abspath})
+            # Resolved here only for a subclass that skipped `__init__`
+            # (getcwd, no disk access).
+            path = self._abspath or os.path.abspath(self.path)  # noqa: ASYNC240
+            await send({"type": "http.response.pathsend", "path": path})
             return
         assert handle is not None
 

@@ -173,6 +173,11 @@ class Request(HTTPConnection):
     _json: Any = _UNSET
     _form: FormData | None = None
     _uploads: tuple[UploadFile, ...] = ()
+    # The channels of `Request(scope)`: a subclass that skips `__init__` sets
+    # only `scope` (and these, when it has channels).  staticmethod, so the
+    # instance reads the plain functions, not bound methods.
+    _receive: Receive = staticmethod(empty_receive)
+    _send: Send = staticmethod(empty_send)
 
     def __init__(
         self, scope: Scope, receive: Receive = empty_receive, send: Send = empty_send

@@ -103,6 +103,12 @@ class Response:
 
     media_type: str | None = None
     charset: str = "utf-8"
+    # Class-level defaults, so a subclass that skips `__init__` sets only
+    # `body` and then `raw_headers` (`self.init_headers(headers)` builds it).
+    # (No `body` default: streaming and file responses have none, and
+    # `init_headers` adds a Content-Length only for a response that has one.)
+    status_code: int = 200
+    background: BackgroundCallable | None = None
 
     def __init__(
         self,

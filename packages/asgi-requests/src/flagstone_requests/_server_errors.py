@@ -136,6 +136,10 @@ class ServerErrorMiddleware:
     the response has already started.
     """
 
+    # The constructor's defaults: a subclass that skips `__init__` sets `app`.
+    handler: ExceptionHandler | None = None
+    debug: bool = False
+
     def __init__(
         self, app: ASGIApp, handler: ExceptionHandler | None = None, debug: bool = False
     ) -> None:

@@ -101,6 +101,9 @@ class EventSourceResponse(StreamingResponse):
     """
 
     media_type = "text/event-stream"
+    # The constructor's defaults, for a subclass that skips `__init__`.
+    ping_interval: float | None = 15.0
+    ping_bytes: bytes = b": ping\n\n"
 
     def __init__(
         self,

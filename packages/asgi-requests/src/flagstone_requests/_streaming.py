@@ -350,6 +350,8 @@ class StreamingResponse(Response):
     """
 
     body_iterator: AsyncIterable[Any]
+    # What `__init__` was given, closed with the iterator (None: only the iterator).
+    _source: Any = None
 
     def __init__(
         self,
@@ -383,8 +385,9 @@ class StreamingResponse(Response):
     async def close(self) -> None:
         """Close the body iterator (and the sync source behind a thread wrapper)."""
         await close_iterator(self.body_iterator)
-        if self._source is not self.body_iterator:
-            await close_iterator(self._source)
+        source = self._source
+        if source is not None and source is not self.body_iterator:
+            await close_iterator(source)
 
     async def stream_body(self, send: Send) -> None:
         """Send every chunk with `more_body`, then the closing empty chunk.

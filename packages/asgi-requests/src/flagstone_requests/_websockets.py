@@ -110,6 +110,16 @@ class WebSocket(HTTPConnection):
     # override is called as it would be in Starlette.
     _inlinable: ClassVar[bool] = True
 
+    # Class-level defaults: a subclass that skips `__init__` sets `scope`,
+    # `_receive` and `_send` (Starlette's names) and starts in these states.
+    # `_plain` False: every frame goes through the methods (no fast path
+    # without `_send_frame`, which `__init__` sets).
+    client_state: WebSocketState = WebSocketState.CONNECTING
+    application_state: WebSocketState = WebSocketState.CONNECTING
+    close_code: int | None = None
+    close_reason: str | None = None
+    _plain: bool = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._inlinable = all(getattr(cls, name) is getattr(WebSocket, name) for name in _LAYERS)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from flagstone_contract import ASGIApp, Receive, Scope, Send
+from flagstone_contract import ASGIApp, DerivedAttributes, Receive, Scope, Send
 
 from ._replies import PlainReply
 
@@ -125,7 +125,7 @@ def _connection_factory() -> Callable[[Scope], Any]:
     return HTTPConnection
 
 
-class AuthenticationMiddleware:
+class AuthenticationMiddleware(DerivedAttributes):
     """Authenticate each HTTP and WebSocket connection through `backend` (pure ASGI).
 
     `AuthenticationMiddleware(app, backend, on_error=None)`, as Starlette.
@@ -145,6 +145,16 @@ class AuthenticationMiddleware:
         self.app = app
         self.backend = backend
         self.on_error: ErrorHandler = on_error if on_error is not None else self.default_on_error
+        self._derive()
+
+    # A subclass that skips `__init__` sets `app` and `backend`; `on_error`
+    # and the connection factory are derived when not set.
+    _derived_names = frozenset({"on_error", "_connection"})
+
+    def _derive(self) -> None:
+        """Pick the connection class (and `on_error`, when not set)."""
+        if "on_error" not in self.__dict__:
+            self.on_error = self.default_on_error
         self._connection = _connection_factory()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from flagstone_contract import BODY_KEY, ASGIApp, Message, Receive, Scope, Send
+from flagstone_contract import BODY_KEY, ASGIApp, DerivedAttributes, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from flagstone_requests import Request, Response
@@ -187,7 +187,7 @@ async def _pull(exchange: _Exchange) -> AsyncIterator[bytes]:
         raise exchange.error
 
 
-class BaseHTTPMiddleware:
+class BaseHTTPMiddleware(DerivedAttributes):
     """Write middleware as `async def dispatch(request, call_next) -> response` (Starlette's API).
 
     Subclass and override `dispatch`, or pass `dispatch=`.  `call_next(request)`
@@ -224,9 +224,23 @@ class BaseHTTPMiddleware:
 
     def __init__(self, app: ASGIApp, dispatch: DispatchFunction | None = None) -> None:
         self.app = app
-        self.dispatch_func: DispatchFunction = self.dispatch if dispatch is None else dispatch
-        self._request_class: Any = _requests().Request
-        self._response_class: Any = _response_class()
+        if dispatch is not None:
+            self.dispatch_func = dispatch
+        self._derive()
+
+    # A subclass that skips `__init__` sets `app`; `dispatch_func` (its own
+    # `dispatch` when not set) and the request/response classes are derived.
+    _derived_names = frozenset({"dispatch_func", "_request_class", "_response_class"})
+    dispatch_func: DispatchFunction
+    _request_class: Any
+    _response_class: Any
+
+    def _derive(self) -> None:
+        """Bind `dispatch_func` (when not set) and import the request/response classes."""
+        if "dispatch_func" not in self.__dict__:
+            self.dispatch_func = self.dispatch
+        self._request_class = _requests().Request
+        self._response_class = _response_class()
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         """Override this (or pass `dispatch=`): return `await call_next(request)` or a response."""

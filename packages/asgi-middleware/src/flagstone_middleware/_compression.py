@@ -87,6 +87,22 @@ class CompressionMiddleware:
     added to every response that could have been compressed.
     """
 
+    # The constructor's defaults: a subclass that skips `__init__` sets `app`
+    # and any of these (`encodings` through `available_encodings(...)`).
+    minimum_size: int = 500
+    compresslevel: int = 9
+    thread_minimum_size: int = 128 * 1024
+    encodings: Sequence[str] = available_encodings(("zstd", "br", "gzip"))
+    exclude_content_types: frozenset[str] = _normalize(DEFAULT_EXCLUDED_CONTENT_TYPES)
+    brotli_quality: int = 4
+    zstd_level: int = 3
+    # Accept-Encoding value -> the chosen coding, for `_chosen_for`.  Clients
+    # send a handful of distinct values, so negotiating each once saves the
+    # parse on almost every request; bounded, and replaced by a fresh dict
+    # (the instance's own) when `encodings` is not `_chosen_for`.
+    _chosen: dict[bytes | None, str | None] = {}
+    _chosen_for: Sequence[str] | None = None
+
     def __init__(
         self,
         app: ASGIApp,
@@ -111,21 +127,20 @@ class CompressionMiddleware:
         self.exclude_content_types = _normalize(exclude_content_types)
         self.brotli_quality = brotli_quality
         self.zstd_level = zstd_level
-        # Accept-Encoding value -> the chosen coding.  Clients send a handful
-        # of distinct values, so negotiating each once saves the parse on
-        # almost every request; bounded, and dropped if `encodings` changes.
-        self._chosen: dict[bytes | None, str | None] = {}
-        self._chosen_for: Sequence[str] = self.encodings
+        self._chosen = {}
+        self._chosen_for = self.encodings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         header = get_header(scope["headers"], b"accept-encoding")
-        chosen = self._chosen
         if self._chosen_for is not self.encodings:
-            chosen.clear()
+            # Never set (a subclass skipped `__init__`) or `encodings` was
+            # assigned: start a cache of this instance's own.
+            self._chosen = {}
             self._chosen_for = self.encodings
+        chosen = self._chosen
         try:
             encoding = chosen[header]
         except KeyError:

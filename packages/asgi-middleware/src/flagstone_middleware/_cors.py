@@ -29,7 +29,7 @@ import operator
 import re
 from collections.abc import Awaitable, Collection
 
-from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
+from flagstone_contract import ASGIApp, DerivedAttributes, Message, Receive, Scope, Send
 from flagstone_contract.http import is_token, split_host
 
 from ._headers import add_vary, set_header
@@ -61,7 +61,7 @@ def is_serialized_origin(origin: str) -> bool:
     return split_host(authority) is not None
 
 
-class CORSMiddleware:
+class CORSMiddleware(DerivedAttributes):
     """Answer CORS preflights and add CORS headers to responses (pure ASGI).
 
     `CORSMiddleware(app, allow_origins=(), allow_methods=("GET",),
@@ -73,6 +73,37 @@ class CORSMiddleware:
     disallowed origin, method, header or private-network access is answered
     400 `Disallowed CORS origin, method, ...`, naming what failed.
     """
+
+    # The constructor's defaults, normalized as `__init__` stores them: a
+    # subclass that skips `__init__` sets `app` and any of these (assign,
+    # do not mutate in place); the header blocks are derived from them.
+    allow_origins: frozenset[str] = frozenset()
+    allow_methods: tuple[str, ...] = ("GET",)
+    allow_headers: frozenset[str] = frozenset(h.lower() for h in SAFELISTED_HEADERS)
+    allow_all_origins: bool = False
+    allow_all_headers: bool = False
+    allow_credentials: bool = False
+    allow_private_network: bool = False
+    allow_origin_regex: re.Pattern[str] | None = None
+    expose_headers: tuple[str, ...] = ()
+    max_age: int = 600
+    # The allowed header names as given (the preflight lists them in their
+    # own case); `allow_headers` is what requests are checked against.
+    _header_names: tuple[str, ...] = tuple(sorted(SAFELISTED_HEADERS))
+
+    _derived_from = frozenset(
+        {
+            "allow_origins", "allow_methods", "allow_headers", "allow_all_origins",
+            "allow_all_headers", "allow_credentials", "allow_private_network",
+            "allow_origin_regex", "expose_headers", "max_age",
+        }
+    )  # fmt: skip
+    _derived_names = frozenset(
+        {
+            "_echo_origin", "_simple_headers", "_own_origin_rule", "_listed_extra",
+            "_star_extra", "_preflight_headers",
+        }
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -98,16 +129,29 @@ class CORSMiddleware:
         self.allow_origin_regex = (
             re.compile(allow_origin_regex) if allow_origin_regex is not None else None
         )
-        header_names = sorted(SAFELISTED_HEADERS | {h for h in allow_headers if h != "*"})
-        self.allow_headers = frozenset(h.lower() for h in header_names)
+        self._header_names = tuple(
+            sorted(SAFELISTED_HEADERS | {h for h in allow_headers if h != "*"})
+        )
+        self.allow_headers = frozenset(h.lower() for h in self._header_names)
+        self.expose_headers = tuple(expose_headers)
+        self.max_age = max_age
+        self._derive()
+
+    def _derive(self) -> None:
+        """Build the header blocks from the public attributes (see `DerivedAttributes`)."""
+        header_names = self._header_names
+        if frozenset(h.lower() for h in header_names) != self.allow_headers:
+            # `allow_headers` was assigned since: list it as it is.
+            header_names = tuple(sorted(self.allow_headers))
         # With credentials, "*" is not a wildcard for browsers: echo the origin.
-        self._echo_origin = not self.allow_all_origins or allow_credentials
+        self._echo_origin = not self.allow_all_origins or self.allow_credentials
 
         simple: list[tuple[bytes, bytes]] = []
-        if allow_credentials:
+        if self.allow_credentials:
             simple.append((b"access-control-allow-credentials", b"true"))
-        if expose_headers:
-            simple.append((b"access-control-expose-headers", ", ".join(expose_headers).encode()))
+        if self.expose_headers:
+            exposed = ", ".join(self.expose_headers).encode()
+            simple.append((b"access-control-expose-headers", exposed))
         self._simple_headers = simple
         # Everything a simple response gets that does not depend on the
         # request, built once: for each origin listed by name (and valid),
@@ -128,11 +172,11 @@ class CORSMiddleware:
         preflight: list[tuple[bytes, bytes]] = [
             (b"vary", _PREFLIGHT_VARY),
             (b"access-control-allow-methods", ", ".join(self.allow_methods).encode()),
-            (b"access-control-max-age", str(max_age).encode()),
+            (b"access-control-max-age", str(self.max_age).encode()),
         ]
         if not self.allow_all_headers:
             preflight.append((b"access-control-allow-headers", ", ".join(header_names).encode()))
-        if allow_credentials:
+        if self.allow_credentials:
             preflight.append((b"access-control-allow-credentials", b"true"))
         self._preflight_headers = preflight
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from flagstone_contract import ASGIApp, Receive, Scope, Send
+from flagstone_contract import ASGIApp, DerivedAttributes, Receive, Scope, Send
 from flagstone_contract.http import HostPort, safe_location_path, split_host
 
 from ._replies import PlainReply
@@ -96,7 +96,7 @@ class _Redirect(PlainReply):
         super().__init__("", status_code, [(b"location", location.encode("latin-1"))])
 
 
-class TrustedHostMiddleware:
+class TrustedHostMiddleware(DerivedAttributes):
     """Answer 400 unless the request's `Host` is one of `allowed_hosts` (pure ASGI).
 
     `TrustedHostMiddleware(app, allowed_hosts=None, www_redirect=True)`, as
@@ -110,6 +110,14 @@ class TrustedHostMiddleware:
     Beyond Starlette: a host with a trailing dot matches its name without
     it, and several `Host` headers are refused.
     """
+
+    # The constructor's defaults: a subclass that skips `__init__` sets
+    # `app` and any of these (assign a new list to change the hosts).
+    allowed_hosts: Sequence[str] = ("*",)
+    www_redirect: bool = True
+
+    _derived_from = frozenset({"allowed_hosts"})
+    _derived_names = frozenset({"allow_any", "_exact", "_suffixes"})
 
     def __init__(
         self,
@@ -126,10 +134,15 @@ class TrustedHostMiddleware:
                 raise HostPatternError(f"{ENFORCE_DOMAIN_WILDCARD} Got {pattern!r}.")
         self.app = app
         self.allowed_hosts = [_bare(pattern) for pattern in allowed_hosts]
-        self.allow_any = "*" in allowed_hosts
         self.www_redirect = www_redirect
-        self._exact = frozenset(p for p in self.allowed_hosts if not p.startswith("*"))
-        self._suffixes = tuple(p[1:] for p in self.allowed_hosts if p.startswith("*."))
+        self._derive()
+
+    def _derive(self) -> None:
+        """Split `allowed_hosts` into exact names and wildcard suffixes."""
+        hosts = [_bare(pattern) for pattern in self.allowed_hosts]
+        self.allow_any = "*" in hosts
+        self._exact = frozenset(p for p in hosts if not p.startswith("*"))
+        self._suffixes = tuple(p[1:] for p in hosts if p.startswith("*."))
 
     def is_allowed(self, host: str) -> bool:
         """Whether a (validated) host name matches `allowed_hosts`."""
@@ -166,6 +179,8 @@ class HTTPSRedirectMiddleware:
     redirected: a hostile Host can never choose where the redirect points.
     Secure requests (and lifespan) pass through.
     """
+
+    status_code: int = 307  # the constructor's default, for a subclass that skips `__init__`
 
     def __init__(self, app: ASGIApp, status_code: int = 307) -> None:
         if status_code not in (301, 302, 303, 307, 308):

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Final, Literal
 
-from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
+from flagstone_contract import ASGIApp, DerivedAttributes, Message, Receive, Scope, Send
 from flagstone_contract.http import build_set_cookie, is_token
 
 from ._codec import (
@@ -64,7 +64,7 @@ class _State:
         self.session_id = session_id
 
 
-class SessionMiddleware:
+class SessionMiddleware(DerivedAttributes):
     """Put a signed session at `scope["session"]` for http and websocket connections.
 
     Starlette-compatible arguments and cookie format (existing Starlette
@@ -96,6 +96,29 @@ class SessionMiddleware:
     id the browser holds is saved again when the app returns.
     """
 
+    # The constructor's defaults: a subclass that skips `__init__` sets `app`
+    # and `secret_key`, and any of these (assign; `max_age` in seconds).  The
+    # signer and the Set-Cookie pieces are derived from them.
+    store: SessionStore | None = None
+    sliding_expiry: bool = False
+    max_age: int | None = DEFAULT_MAX_AGE
+    session_cookie: str = "session"
+    path: str = "/"
+    same_site: Literal["lax", "strict", "none"] = "lax"
+    https_only: bool = False
+    domain: str | None = None
+    partitioned: bool = False
+
+    _derived_from = frozenset(
+        {
+            "secret_key", "store", "max_age", "session_cookie", "path", "same_site",
+            "https_only", "domain", "partitioned",
+        }
+    )  # fmt: skip
+    _derived_names = frozenset(
+        {"_signer", "_cookie_name", "_set_prefix", "_set_suffix", "_clear_header"}
+    )
+
     def __init__(
         self,
         app: ASGIApp,
@@ -114,20 +137,31 @@ class SessionMiddleware:
         self.app = app
         self.store = store
         self.sliding_expiry = sliding_expiry
+        self.secret_key = secret_key
         self.max_age = _seconds(max_age)
+        self.session_cookie = session_cookie
+        self.path = path
+        self.same_site = same_site
+        self.https_only = https_only
+        self.domain = domain
+        self.partitioned = partitioned
+        self._derive()
+
+    def _derive(self) -> None:
+        """Build the signer and the Set-Cookie pieces from the public attributes."""
         # Different salts: an id cookie is never accepted as a data cookie and
         # the other way round, even under the same key.
-        salt = None if store is None else ID_SALT
-        self._signer = PayloadSigner(normalize_keys(secret_key), self.max_age, salt)
+        salt = None if self.store is None else ID_SALT
+        self._signer = PayloadSigner(normalize_keys(self.secret_key), self.max_age, salt)
+        session_cookie = self.session_cookie
         if not is_token(session_cookie):
             raise ValueError(f"session_cookie {session_cookie!r} is not a valid cookie name")
-        self.session_cookie = session_cookie
-        _check_cookie_options(path, same_site, https_only, partitioned)
+        _check_cookie_options(self.path, self.same_site, self.https_only, self.partitioned)
         # The value changes per response, the attributes never: built once, by
         # the contract's Set-Cookie builder (which checks path and domain).
         attributes = build_set_cookie(
-            session_cookie, "v", path=path, domain=domain, secure=https_only,
-            httponly=True, samesite=same_site.lower(), partitioned=partitioned,
+            session_cookie, "v", path=self.path, domain=self.domain, secure=self.https_only,
+            httponly=True, samesite=self.same_site.lower(), partitioned=self.partitioned,
         )[len(session_cookie) + 2 :].encode("latin-1")  # fmt: skip
         age = b"" if self.max_age is None else b"; Max-Age=%d" % self.max_age
         self._cookie_name = session_cookie.encode("ascii")

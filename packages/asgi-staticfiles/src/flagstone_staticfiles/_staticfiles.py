@@ -22,7 +22,14 @@ from urllib.parse import quote
 
 import anyio.to_thread
 
-from flagstone_contract import EXCEPTION_HANDLERS_KEY, HTTPException, Receive, Scope, Send
+from flagstone_contract import (
+    EXCEPTION_HANDLERS_KEY,
+    DerivedAttributes,
+    HTTPException,
+    Receive,
+    Scope,
+    Send,
+)
 from flagstone_contract.http import get_route_path, negotiate_encodings, safe_location_path
 from flagstone_requests import (
     FileResponse,
@@ -77,7 +84,7 @@ class _Resolved:
         self.content: bytes | None = None
 
 
-class StaticFiles:
+class StaticFiles(DerivedAttributes):
     """Serve files from `directory` and/or `packages`, Starlette-compatible.
 
     Mount it (`Mount("/static", StaticFiles(directory="static"),
@@ -98,8 +105,28 @@ class StaticFiles:
     Subclassing: every method works from the public attributes
     (`directory`, `packages`, `all_directories`, `html`, `follow_symlink`,
     `config_checked`, `precompressed`, `cache_control`), so a subclass may
-    set them instead of calling `__init__`.
+    set them instead of calling `__init__`: `directory` (or `packages`) at
+    least; the others have class-level defaults, and `all_directories` is
+    derived from `directory` and `packages` (again when either is assigned).
     """
+
+    # The constructor's defaults (`precompressed` as a tuple of codings).
+    directory: PathLike | None = None
+    packages: Sequence[str | tuple[str, str]] | None = None
+    html: bool = False
+    follow_symlink: bool = False
+    precompressed: tuple[str, ...] = ()
+    cache_control: CachePolicy | None = None
+
+    _derived_from = frozenset({"directory", "packages"})
+    _derived_names = frozenset({"all_directories", "config_checked"})
+    all_directories: list[PathLike]
+    config_checked: bool
+
+    def _derive(self) -> None:
+        """The directories to serve from, checked again on the next request."""
+        self.all_directories = self.get_directories(self.directory, self.packages)
+        self.config_checked = False
 
     def __init__(
         self,
@@ -114,9 +141,8 @@ class StaticFiles:
     ) -> None:
         self.directory = directory
         self.packages = packages
-        self.all_directories = self.get_directories(directory, packages)
+        self._derive()
         self.html = html
-        self.config_checked = False
         self.follow_symlink = follow_symlink
         self.precompressed = _codings(precompressed)
         self.cache_control = cache_control

@@ -175,6 +175,8 @@ class BackgroundMiddleware:
     already set the key) reuses the existing queue, so no task runs twice.
     """
 
+    fail_fast: bool = True  # the default, for a subclass that skips `__init__` (it sets `app`)
+
     def __init__(self, app: ASGIApp, *, fail_fast: bool = True) -> None:
         self.app = app
         self.fail_fast = fail_fast

@@ -119,6 +119,7 @@ class WebSocket(HTTPConnection):
     close_code: int | None = None
     close_reason: str | None = None
     _plain: bool = False
+    _send_frame: Any = None  # read only when `_plain`, which `__init__` sets with it
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

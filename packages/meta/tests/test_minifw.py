@@ -50,8 +50,14 @@ class Item:
     price: float
 
 
+@pytest.fixture(params=["MiniFW", "MiniAPI"])
+def app_class(request: pytest.FixtureRequest) -> str:
+    """Every test runs on both application classes: through `App.__init__`, and FastAPI's shape."""
+    return str(request.param)
+
+
 @pytest.fixture
-def app(minifw: Any) -> Any:
+def app(minifw: Any, app_class: str) -> Any:
     """A small application written in minifw, with a typed lifespan and an included router."""
 
     @asynccontextmanager
@@ -59,7 +65,7 @@ def app(minifw: Any) -> Any:
         yield {"store": {1: Item("hammer", 9.5)}, "app_class": type(app).__name__}
 
     typed: Lifespan[minifw.MiniFW] = lifespan
-    app = minifw.MiniFW(lifespan=typed)
+    app = getattr(minifw, app_class)(lifespan=typed)
 
     @app.get("/items/{item_id:int}")
     async def read_item(request: Request, item_id: int, detail: bool = False) -> Any:
@@ -177,12 +183,14 @@ def test_app_routes_compare_by_value_with_base_routes(app: Any, minifw: Any) -> 
 # --- overridden matches(), overridden Router.app ---------------------------------------
 
 
-def test_the_overridden_matches_and_router_app_both_run(client: TestClient, app: Any) -> None:
+def test_the_overridden_matches_and_router_app_both_run(
+    client: TestClient, app: Any, app_class: str
+) -> None:
     before = app.api.requests_seen
     assert client.get("/whoami").json() == {
         "route": "APIRoute",
         "router": "APIRouter",
-        "app_class": "MiniFW",
+        "app_class": app_class,
     }
     assert app.api.requests_seen == before + 1
 
@@ -222,9 +230,11 @@ def test_invalid_websocket_parameters_reach_the_apps_handlers(client: TestClient
 # --- static files, when flagstone-staticfiles is installed -------------------------------
 
 
-def test_static_files_are_mounted_when_the_package_exists(minifw: Any, tmp_path: Path) -> None:
+def test_static_files_are_mounted_when_the_package_exists(
+    minifw: Any, app_class: str, tmp_path: Path
+) -> None:
     (tmp_path / "hello.txt").write_text("static hello")
-    app = minifw.MiniFW()
+    app = getattr(minifw, app_class)()
     if importlib.util.find_spec("flagstone_staticfiles") is None:
         with pytest.raises(ImportError, match="pip install flagstone-staticfiles"):
             app.mount_static("/static", str(tmp_path))
@@ -232,3 +242,63 @@ def test_static_files_are_mounted_when_the_package_exists(minifw: Any, tmp_path:
     app.mount_static("/static", str(tmp_path))
     with TestClient(app) as client:
         assert client.get("/static/hello.txt").text == "static hello"
+
+
+# --- an application class in FastAPI's shape (MiniAPI: no App.__init__) -----------------
+
+
+def test_the_fastapi_shaped_app_never_ran_app_init(minifw: Any) -> None:
+    app = minifw.MiniAPI()
+    # What App.__init__ would have set and MiniAPI does not: class-level defaults.
+    assert "max_body_size" not in vars(app)
+    assert "body_idle_timeout" not in vars(app)
+    assert set(vars(app)) == {
+        "debug", "state", "router", "exception_handlers", "user_middleware", "middleware_stack",
+    }  # fmt: skip
+
+
+def test_the_fastapi_shaped_app_takes_middleware_and_handlers_like_app(
+    minifw: Any, anyio_backend: str
+) -> None:
+    class Stamp:
+        def __init__(self, app: Any, value: str) -> None:
+            self.app, self.value = app, value
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            async def stamped(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", []), (b"x-stamp", b"v")]
+                await send(message)
+
+            await self.app(scope, receive, stamped)
+
+    async def on_teapot(request: Request, exc: Exception) -> Any:
+        from flagstone import PlainTextResponse
+
+        return PlainTextResponse("handled teapot", 418)
+
+    app = minifw.MiniAPI(exception_handlers={418: on_teapot})
+    app.add_middleware(Stamp, value="v")
+
+    @app.get("/teapot")
+    async def teapot() -> None:
+        raise HTTPException(418)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    with TestClient(app, backend=anyio_backend, raise_server_exceptions=False) as client:
+        response = client.get("/teapot")
+        assert (response.status_code, response.text) == (418, "handled teapot")
+        assert response.headers["x-stamp"] == "v"
+        assert client.get("/boom").status_code == 500
+    app.max_body_size = 4  # App's own attribute, set after construction, is honoured
+
+    @app.post("/echo")
+    async def echo(request: Request) -> dict[str, int]:
+        return {"n": len(await request.body())}
+
+    app.middleware_stack = None  # rebuilt on the next call
+    with TestClient(app, backend=anyio_backend) as client:
+        assert client.post("/echo", content=b"0123456789").status_code == 413

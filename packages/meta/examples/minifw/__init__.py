@@ -12,6 +12,9 @@ uses one documented extension point.
 - `APIWebSocketRoute` subclasses `WebSocketRoute` *with* `super().__init__`.
 - `APIRouter` subclasses `Router` and overrides `app`; `include_router`
   copies routes and changes their public attributes after construction.
+- `MiniFW` subclasses `App` and calls `App.__init__`; `MiniAPI` is the same
+  application in FastAPI's shape: its own `__init__` that never calls
+  `App.__init__`, and its own `build_middleware_stack`.
 - Endpoints run inside `wrap_app_handling_exceptions`, so the 422 handler
   answers validation errors raised inside the framework's own wrapper.
 - Path, query and JSON-body parameters are injected by type; a lifespan is
@@ -19,7 +22,7 @@ uses one documented extension point.
   flagstone-staticfiles is installed.
 """
 
-from ._app import MiniFW
+from ._app import MiniAPI, MiniFW
 from ._params import Body, File, Query, RequestValidationError, jsonable
 from ._routing import APIRoute, APIRouter, APIWebSocketRoute
 
@@ -29,6 +32,7 @@ __all__ = [
     "APIWebSocketRoute",
     "Body",
     "File",
+    "MiniAPI",
     "MiniFW",
     "Query",
     "RequestValidationError",

@@ -1,11 +1,31 @@
-"""`MiniFW`: flagstone's `App` with an `APIRouter`, a 422 handler and optional static files."""
+"""The applications: `MiniFW` (calls `App.__init__`) and `MiniAPI` (FastAPI's shape, never does).
+
+Both delegate their decorators to an `APIRouter` and answer validation
+errors with a 422; they differ only in how they are built, which is the
+point: `App`'s methods work from its public attributes whether or not
+`App.__init__` ran (docs/building-a-framework.md, section 0).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from flagstone import App, JSONResponse, Lifespan, Mount, Request, Response
+from flagstone import (
+    App,
+    ASGIApp,
+    ExceptionMiddleware,
+    JSONResponse,
+    Lifespan,
+    Middleware,
+    Mount,
+    Request,
+    RequestBodyLimitMiddleware,
+    Response,
+    ServerErrorMiddleware,
+    State,
+    wrap_middleware,
+)
 
 from ._params import RequestValidationError
 from ._routing import APIRouter, Endpoint
@@ -17,17 +37,8 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
     return JSONResponse({"detail": exc.errors}, status_code=422)
 
 
-class MiniFW(App):
-    """The application: decorators delegate to its `APIRouter`."""
-
-    def __init__(self, *, lifespan: Lifespan[MiniFW] | None = None, debug: bool = False) -> None:
-        super().__init__(
-            debug=debug,
-            exception_handlers={RequestValidationError: validation_error_handler},
-        )
-        # App reads `router` when it builds its stack (on the first call), so
-        # a framework may replace it with its own router class here.
-        self.router = APIRouter(lifespan=lifespan)
+class _Decorators(App):
+    """What both application classes offer, on top of `App`, through their `APIRouter`."""
 
     @property
     def api(self) -> APIRouter:
@@ -60,3 +71,58 @@ class MiniFW(App):
                 "mount_static needs flagstone-staticfiles: pip install flagstone-staticfiles"
             ) from exc
         self.routes.append(Mount(path, app=StaticFiles(directory=directory), name=name))
+
+
+class MiniFW(_Decorators):
+    """The application, built through `App.__init__` with its router replaced."""
+
+    def __init__(self, *, lifespan: Lifespan[MiniFW] | None = None, debug: bool = False) -> None:
+        super().__init__(
+            debug=debug,
+            exception_handlers={RequestValidationError: validation_error_handler},
+        )
+        # App reads `router` when it builds its stack (on the first call), so
+        # a framework may replace it with its own router class here.
+        self.router = APIRouter(lifespan=lifespan)
+
+
+class MiniAPI(_Decorators):
+    """The application in FastAPI's shape: its own `__init__`, never `App.__init__`.
+
+    It sets the attributes FastAPI sets (`debug`, `state`, `router`,
+    `exception_handlers`, `user_middleware`, `middleware_stack`) and builds
+    its own middleware stack, as FastAPI does; everything else (`__call__`,
+    `add_middleware`, `url_path_for`, `max_body_size`, ...) is `App`'s,
+    working from class-level defaults.
+    """
+
+    def __init__(
+        self,
+        *,
+        lifespan: Lifespan[MiniAPI] | None = None,
+        debug: bool = False,
+        middleware: Sequence[Middleware] | None = None,
+        exception_handlers: Mapping[Any, Callable[..., Any]] | None = None,
+    ) -> None:
+        self.debug = debug
+        self.state = State()
+        self.router = APIRouter(lifespan=lifespan)
+        self.exception_handlers = {
+            RequestValidationError: validation_error_handler,
+            **(exception_handlers or {}),
+        }
+        self.user_middleware = list(middleware or [])
+        self.middleware_stack = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The framework's own stack: errors outside user middleware, handlers inside."""
+        handlers = dict(self.exception_handlers)
+        error_handler = None
+        for key in (500, Exception):  # the 500 page is ServerErrorMiddleware's, as in App
+            if key in handlers:
+                error_handler = handlers.pop(key)
+        app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug)
+        app = wrap_middleware(app, self.user_middleware)
+        if self.max_body_size is not None:  # App's attribute (a class-level default here)
+            app = RequestBodyLimitMiddleware(app, self.max_body_size)
+        return ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)

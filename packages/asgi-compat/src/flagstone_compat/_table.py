@@ -128,7 +128,14 @@ OFFERED: Final[dict[str, tuple[str, ...]]] = {
         "WebSocket",
     ),
     "starlette.exceptions": ("HTTPException", "WebSocketException"),
-    "starlette.formparsers": ("FormData", "Headers", "UploadFile", "MultiPartException"),
+    "starlette.formparsers": (
+        "FormData",
+        "Headers",
+        "UploadFile",
+        "MultiPartException",
+        "FormParser",
+        "MultiPartParser",
+    ),
     "starlette.middleware": ("Middleware",),
     "starlette.middleware.authentication": (
         "AuthenticationMiddleware",
@@ -219,6 +226,8 @@ OFFERED: Final[dict[str, tuple[str, ...]]] = {
         "State",
         "HTTPException",
         "MultiPartException",
+        "FormParser",
+        "MultiPartParser",
     ),
     "starlette.responses": (
         "Response",
@@ -344,8 +353,6 @@ MISSING: Final[dict[str, dict[str | None, str]]] = {
         "opentelemetry-instrumentation-asgi's OpenTelemetryMiddleware, which wraps any ASGI app",
     },
     "starlette.formparsers": {
-        "FormParser": "not offered yet; parse with `await Request(scope, receive).form()`",
-        "MultiPartParser": "not offered yet; parse with `await Request(scope, receive).form()`",
         "FormMessage": "python-multipart callback plumbing of Starlette's parser",
         "MultipartPart": "python-multipart callback plumbing of Starlette's parser",
     },
@@ -392,10 +399,6 @@ for _module in ("exceptions", "concurrency", "formparsers", "routing", "status",
     MISSING.setdefault(f"starlette.{_module}", {})["StarletteDeprecationWarning"] = (
         "not offered yet; catch DeprecationWarning"
     )
-MISSING["starlette.requests"].update(
-    FormParser=MISSING["starlette.formparsers"]["FormParser"],
-    MultiPartParser=MISSING["starlette.formparsers"]["MultiPartParser"],
-)
 
 #: The porting-guide section every MISSING reason is listed under.
 MISSING_SECTION: Final = "Running Starlette-based code unchanged (flagstone-compat)"

@@ -36,6 +36,7 @@ EXPECTED_OUTGOING = {
     "request_response",
     "run_blocking_io",
     "run_in_threadpool",
+    "run_until_first_complete",
     "websocket_session",
     "wrap_app_handling_exceptions",
 }

@@ -118,6 +118,8 @@ class TrustedHostMiddleware(DerivedAttributes):
 
     _derived_from = frozenset({"allowed_hosts"})
     _derived_names = frozenset({"allow_any", "_exact", "_suffixes"})
+    allow_any: bool
+    """Whether `"*"` is among `allowed_hosts` (derived from it)."""
 
     def __init__(
         self,

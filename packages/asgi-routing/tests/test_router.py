@@ -163,22 +163,18 @@ async def test_custom_default_app() -> None:
     assert (await call(router, "/anything")).text == "fallback"
 
 
-async def test_websocket_not_found_closes_with_policy_violation() -> None:
-    sent = await call_websocket(Router([]), "/ws")
-    assert sent == [{"type": "websocket.close", "code": 1008, "reason": "Not Found"}]
-
-
-async def test_websocket_not_found_uses_a_real_404_when_the_server_supports_denial() -> None:
-    sent = await call_websocket(Router([]), "/ws", extensions={"websocket.http.response": {}})
-    assert sent[0]["type"] == "websocket.http.response.start"
-    assert sent[0]["status"] == 404
-    assert sent[1] == {"type": "websocket.http.response.body", "body": b"Not Found"}
-
-
-async def test_websocket_not_found_raises_when_exception_handlers_are_installed() -> None:
-    with pytest.raises(WebSocketException) as info:
-        await call_websocket(Router([]), "/ws", **{EXCEPTION_HANDLERS_KEY: ({}, {})})
-    assert info.value.code == 1008
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"extensions": {"websocket.http.response": {}}},
+        {EXCEPTION_HANDLERS_KEY: ({}, {})},
+    ],
+    ids=["plain", "server-offers-denial", "handlers-installed"],
+)
+async def test_websocket_not_found_closes_normally_as_in_starlette(extra: dict[str, Any]) -> None:
+    sent = await call_websocket(Router([]), "/ws", **extra)
+    assert sent == [{"type": "websocket.close", "code": 1000, "reason": ""}]
 
 
 async def test_http_route_does_not_match_a_websocket_and_vice_versa() -> None:

@@ -34,11 +34,10 @@ __all__ = [
     "slash_toggled_location",
 ]
 
-# Deliberate difference from Starlette, which closes with 1000 ("normal
-# closure") and so tells clients and monitoring that all went well.  1008
-# (policy violation) is the registered code for "refused"; when the server
-# supports the websocket denial-response extension we send a real HTTP 404.
-WS_NOT_FOUND_CODE = status.WS_1008_POLICY_VIOLATION
+# As in Starlette: a WebSocket to no route is closed with 1000 and no reason,
+# whatever the server supports and whether or not handlers are installed.
+# (1008 and a 404 denial were tried; frameworks' own suites assert 1000.)
+WS_NOT_FOUND_CODE = status.WS_1000_NORMAL_CLOSURE
 
 
 async def send_plain(
@@ -58,19 +57,7 @@ async def send_plain(
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
     """The default `default` app: 404 for HTTP, a refused handshake for websockets."""
     if scope["type"] == "websocket":
-        if EXCEPTION_HANDLERS_KEY in scope:
-            raise WebSocketException(WS_NOT_FOUND_CODE, "Not Found")
-        if "websocket.http.response" in scope.get("extensions", {}):
-            await send(
-                {
-                    "type": "websocket.http.response.start",
-                    "status": 404,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8")],
-                }
-            )
-            await send({"type": "websocket.http.response.body", "body": b"Not Found"})
-            return
-        await send({"type": "websocket.close", "code": WS_NOT_FOUND_CODE, "reason": "Not Found"})
+        await send({"type": "websocket.close", "code": WS_NOT_FOUND_CODE, "reason": ""})
         return
     if scope["type"] != "http":
         return

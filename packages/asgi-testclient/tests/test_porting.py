@@ -871,3 +871,214 @@ class TestReservedCloseCodes:
             async with AsyncTestClient(starlette_abnormal_close()).websocket_connect(path) as ws:
                 await ws.receive_text()
         assert info.value.code == 1006
+
+
+def replaying(messages: list[dict[str, Any]]) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return
+        for message in messages:
+            await send(message)
+
+    return app
+
+
+STARTED = {"type": "http.response.start", "status": 200}
+STARTED_WITH_TRAILERS = {"type": "http.response.start", "status": 200, "trailers": True}
+FINAL_BODY = {"type": "http.response.body"}
+TRAILERS = {"type": "http.response.trailers"}
+
+STARLETTE_SEQUENCE_ERRORS = [
+    pytest.param([], "TestClient did not receive any response.", id="no-response"),
+    pytest.param(
+        [TRAILERS],
+        'Received "http.response.trailers" without declaring trailers.',
+        id="trailers-first",
+    ),
+    pytest.param(
+        [STARTED_WITH_TRAILERS, TRAILERS],
+        'Received "http.response.trailers" before body completed.',
+        id="trailers-before-body",
+    ),
+    pytest.param(
+        [STARTED_WITH_TRAILERS, FINAL_BODY, FINAL_BODY],
+        'Received "http.response.body" after body completed.',
+        id="body-after-body",
+    ),
+    pytest.param(
+        [STARTED_WITH_TRAILERS, FINAL_BODY, TRAILERS, TRAILERS],
+        'Received "http.response.trailers" after response completed.',
+        id="trailers-after-response",
+    ),
+    pytest.param(
+        [STARTED, FINAL_BODY, FINAL_BODY],
+        'Received "http.response.body" after response completed.',
+        id="body-after-response",
+    ),
+    pytest.param(
+        [STARTED, STARTED],
+        'Received multiple "http.response.start" messages.',
+        id="start-twice",
+    ),
+    pytest.param(
+        [FINAL_BODY],
+        'Received "http.response.body" without "http.response.start".',
+        id="body-first",
+    ),
+]
+
+
+class TestProtocolErrorsAreAssertionErrors:
+    """Item: a broken message sequence raises `AssertionError` with Starlette's sentence."""
+
+    @pytest.mark.parametrize(("messages", "text"), STARLETTE_SEQUENCE_ERRORS)
+    def test_sync(
+        self, make_client: Callable[..., TestClient], messages: list[Any], text: str
+    ) -> None:
+        with pytest.raises(AssertionError) as info:
+            make_client(replaying(messages)).get("/")
+        assert str(info.value) == text
+        # Still flagstone's class, with its explanation in a note.
+        assert isinstance(info.value, ASGIProtocolError)
+        assert info.value.__notes__
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize(("messages", "text"), STARLETTE_SEQUENCE_ERRORS)
+    async def test_async(self, messages: list[Any], text: str) -> None:
+        with pytest.raises(AssertionError) as info:
+            await AsyncTestClient(replaying(messages)).get("/")
+        assert str(info.value) == text
+
+    @pytest.mark.parametrize("partial", [True, False])
+    def test_missing_trailers_are_tolerated(
+        self, make_client: Callable[..., TestClient], partial: bool
+    ) -> None:
+        messages: list[dict[str, Any]] = [
+            STARTED_WITH_TRAILERS,
+            {"type": "http.response.body", "body": b"hello"},
+        ]
+        if partial:
+            messages.append(
+                {"type": "http.response.trailers", "headers": [(b"x-item", b"partial")], "more_trailers": True}
+            )
+        response = make_client(replaying(messages)).get("/")
+        assert response.content == b"hello"
+        assert response.extensions["http.response.trailers"] == (
+            [(b"x-item", b"partial")] if partial else []
+        )
+
+
+class TestDebugInfoAfterStart:
+    """Item: `http.response.debug` is accepted after `http.response.start`, as in Starlette."""
+
+    INFO = {"template": "index.html", "context": {"name": "world"}, "blocks": ["nav"]}
+
+    def debug_app(self, info: dict[str, Any]) -> Any:
+        return replaying(
+            [
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]},
+                {"type": "http.response.debug", "info": info},
+                {"type": "http.response.body", "body": b"Hello, world!"},
+            ]
+        )
+
+    def test_sync(self, make_client: Callable[..., TestClient]) -> None:
+        response = make_client(self.debug_app(self.INFO)).get("/")
+        assert response.extensions["http.response.debug"] == self.INFO
+        assert response.template == "index.html"  # type: ignore[attr-defined]
+        assert response.context == {"name": "world"}  # type: ignore[attr-defined]
+
+    def test_without_a_template_there_is_no_template_attribute(
+        self, make_client: Callable[..., TestClient]
+    ) -> None:
+        info = {"fragment": "header", "blocks": ["nav", "title"]}
+        response = make_client(self.debug_app(info)).get("/")
+        assert response.extensions["http.response.debug"] == info
+        assert not hasattr(response, "template")
+
+    @pytest.mark.anyio
+    async def test_async(self) -> None:
+        client = AsyncTestClient(self.debug_app(self.INFO))
+        response = await client.get("/")
+        assert response.template == "index.html"  # type: ignore[attr-defined]
+        async with client, client.stream("GET", "/") as streamed:
+            await streamed.aread()
+        assert streamed.template == "index.html"  # type: ignore[attr-defined]
+
+
+def raising_with_context() -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return
+        try:
+            {}["missing"]
+        except KeyError:
+            raise ValueError("from the app") from None if scope["path"] == "/bare" else None
+
+    return app
+
+
+def failing_after_response() -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"ok"})
+        try:
+            {}["missing"]
+        except KeyError:
+            raise ValueError("after the response") from None
+
+    return app
+
+
+class TestReRaisedExceptionKeepsItsContext:
+    """Item: the app's exception is re-raised with its own `__context__`, not the client's."""
+
+    def test_before_the_response(self, make_client: Callable[..., TestClient]) -> None:
+        with pytest.raises(ValueError, match="from the app") as info:
+            make_client(raising_with_context()).get("/chained")
+        assert isinstance(info.value.__context__, KeyError)
+
+    def test_after_the_response(self, make_client: Callable[..., TestClient]) -> None:
+        with pytest.raises(ValueError, match="after the response") as info:
+            make_client(failing_after_response()).get("/")
+        assert isinstance(info.value.__context__, KeyError)
+        assert info.value.__suppress_context__
+
+    def test_an_exception_without_context_has_none(
+        self, make_client: Callable[..., TestClient]
+    ) -> None:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 200})
+            await send({"type": "http.response.body", "body": b"ok"})
+            raise ValueError("plain")
+
+        with pytest.raises(ValueError, match="plain") as info:
+            make_client(app).get("/")
+        assert info.value.__context__ is None
+
+    @pytest.mark.anyio
+    async def test_async(self) -> None:
+        client = AsyncTestClient(failing_after_response())
+        with pytest.raises(ValueError, match="after the response") as info:
+            await client.get("/")
+        assert isinstance(info.value.__context__, KeyError)
+        async with client:
+            with pytest.raises(ValueError, match="after the response") as info:
+                await client.get("/")
+        assert isinstance(info.value.__context__, KeyError)
+
+    def test_websocket(self, make_client: Callable[..., TestClient]) -> None:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await receive()
+            await send({"type": "websocket.accept"})
+            try:
+                {}["missing"]
+            except KeyError:
+                raise ValueError("websocket app") from None
+
+        with pytest.raises(ValueError, match="websocket app") as info:  # noqa: SIM117
+            with make_client(app).websocket_connect("/") as ws:
+                ws.receive_text()
+        assert isinstance(info.value.__context__, KeyError)

@@ -29,7 +29,7 @@ def describe_message(message: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class ASGIProtocolError(RuntimeError):
+class ASGIProtocolError(RuntimeError, AssertionError):
     """The app sent a message that breaks the ASGI protocol.
 
     Real servers reject such messages (often by dropping the connection with a
@@ -37,15 +37,23 @@ class ASGIProtocolError(RuntimeError):
     the app's `send()` and from the client call, so the failing test points at
     the bug.  `violation` says what rule was broken, `message` is the
     offending ASGI message.
+
+    Also an `AssertionError`, the class Starlette's test client raises for the
+    sequences it checks, and for those its text is Starlette's own sentence
+    (`Received multiple "http.response.start" messages.`); flagstone's
+    explanation and the offending message are then in a note (`detail`),
+    shown in the traceback.
     """
 
-    def __init__(self, violation: str, message: Any = None) -> None:
+    def __init__(self, violation: str, message: Any = None, *, detail: str | None = None) -> None:
         self.violation = violation
         self.message = message
-        text = (
-            violation if message is None else f"{violation}; message: {describe_message(message)}"
-        )
-        super().__init__(text)
+        described = None if message is None else f"message: {describe_message(message)}"
+        if detail is None:
+            super().__init__(violation if described is None else f"{violation}; {described}")
+            return
+        super().__init__(violation)
+        self.add_note(f"flagstone: {detail}" + ("" if described is None else f"; {described}"))
 
 
 class ASGIProtocolWarning(UserWarning):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.from_thread import BlockingPortal
 
-from ._http import HTTPExchange
+from ._http import HTTPExchange, with_debug_info
 from ._httpx import httpx
 from ._scope import RequestBody, http_scope
 
@@ -106,6 +106,7 @@ class SyncTransport(httpx.BaseTransport):
         )
         # httpx copies the dict; trailers arrive later and go into the copy.
         exchange.extensions = response.extensions
+        exchange.response = response
         return with_debug_info(response)
 
 
@@ -200,6 +201,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         )
         # httpx copies the dict; trailers arrive later and go into the copy.
         exchange.extensions = response.extensions
+        exchange.response = response
         return with_debug_info(response)
 
     @staticmethod
@@ -263,16 +265,3 @@ class AsyncResponseStream(httpx.AsyncByteStream):
             await self.aclose()
         except Exception:  # the client is closing; the app reacting to it is no news
             pass
-
-
-def with_debug_info(response: httpx.Response) -> httpx.Response:
-    """Expose an `http.response.debug` message as `response.template` / `.context`.
-
-    Starlette's test client does this, and ported tests assert on
-    `response.template.name` and `response.context["key"]`.
-    """
-    info = response.extensions.get("http.response.debug")
-    if info is not None:
-        response.template = info.get("template")  # type: ignore[attr-defined]
-        response.context = info.get("context")  # type: ignore[attr-defined]
-    return response

@@ -161,6 +161,18 @@ class _HTTPState(Enum):
 # Statuses that must not carry a body (RFC 9110 §6.4.1).
 _NO_BODY_STATUSES = frozenset({204, 304})
 
+# Starlette's test client asserts these orders with these sentences; a ported
+# test compares them, so they are the text, and flagstone's explanation is
+# the note (`ASGIProtocolError(detail=...)`).
+MULTIPLE_START = 'Received multiple "http.response.start" messages.'
+BODY_BEFORE_START = 'Received "http.response.body" without "http.response.start".'
+BODY_AFTER_RESPONSE = 'Received "http.response.body" after response completed.'
+BODY_AFTER_BODY = 'Received "http.response.body" after body completed.'
+TRAILERS_UNDECLARED = 'Received "http.response.trailers" without declaring trailers.'
+TRAILERS_BEFORE_BODY = 'Received "http.response.trailers" before body completed.'
+TRAILERS_AFTER_RESPONSE = 'Received "http.response.trailers" after response completed.'
+NO_RESPONSE = "TestClient did not receive any response."
+
 
 class HTTPResponseValidator:
     """The order and shape of `http.response.*` messages for one request."""
@@ -188,17 +200,17 @@ class HTTPResponseValidator:
         """Whether the response (body and promised trailers) is finished."""
         return self.state is _HTTPState.COMPLETE
 
+    @property
+    def body_complete(self) -> bool:
+        """Whether the final body was sent (promised trailers may still be missing)."""
+        return self.state in (_HTTPState.TRAILERS, _HTTPState.COMPLETE)
+
     def check(self, raw: Any) -> Mapping[str, Any]:
         """Validate one message from the app; advance the state; return it as a mapping."""
         message = _require_mapping(raw)
         kind = message["type"]
-        unannounced_trailers = kind == "http.response.trailers" and not self.expects_trailers
-        if self.state is _HTTPState.COMPLETE and not unannounced_trailers:
-            raise ASGIProtocolError(
-                f"'{kind}' sent after the response was complete (the final body, and any "
-                "trailers, had already been sent)",
-                message,
-            )
+        if self.state is _HTTPState.COMPLETE:
+            self._after_complete(kind, message)
         handler = {
             "http.response.start": self._start,
             "http.response.body": self._body,
@@ -216,10 +228,31 @@ class HTTPResponseValidator:
         handler(message)
         return message
 
+    def _after_complete(self, kind: str, message: Mapping[str, Any]) -> None:
+        # Starlette's sentences for what it checks; the handlers below give
+        # them for start and undeclared trailers.
+        if kind in ("http.response.start", "http.response.debug") or (
+            kind == "http.response.trailers" and not self.expects_trailers
+        ):
+            return
+        starlette_text = {
+            "http.response.body": BODY_AFTER_RESPONSE,
+            "http.response.trailers": TRAILERS_AFTER_RESPONSE,
+        }.get(kind)
+        explanation = (
+            f"'{kind}' sent after the response was complete (the final body, and any "
+            "trailers, had already been sent)"
+        )
+        if starlette_text is None:
+            raise ASGIProtocolError(explanation, message)
+        raise ASGIProtocolError(starlette_text, message, detail=explanation)
+
     def _start(self, message: Mapping[str, Any]) -> None:
         if self.state is not _HTTPState.BEFORE_START:
             raise ASGIProtocolError(
-                "a second 'http.response.start' (the response already started)", message
+                MULTIPLE_START,
+                message,
+                detail="a second 'http.response.start' (the response already started)",
             )
         status = message.get("status")
         # bool is an int subclass; True as a status is always a bug.
@@ -257,16 +290,20 @@ class HTTPResponseValidator:
             ) from None
 
     def _require_streaming(self, message: Mapping[str, Any]) -> None:
+        kind = message["type"]
+        is_body = kind == "http.response.body"
         if self.state is _HTTPState.BEFORE_START:
-            raise ASGIProtocolError(
-                f"'{message['type']}' sent before 'http.response.start'", message
-            )
+            explanation = f"'{kind}' sent before 'http.response.start'"
+            if is_body:
+                raise ASGIProtocolError(BODY_BEFORE_START, message, detail=explanation)
+            raise ASGIProtocolError(explanation, message)
         if self.state is _HTTPState.TRAILERS:
-            raise ASGIProtocolError(
-                f"'{message['type']}' sent after the final body; only "
-                "'http.response.trailers' may follow",
-                message,
+            explanation = (
+                f"'{kind}' sent after the final body; only 'http.response.trailers' may follow"
             )
+            if is_body:
+                raise ASGIProtocolError(BODY_AFTER_BODY, message, detail=explanation)
+            raise ASGIProtocolError(explanation, message)
 
     def _body(self, message: Mapping[str, Any]) -> None:
         self._require_streaming(message)
@@ -311,11 +348,14 @@ class HTTPResponseValidator:
     def _trailers(self, message: Mapping[str, Any]) -> None:
         if not self.expects_trailers:
             raise ASGIProtocolError(
-                "'http.response.trailers' without 'trailers': True in 'http.response.start'",
+                TRAILERS_UNDECLARED,
                 message,
+                detail="'http.response.trailers' without 'trailers': True in 'http.response.start'",
             )
         if self.state is not _HTTPState.TRAILERS:
-            raise ASGIProtocolError("'http.response.trailers' before the final body", message)
+            raise ASGIProtocolError(
+                TRAILERS_BEFORE_BODY, message, detail="'http.response.trailers' before the final body"
+            )
         self.trailers.extend(check_headers(message, case=self._case))
         if not _check_bool(message, "more_trailers"):
             self.state = _HTTPState.COMPLETE
@@ -330,8 +370,9 @@ class HTTPResponseValidator:
             raise ASGIProtocolError("'links' must be a list of bytes", message)
 
     def _debug(self, message: Mapping[str, Any]) -> None:
-        if self.state is not _HTTPState.BEFORE_START:
-            raise ASGIProtocolError("'http.response.debug' after 'http.response.start'", message)
+        # Any time, as in Starlette's client: a template response reports its
+        # template and context around its body, whichever order a
+        # middleware leaves them in.
         if not isinstance(message.get("info"), Mapping):
             raise ASGIProtocolError("'info' of 'http.response.debug' must be a mapping", message)
 

@@ -148,9 +148,12 @@ class WebSocketConnection:
                     raise AppTimeoutError(waiting_for, timeout, self.last_message) from None
                 return message
         except anyio.EndOfStream:
-            await self._app_done.wait()  # closed in run()'s finally, right after this is set
-            self._raise_pending()
-            return None
+            pass
+        # The app ended.  Reported outside the `except`: its exception must
+        # keep its own `__context__`, not EndOfStream.
+        await self._app_done.wait()  # closed in run()'s finally, right after this is set
+        self._raise_pending()
+        return None
 
     async def connect(self) -> None:
         """Send `websocket.connect` and wait for the app's answer to the handshake."""

@@ -83,7 +83,8 @@ class TestSession:
         assert "websocket.http.response" in scope["extensions"]
         headers = dict(scope["headers"])
         assert headers[b"sec-websocket-protocol"] == b"chat, v2"
-        assert headers[b"upgrade"] == b"websocket"
+        assert headers[b"sec-websocket-key"] == b"testserver=="
+        assert b"upgrade" not in headers
         # Leaving the block disconnected with 1000.
         assert log[-1] == {"type": "websocket.disconnect", "code": 1000, "reason": ""}
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import partial
@@ -30,6 +28,17 @@ if TYPE_CHECKING:
 __all__ = ["AsyncTestClient", "TestClient"]
 
 
+# The handshake headers Starlette's client adds, each unless the test passed
+# it: a fixed key (the test client needs no real one: nobody checks the
+# accept hash) and no `upgrade` header, so an app sees the same headers as
+# under Starlette's client.
+_HANDSHAKE_HEADERS = {
+    "connection": "upgrade",
+    "sec-websocket-key": "testserver==",
+    "sec-websocket-version": "13",
+}
+
+
 def _handshake_request(
     client: httpx.Client | httpx.AsyncClient,
     url: httpx.URL | str,
@@ -37,27 +46,27 @@ def _handshake_request(
     params: QueryParamTypes | None,
     headers: HeaderTypes | None,
     cookies: CookieTypes | None,
+    auth: AuthTypes | UseClientDefault | None,
 ) -> httpx.Request:
     # Built by httpx so base_url, default headers, cookies and params apply
     # as for any request (Starlette joins the URL to ws://testserver and
-    # ignores base_url).
-    request = client.build_request("GET", url, params=params, headers=headers, cookies=cookies)
-    handshake = {
-        "connection": "upgrade",
-        "upgrade": "websocket",
-        "sec-websocket-key": base64.b64encode(os.urandom(16)).decode(),
-        "sec-websocket-version": "13",
-    }
-    if subprotocols:
-        handshake["sec-websocket-protocol"] = ", ".join(subprotocols)
-    # The handshake's headers replace the client's defaults (httpx sends
-    # `connection: keep-alive`, which no WebSocket client does); only headers
-    # the test passes to this call win over them.
-    explicit = httpx.Headers(headers)
-    for name, value in handshake.items():
-        if name not in explicit:
-            request.headers[name] = value
-    return request
+    # ignores base_url).  The handshake headers go in with the call's own
+    # headers, so they replace the client's defaults (httpx sends
+    # `connection: keep-alive`, which no WebSocket client does) in the
+    # order Starlette's client gives them; headers the test passes win.
+    call_headers = httpx.Headers(headers)
+    for name, value in _HANDSHAKE_HEADERS.items():
+        call_headers.setdefault(name, value)
+    if subprotocols is not None:
+        call_headers.setdefault("sec-websocket-protocol", ", ".join(subprotocols))
+    request = client.build_request("GET", url, params=params, headers=call_headers, cookies=cookies)
+    # `auth=` (or the client's): its first step signs the handshake, as
+    # httpx would sign the request Starlette's client sends.
+    flow = client._build_request_auth(request, auth).sync_auth_flow(request)
+    try:
+        return next(flow)
+    finally:
+        flow.close()
 
 
 def _connection_info(
@@ -244,10 +253,11 @@ class TestClient(_LifespanSteps, httpx.Client):
         params: QueryParamTypes | None = None,
         headers: HeaderTypes | None = None,
         cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = httpx.USE_CLIENT_DEFAULT,
         timeout: float | Literal["default"] | None = "default",
     ) -> WebSocketTestSession:
         """A WebSocket session to `url` (relative to `base_url`); use it in a `with` block."""
-        request = _handshake_request(self, url, subprotocols, params, headers, cookies)
+        request = _handshake_request(self, url, subprotocols, params, headers, cookies, auth)
         connect = partial(
             WebSocketConnection,
             self.app,
@@ -375,10 +385,11 @@ class AsyncTestClient(_LifespanSteps, httpx.AsyncClient):
         params: QueryParamTypes | None = None,
         headers: HeaderTypes | None = None,
         cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = httpx.USE_CLIENT_DEFAULT,
         timeout: float | Literal["default"] | None = "default",
     ) -> AsyncWebSocketTestSession:
         """A WebSocket session to `url` (relative to `base_url`); use it in `async with`."""
-        request = _handshake_request(self, url, subprotocols, params, headers, cookies)
+        request = _handshake_request(self, url, subprotocols, params, headers, cookies, auth)
         # Built on entry, so a session never entered leaves no stream unclosed.
         connect = partial(
             WebSocketConnection,

@@ -354,7 +354,9 @@ class HTTPResponseValidator:
             )
         if self.state is not _HTTPState.TRAILERS:
             raise ASGIProtocolError(
-                TRAILERS_BEFORE_BODY, message, detail="'http.response.trailers' before the final body"
+                TRAILERS_BEFORE_BODY,
+                message,
+                detail="'http.response.trailers' before the final body",
             )
         self.trailers.extend(check_headers(message, case=self._case))
         if not _check_bool(message, "more_trailers"):

@@ -869,3 +869,49 @@ async def test_error_mid_stream_inside_a_buffering_middleware_gets_a_500(http_sc
     sent = await _serve_stream(ServerErrorMiddleware(Buffering(inner)), http_scope())
     assert _types(sent) == ["http.response.start", "http.response.body", KeyError]
     assert sent[0]["status"] == 500
+
+
+# --- the 500 handler after the response started (as in Starlette) -----------------------
+
+
+def _answers_then_fails(exc: Exception) -> Any:
+    # A response whose background work fails after the body went out.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+        raise exc
+
+    return app
+
+
+@pytest.mark.parametrize("sync", [False, True], ids=["async-handler", "sync-handler"])
+async def test_handler_still_runs_for_an_error_after_the_response_started(sync, http_scope) -> None:
+    heard: list[str] = []
+
+    def report(request: Request, exc: Exception) -> PlainTextResponse:
+        heard.append(repr(exc))
+        return PlainTextResponse("never sent", status_code=500)
+
+    async def report_async(request: Request, exc: Exception) -> PlainTextResponse:
+        return report(request, exc)
+
+    handler = report if sync else report_async
+    app = ServerErrorMiddleware(_answers_then_fails(ValueError("late")), handler=handler)
+    sent = await _serve(app, http_scope())
+    # Its response is dropped (a second start would break the protocol).
+    assert _types(sent) == ["http.response.start", "http.response.body", ValueError]
+    assert sent[0]["status"] == 200
+    assert heard == ["ValueError('late')"]
+
+
+async def test_two_error_layers_run_the_handler_once_after_the_start(http_scope) -> None:
+    heard: list[str] = []
+
+    def report(request: Request, exc: Exception) -> None:
+        heard.append(repr(exc))
+
+    inner = ServerErrorMiddleware(_answers_then_fails(ValueError("late")), handler=report)
+    app = ServerErrorMiddleware(HeaderAdding(inner), handler=report)
+    sent = await _serve(app, http_scope())
+    assert _types(sent) == ["http.response.start", "http.response.body", ValueError]
+    assert heard == ["ValueError('late')"]

@@ -2,7 +2,9 @@
 
 It answers only if nothing has been sent yet (a second `http.response.start`
 would be an ASGI protocol error), and it *always* re-raises, so the server
-logs the exception and error trackers see it.
+logs the exception and error trackers see it.  As in Starlette, an HTTP
+`handler` still runs for an exception raised after the response started (a
+failing background task): it may report the error; its response is dropped.
 
 Deliberate differences from Starlette:
 
@@ -47,6 +49,14 @@ from ._request import Request, client_gone
 from ._responses import HTMLResponse, PlainTextResponse
 
 __all__ = ["ServerErrorMiddleware"]
+
+# Written by the error layer that dealt with an exception (answered it, or
+# ran its handler), so that another `ServerErrorMiddleware` further out (App's
+# outer layer when the 500 goes through user middleware) does not run the
+# handler a second time for an answer that went out.  It still answers when
+# nothing reached the client (a middleware in between held the 500 back).
+# Private to this module.
+_DEALT_WITH_KEY = "flagstone.requests.server_error_dealt_with"
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -189,11 +199,17 @@ class ServerErrorMiddleware:
             # one to answer and no server error to log; see client_gone.
             client_gone(scope)
         except Exception as exc:
+            dealt_with = scope.get(_DEALT_WITH_KEY) is exc
+            scope[_DEALT_WITH_KEY] = exc
             started = progress.committed
             accepted = progress.accepted
             try:
                 if kind == "http" and not started:
                     await self._send_http_error(scope, receive, send, exc)
+                elif kind == "http" and self.handler and not (self.debug or dealt_with):
+                    # Too late to answer, but the handler still hears of it
+                    # (as in Starlette: it may report the error).
+                    await call_handler(self.handler, Request(scope, receive, send), exc)
                 elif kind == "websocket" and not started:
                     await self._close_websocket(scope, receive, send, accepted)
             except Exception as answer_error:

@@ -77,13 +77,28 @@ def test_405_lists_allowed_methods() -> None:
     assert response.headers["allow"] == "GET, HEAD, POST"
 
 
-def test_500_passes_through_user_middleware() -> None:
-    """Fix over Starlette: the 500 carries the headers user middleware adds."""
+def test_500_is_rendered_outside_user_middleware(anyio_backend: str) -> None:
+    """As in Starlette: the 500 is sent by the outermost layer, past user middleware."""
     app = App(routes=[Route("/", boom)], middleware=[Middleware(HeaderMiddleware)])
-    client = TestClient(app, raise_server_exceptions=False)
+    client = TestClient(app, raise_server_exceptions=False, backend=anyio_backend)  # type: ignore[arg-type]
+    response = client.get("/")
+    assert (response.status_code, response.text) == (500, "Internal Server Error")
+    assert "x-added" not in response.headers
+
+
+def test_500_passes_through_user_middleware_on_request(anyio_backend: str) -> None:
+    """`errors_through_middleware=True`: the 500 carries the headers user middleware adds."""
+    app = App(
+        routes=[Route("/", boom)],
+        middleware=[Middleware(HeaderMiddleware)],
+        errors_through_middleware=True,
+    )
+    client = TestClient(app, raise_server_exceptions=False, backend=anyio_backend)  # type: ignore[arg-type]
     response = client.get("/")
     assert response.status_code == 500
     assert response.headers["x-added"] == "yes"
+    with pytest.raises(RuntimeError, match="boom"):
+        TestClient(app, backend=anyio_backend).get("/")  # type: ignore[arg-type]
 
 
 def test_500_still_raises_the_original_exception_for_the_server() -> None:
@@ -92,18 +107,25 @@ def test_500_still_raises_the_original_exception_for_the_server() -> None:
         TestClient(app).get("/")
 
 
-def test_custom_500_handler_runs_inside_user_middleware() -> None:
+@pytest.mark.parametrize("through", [False, True], ids=["starlette-order", "through-middleware"])
+def test_custom_500_handler(anyio_backend: str, through: bool) -> None:
+    calls: list[str] = []
+
     def on_error(request: Request, exc: Exception) -> PlainTextResponse:
+        calls.append(str(exc))
         return PlainTextResponse(f"handled {exc}", status_code=500)
 
     app = App(
         routes=[Route("/", boom)],
         middleware=[Middleware(HeaderMiddleware)],
         exception_handlers={Exception: on_error},
+        errors_through_middleware=through,
     )
-    response = TestClient(app, raise_server_exceptions=False).get("/")
+    client = TestClient(app, raise_server_exceptions=False, backend=anyio_backend)  # type: ignore[arg-type]
+    response = client.get("/")
     assert (response.status_code, response.text) == (500, "handled boom")
-    assert response.headers["x-added"] == "yes"
+    assert ("x-added" in response.headers) is through
+    assert calls == ["boom"]  # once, whichever layer answered
 
 
 def test_exception_handler_by_status_and_class() -> None:

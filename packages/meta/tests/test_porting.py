@@ -73,6 +73,9 @@ from flagstone_routing import (
     register_url_convertor,
 )
 
+# from starlette.middleware.base import BaseHTTPMiddleware
+from flagstone_middleware import BaseHTTPMiddleware
+
 # from starlette.middleware.sessions import SessionMiddleware
 from flagstone_sessions import SessionMiddleware
 
@@ -250,6 +253,34 @@ async def http_exception(request, exc):
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+errors_reported: list[str] = []  # what the 500 handler "reported"
+
+
+async def server_error(request, exc):
+    errors_reported.append(f"{type(exc).__name__}: {exc}")
+    return PlainTextResponse("Internal Server Error", status_code=500)
+
+
+class UpstreamUnavailable(Exception):
+    pass
+
+
+async def upstream(request):
+    raise UpstreamUnavailable("the upstream did not answer")
+
+
+async def crash(request):
+    raise RuntimeError("crashed")
+
+
+class UpstreamErrors(BaseHTTPMiddleware):
+    async def dispatch(self, request, call_next):
+        try:
+            return await call_next(request)
+        except UpstreamUnavailable as exc:
+            return JSONResponse({"error": str(exc)}, status_code=502)
+
+
 class ServerHeaderMiddleware:
     """Pure ASGI middleware adding a header to every response and WebSocket accept."""
 
@@ -368,6 +399,8 @@ routes = [
     Route("/admin-only", admin_only),
     Route("/upload", upload, methods=["POST"]),
     Route("/framed", homepage, middleware=[Middleware(FrameOptionsMiddleware)]),
+    Route("/upstream", upstream),
+    Route("/crash", crash),
     Mount(
         "/users",
         routes=[
@@ -392,9 +425,10 @@ middleware = [
     Middleware(SessionMiddleware, secret_key="porting-example-secret"),
     Middleware(ServerHeaderMiddleware),
     Middleware(AcceptHeaderMiddleware),
+    Middleware(UpstreamErrors),
 ]
 
-exception_handlers = {HTTPException: http_exception}
+exception_handlers = {HTTPException: http_exception, Exception: server_error}
 
 app = Starlette(
     routes=routes,
@@ -411,6 +445,7 @@ app = Starlette(
 @pytest.fixture
 def client(anyio_backend: str) -> Iterator[TestClient]:
     outbox.clear()
+    errors_reported.clear()
     with TestClient(app, backend=anyio_backend) as client:
         yield client
 
@@ -491,10 +526,28 @@ def test_a_failing_background_task_stops_the_ones_after_it(anyio_backend):
 
 def test_a_failing_background_task_after_the_response_keeps_the_response(anyio_backend):
     outbox.clear()
+    errors_reported.clear()
     with TestClient(app, backend=anyio_backend, raise_server_exceptions=False) as client:
         response = client.post("/checkout?amount=500")
     assert (response.status_code, response.json()) == (200, {"status": "processing"})
     assert outbox == []
+    # Too late for a 500, but the error handler still hears of it.
+    assert errors_reported == ["CardDeclined: card declined for 500"]
+
+
+def test_middleware_catches_an_endpoint_exception_around_call_next(client):
+    response = client.get("/upstream")
+    assert response.status_code == 502
+    assert response.json() == {"error": "the upstream did not answer"}
+
+
+def test_the_500_is_sent_outside_user_middleware(anyio_backend):
+    errors_reported.clear()
+    with TestClient(app, backend=anyio_backend, raise_server_exceptions=False) as client:
+        response = client.get("/crash")
+    assert (response.status_code, response.text) == (500, "Internal Server Error")
+    assert "x-served-by" not in response.headers
+    assert errors_reported == ["RuntimeError: crashed"]
 
 
 def test_url_replace_with_a_port_in_the_hostname(client):
@@ -590,6 +643,8 @@ def test_routes():
         Route("/admin-only", admin_only),
         Route("/upload", upload, methods=["POST"]),
         Route("/framed", homepage),
+        Route("/upstream", upstream),
+        Route("/crash", crash),
         Mount(
             "/users",
             routes=[

@@ -1,29 +1,33 @@
 """`App`: Starlette's application class, built from flagstone's pieces.
 
 The stack, built once on the first call (or rebuilt by `add_middleware`
-before the first call):
+before the first call), is Starlette's:
 
-    ServerErrorMiddleware (outer)   catches what user middleware itself raises
+    ServerErrorMiddleware            renders the 500 (`500` / `Exception` handlers)
       -> RequestBodyLimitMiddleware  only with `max_body_size`, as in Starlette
-        -> user middleware            first listed is outermost
-          -> ServerErrorMiddleware (inner)  renders the 500 *inside* user middleware
-            -> ExceptionMiddleware    HTTPException, WebSocketException, handlers
-              -> Router
+        -> user middleware           first listed is outermost
+          -> ExceptionMiddleware     HTTPException, WebSocketException, handlers
+            -> Router
 
-Deliberate difference from Starlette: Starlette renders the 500 only in the
-outermost middleware, so a 500 never passes through user middleware and
-loses the headers it adds (CORS, security headers, request ids).  Here an
-inner error middleware sends the 500 through the user middleware's `send`
-wrappers and re-raises; the outer one sees the response already started,
-sends nothing and re-raises too, so the server still logs the original
-exception once, with its own type and traceback.
+So an unhandled exception propagates through user middleware as itself
+(`try: await call_next(request) except ValueError:` in a
+`BaseHTTPMiddleware` runs), and the 500 is sent outside them: their headers
+are not on it.
 
-The two error layers each need to know what went out through their own
-`send`: the outer one what reached the server, the inner one what reached
-the user middleware (which may buffer it, or answer by itself).  When every
-user middleware passes `send` on unchanged, the inner layer receives the
-outer one's tracked `send` itself, and the two share that one record instead
-of wrapping `send` twice.
+`errors_through_middleware=True` (not in Starlette) adds a second
+`ServerErrorMiddleware` just inside the user middleware: the 500 is rendered
+there and sent through the user middleware's `send` wrappers (CORS and
+security headers, request ids reach it), then the exception is re-raised;
+the outer layer sees that it was dealt with and only re-raises too, so the
+server still logs the original exception once.  A user middleware then sees
+the exception only after the 500 went out.
+
+In that mode the two error layers each need to know what went out through
+their own `send`: the outer one what reached the server, the inner one what
+reached the user middleware (which may buffer it, or answer by itself).
+When every user middleware passes `send` on unchanged, the inner layer
+receives the outer one's tracked `send` itself, and the two share that one
+record instead of wrapping `send` twice.
 """
 
 from __future__ import annotations
@@ -61,13 +65,15 @@ class App:
     `body_idle_timeout` (seconds, off by default; not in Starlette) answers
     408 when a request body stalls that long between chunks, so a stalled
     upload does not hold its task and temporary files until the client
-    leaves.
+    leaves.  `errors_through_middleware=True` (not in Starlette) renders the
+    500 inside the user middleware, so the headers they add are on it (see
+    the module docstring).
 
     Subclassing without `__init__` (FastAPI's shape): a subclass that never
     calls `App.__init__` sets `router` and `state` itself; every other
     attribute read after construction (`debug`, `exception_handlers`,
     `user_middleware`, `middleware_stack`, `max_body_size`,
-    `body_idle_timeout`) has a class-level default below
+    `body_idle_timeout`, `errors_through_middleware`) has a class-level default below
     (docs/building-a-framework.md).
     """
 
@@ -80,6 +86,7 @@ class App:
     middleware_stack: ASGIApp | None = None
     max_body_size: int | None = None
     body_idle_timeout: float | None = None
+    errors_through_middleware: bool = False
 
     def __init__(
         self,
@@ -91,12 +98,14 @@ class App:
         *,
         max_body_size: int | None = None,
         body_idle_timeout: float | None = None,
+        errors_through_middleware: bool = False,
     ) -> None:
         if max_body_size is not None and max_body_size < 0:
             raise ValueError(f"max_body_size must be None or >= 0, not {max_body_size!r}")
         if body_idle_timeout is not None and not body_idle_timeout > 0:
             raise ValueError(f"body_idle_timeout must be None or > 0, not {body_idle_timeout!r}")
         self.body_idle_timeout = body_idle_timeout
+        self.errors_through_middleware = errors_through_middleware
         self.debug = debug
         self.state = State()
         self.router = Router(routes, lifespan=lifespan)
@@ -115,18 +124,16 @@ class App:
             else:
                 handlers[key] = handler
         app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug)
-        app = ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
         if self.user_middleware:
+            if self.errors_through_middleware:
+                app = ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
             app = wrap_middleware(app, self.user_middleware)
         if self.max_body_size is not None:
             # The outermost limit; routers, mounts and routes inside may
             # replace it (innermost wins) through the same counter.
             app = RequestBodyLimitMiddleware(app, self.max_body_size)
-        elif not self.user_middleware:
-            # Nothing between the two error layers: the outer one could only
-            # ever see what the inner one already answered.  Every layer wraps
-            # `send` for every message (a WebSocket's too), so skip it.
-            return app
+        # Directly around ExceptionMiddleware (no user middleware, no limit),
+        # the error layer runs the exception layer in its own frame.
         return ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -115,8 +115,21 @@ def test_an_apps_own_url_for_wins(make_request: MakeRequest) -> None:
     ],
 )
 def test_exactly_one_of_directory_and_env(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(TypeError, match="exactly one of directory"):
+    with pytest.raises(TypeError, match="exactly one of directory"):  # in the note
         Jinja2Templates(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({}, id="neither"),
+        pytest.param({"directory": "dir", "env": jinja2.Environment()}, id="both"),
+    ],
+)
+def test_starlette_assertion_and_its_text(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(AssertionError) as info:
+        Jinja2Templates(**kwargs)
+    assert str(info.value) == "either 'directory' or 'env' arguments must be passed"
 
 
 def test_the_old_name_first_form_is_a_clear_error(

@@ -30,6 +30,16 @@ Background = Callable[[], Awaitable[None]]
 ContextProcessor = Callable[[Request], dict[str, Any]]
 """A function from the request to extra template context (run for every render)."""
 
+
+class _ArgumentsError(TypeError, AssertionError):
+    """Neither or both of `directory` and `env`.
+
+    A `TypeError` (a wrong call), and the `AssertionError` Starlette's
+    `assert` raises, with its text; which argument to pass is in a note.
+    Raised by a real check, so it holds under `python -O` too.
+    """
+
+
 _MISSING_JINJA2 = (
     "Jinja2Templates needs jinja2, which is not installed: "
     "pip install jinja2 (flagstone-templates declares it; was it removed?)"
@@ -104,10 +114,12 @@ class Jinja2Templates:
         if _jinja2 is None:
             raise ModuleNotFoundError(_MISSING_JINJA2, name="jinja2")
         if (directory is None) == (env is None):
-            raise TypeError(
-                "Jinja2Templates needs exactly one of directory=... (a template folder) or "
+            error = _ArgumentsError("either 'directory' or 'env' arguments must be passed")
+            error.add_note(
+                "flagstone: Jinja2Templates needs exactly one of directory=... (a template folder) or "
                 "env=... (a jinja2.Environment)"
             )
+            raise error
         self.context_processors = context_processors or []
         if env is None:
             env = _jinja2.Environment(

@@ -98,3 +98,42 @@ def test_subclasses_compare_by_the_same_attributes() -> None:
         pass
 
     assert MyRoute("/", home) == Route("/", home)
+
+
+class ClassEndpoint:
+    """A class endpoint (an ASGI app per connection), as `HTTPEndpoint` is."""
+
+    def __init__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.scope = scope
+
+    def __await__(self) -> Any:
+        return iter(())
+
+
+@pytest.mark.parametrize(
+    ("route", "text"),
+    [
+        pytest.param(
+            Route("/", ClassEndpoint),
+            "Route(path='/', name='ClassEndpoint', methods=[])",
+            id="class-endpoint-takes-any-method",
+        ),
+        pytest.param(
+            Route("/", home, methods=["PUT", "DELETE"]),
+            "Route(path='/', name='app', methods=['DELETE', 'PUT'])",
+            id="methods-sorted",
+        ),
+        pytest.param(
+            Mount("/api", routes=[]),
+            "Mount(path='/api', name='', app=Router(routes=0))",
+            id="unnamed-mount",
+        ),
+        pytest.param(
+            Host("api.example.org", app=Router()),
+            "Host(host='api.example.org', name='', app=Router(routes=0))",
+            id="unnamed-host",
+        ),
+    ],
+)
+def test_repr_is_starlettes(route: Any, text: str) -> None:
+    assert repr(route) == text

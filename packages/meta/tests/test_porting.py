@@ -666,6 +666,16 @@ def test_routes():
     ]
 
 
+def test_route_reprs():
+    assert repr(Route("/users/{username}", User)) == (
+        "Route(path='/users/{username}', name='User', methods=[])"
+    )
+    assert repr(Host("api.example.org", app=api)) == (
+        "Host(host='api.example.org', name='', app=Router(routes=1))"
+    )
+    assert repr(Mount("/static", routes=[])).startswith("Mount(path='/static', name='', ")
+
+
 def test_custom_convertor(client):
     response = client.get("/events/2026-11-30T09:15:00")
     assert response.json() == {

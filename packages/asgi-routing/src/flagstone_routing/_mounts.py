@@ -256,8 +256,9 @@ class Mount(BaseRoute):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        name = type(self).__name__
-        return f"{name}(path={self.path!r}, name={self.name!r}, app={self._unwrapped_app()!r})"
+        # Starlette's text: an unnamed mount shows `name=''`.
+        app = self._unwrapped_app()
+        return f"{type(self).__name__}(path={self.path!r}, name={self.name or ''!r}, app={app!r})"
 
 
 def _host_name(scope: Scope) -> str | None:
@@ -394,7 +395,8 @@ class Host(BaseRoute):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(host={self.host!r}, name={self.name!r}, app={self.app!r})"
+        name = self.name or ""  # Starlette's text: an unnamed host shows `name=''`
+        return f"{type(self).__name__}(host={self.host!r}, name={name!r}, app={self.app!r})"
 
 
 def _is_flagstone_router(app: Any) -> bool:

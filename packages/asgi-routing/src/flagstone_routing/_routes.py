@@ -582,9 +582,10 @@ class Route(_EndpointRoute):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        methods = self._ordered_methods()
-        shown = list(methods) if methods is not None else None
-        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r}, methods={shown!r})"
+        # Starlette's text: the methods sorted, `[]` for a route taking any
+        # (an endpoint class).
+        methods = sorted(self.methods or [])
+        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r}, methods={methods!r})"
 
 
 class WebSocketRoute(_EndpointRoute):

@@ -14,7 +14,7 @@ EXPECTED = {
     "LifespanShutdownCompleteEvent", "LifespanShutdownEvent", "LifespanShutdownFailedEvent",
     "LifespanStartupCompleteEvent", "LifespanStartupEvent", "LifespanStartupFailedEvent",
     "MAX_BODY_SIZE_KEY", "Message", "Middleware", "MiddlewareFactory", "Receive",
-    "SCOPE_KEYS", "Scope", "ScopeKey", "Send", "WebSocketAcceptEvent", "WebSocketCloseEvent",
+    "SCOPE_KEYS", "Scope", "ScopeKey", "Send", "StarletteDeprecationWarning", "WebSocketAcceptEvent", "WebSocketCloseEvent",
     "WebSocketConnectEvent", "WebSocketDisconnect", "WebSocketDisconnectEvent", "WebSocketException",
     "WebSocketReceiveEvent", "WebSocketResponseBodyEvent", "WebSocketResponseStartEvent",
     "WebSocketScope", "WebSocketSendEvent", "http", "status", "wrap_middleware",

@@ -11,11 +11,13 @@ import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
+from flagstone_contract import StarletteDeprecationWarning
 from flagstone_requests import (
     _concurrency,
     iterate_in_threadpool,
     run_blocking_io,
     run_in_threadpool,
+    run_until_first_complete,
 )
 
 pytestmark = pytest.mark.anyio
@@ -173,8 +175,6 @@ async def test_run_blocking_io_past_its_thread_bound_takes_anyios_hop(
 async def test_run_until_first_complete_returns_when_the_first_returns_and_cancels_the_rest() -> (
     None
 ):
-    from flagstone_requests import run_until_first_complete
-
     finished: list[str] = []
 
     async def quick(name: str) -> None:
@@ -189,3 +189,31 @@ async def test_run_until_first_complete_returns_when_the_first_returns_and_cance
         with anyio.fail_after(5):
             await run_until_first_complete((slow, {}), (quick, {"name": "quick"}))
     assert finished == ["quick"]
+
+
+async def test_run_until_first_complete_warns_starlettes_class_and_text() -> None:
+    first_done = anyio.Event()
+    second_done = anyio.Event()
+    seen: dict[str, int] = {}
+
+    async def first(value: int) -> None:
+        seen["first"] = value
+        first_done.set()
+
+    async def second() -> None:
+        await first_done.wait()
+        await anyio.lowlevel.checkpoint()
+        second_done.set()
+
+    with pytest.warns(StarletteDeprecationWarning) as record:
+        await run_until_first_complete((first, {"value": 1}), (second, {}))
+    assert str(record[0].message) == (
+        "run_until_first_complete is deprecated and will be removed in a future version."
+    )
+    assert record[0].filename == __file__  # points at the caller
+    assert first_done.is_set()
+    assert not second_done.is_set()
+    assert seen == {"first": 1}
+    # Catchable the way Starlette's (a UserWarning) and a deprecation are.
+    assert issubclass(StarletteDeprecationWarning, UserWarning)
+    assert issubclass(StarletteDeprecationWarning, DeprecationWarning)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -32,12 +33,23 @@ from flagstone import App as Starlette
 # from starlette.background import BackgroundTasks
 from flagstone_background import BackgroundTasks
 
-# from starlette.exceptions import HTTPException
+# from starlette.exceptions import HTTPException, StarletteDeprecationWarning
 # from starlette.middleware import Middleware
 # from starlette.types import ASGIApp, Receive, Scope, Send
-from flagstone_contract import ASGIApp, HTTPException, Middleware, Receive, Scope, Send
+from flagstone_contract import (
+    ASGIApp,
+    HTTPException,
+    Middleware,
+    Receive,
+    Scope,
+    Send,
+    StarletteDeprecationWarning,
+)
 
-# from starlette.concurrency import run_in_threadpool
+# from starlette.middleware.base import BaseHTTPMiddleware
+from flagstone_middleware import BaseHTTPMiddleware
+
+# from starlette.concurrency import run_in_threadpool, run_until_first_complete
 # from starlette.endpoints import HTTPEndpoint, WebSocketEndpoint
 # from starlette.datastructures import FormData, Headers
 # from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
@@ -59,6 +71,7 @@ from flagstone_requests import (
     WebSocketDisconnect,
     WebSocketEndpoint,
     run_in_threadpool,
+    run_until_first_complete,
 )
 
 # from starlette.convertors import Convertor, register_url_convertor
@@ -72,9 +85,6 @@ from flagstone_routing import (
     WebSocketRoute,
     register_url_convertor,
 )
-
-# from starlette.middleware.base import BaseHTTPMiddleware
-from flagstone_middleware import BaseHTTPMiddleware
 
 # from starlette.middleware.sessions import SessionMiddleware
 from flagstone_sessions import SessionMiddleware
@@ -790,6 +800,31 @@ async def test_form_parsers_as_frameworks_use_them(anyio_backend):
 
 async def test_run_in_threadpool(anyio_backend):
     assert await run_in_threadpool(sorted, [3, 1, 2]) == [1, 2, 3]
+
+
+@pytest.mark.filterwarnings(
+    "ignore:run_until_first_complete is deprecated:flagstone_contract.StarletteDeprecationWarning"
+)
+async def test_run_until_first_complete(anyio_backend):
+    finished = []
+
+    async def quick():
+        finished.append("quick")
+
+    async def slow():
+        await anyio.sleep(10)
+        finished.append("slow")  # never: cancelled once quick returns
+
+    await run_until_first_complete((quick, {}), (slow, {}))
+    assert finished == ["quick"]
+
+
+async def test_run_until_first_complete_warns(anyio_backend):
+    async def quick():
+        pass
+
+    with pytest.warns(StarletteDeprecationWarning, match="run_until_first_complete is deprecated"):
+        await run_until_first_complete((quick, {}))
 
 
 def test_a_module_level_http_exception(client):

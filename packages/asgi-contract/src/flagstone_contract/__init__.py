@@ -14,7 +14,13 @@ __version__ = "0.2.0"
 from . import http, status
 from ._body_limit import BodyCounter, RequestBodyLimitMiddleware, limit_request_body
 from ._derived import DerivedAttributes
-from ._exceptions import ContentTooLarge, HTTPException, WebSocketDisconnect, WebSocketException
+from ._exceptions import (
+    ContentTooLarge,
+    HTTPException,
+    StarletteDeprecationWarning,
+    WebSocketDisconnect,
+    WebSocketException,
+)
 from ._middleware import Middleware, MiddlewareFactory, wrap_middleware
 from ._scope_keys import (
     APP_TASKS_KEY,
@@ -100,6 +106,7 @@ __all__ = [
     "Scope",
     "ScopeKey",
     "Send",
+    "StarletteDeprecationWarning",
     "WebSocketAcceptEvent",
     "WebSocketCloseEvent",
     "WebSocketConnectEvent",

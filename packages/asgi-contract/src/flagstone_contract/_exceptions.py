@@ -14,7 +14,13 @@ from __future__ import annotations
 import http
 from collections.abc import Mapping
 
-__all__ = ["ContentTooLarge", "HTTPException", "WebSocketDisconnect", "WebSocketException"]
+__all__ = [
+    "ContentTooLarge",
+    "HTTPException",
+    "StarletteDeprecationWarning",
+    "WebSocketDisconnect",
+    "WebSocketException",
+]
 
 
 def _reason_phrase(status_code: int) -> str:
@@ -109,3 +115,12 @@ class WebSocketDisconnect(Exception):
         return f"WebSocket closed with code {self.code}" + (
             f": {self.reason}" if self.reason else ""
         )
+
+
+class StarletteDeprecationWarning(DeprecationWarning, UserWarning):
+    """Warned when code uses a name Starlette deprecated (e.g. `status.HTTP_413_REQUEST_ENTITY_TOO_LARGE`).
+
+    Starlette's name.  A `DeprecationWarning`, so `-W error::DeprecationWarning`
+    and `pytest.warns(DeprecationWarning)` see it, and a `UserWarning`, as
+    Starlette's is, so code catching that keeps working.
+    """

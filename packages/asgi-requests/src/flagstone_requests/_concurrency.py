@@ -1,5 +1,5 @@
 """Running blocking code from async code: `run_in_threadpool`, `iterate_in_threadpool`,
-`run_blocking_io`.
+`run_blocking_io`; and Starlette's deprecated `run_until_first_complete`.
 
 Starlette's names and semantics (`starlette.concurrency`): each call or each
 `next()` runs in a worker thread under anyio's default limiter, the pool that
@@ -35,6 +35,8 @@ from typing import Any, ParamSpec, TypeVar, TypeVarTuple
 import anyio
 import anyio.to_thread
 
+from flagstone_contract import StarletteDeprecationWarning
+
 __all__ = [
     "iterate_in_threadpool",
     "run_blocking_io",
@@ -65,13 +67,14 @@ async def run_until_first_complete(
 ) -> None:
     """Run each `(async_function, kwargs)` concurrently; return when the first one returns.
 
-    The others are cancelled then.  Deprecated, as in Starlette (it warns with
-    a DeprecationWarning when called): use an anyio task group and cancel its
-    scope when the first task finishes.
+    The others are cancelled then.  Deprecated, as in Starlette (it warns
+    `StarletteDeprecationWarning`, Starlette's class, also a
+    `DeprecationWarning`): use an anyio task group and cancel its scope when
+    the first task finishes.
     """
     warnings.warn(
         "run_until_first_complete is deprecated and will be removed in a future version.",
-        DeprecationWarning,
+        StarletteDeprecationWarning,
         stacklevel=2,
     )
     async with anyio.create_task_group() as group:

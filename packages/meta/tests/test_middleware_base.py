@@ -27,6 +27,7 @@ from flagstone import (
     Response,
     Route,
     StreamingResponse,
+    iterate_in_threadpool,
 )
 
 pytestmark = pytest.mark.anyio
@@ -361,6 +362,79 @@ async def test_dispatch_may_rewrite_the_body_through_body_iterator() -> None:
 
     sent = await drive(App(routes=[Route("/", endpoint)], middleware=[Middleware(Upper)]))
     assert body(sent) == b"AB"
+
+
+def streamed_ab(finished: list[str]) -> Any:
+    async def endpoint(request: Request) -> StreamingResponse:
+        async def chunks() -> Any:
+            try:
+                yield b"a"
+                yield b"b"
+            finally:
+                finished.append("app done")
+
+        return StreamingResponse(chunks())
+
+    return endpoint
+
+
+async def test_dispatch_may_read_the_body_and_put_it_back() -> None:
+    # Starlette's usual pattern for logging or caching a response body.
+    finished: list[str] = []
+    read: list[bytes] = []
+
+    class Log(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: Any) -> Response:
+            response = await call_next(request)
+            chunks = [chunk async for chunk in response.body_iterator]
+            read.append(b"".join(chunks))
+            response.body_iterator = iterate_in_threadpool(iter(chunks))
+            return response
+
+    sent = await drive(
+        App(routes=[Route("/", streamed_ab(finished))], middleware=[Middleware(Log)])
+    )
+    assert (body(sent), read, finished) == (b"ab", [b"ab"], ["app done"])
+
+
+async def test_dispatch_may_wrap_the_body_iterator() -> None:
+    finished: list[str] = []
+
+    class Upper(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: Any) -> Response:
+            response = await call_next(request)
+            original = response.body_iterator
+
+            async def upper() -> Any:
+                async for chunk in original:
+                    yield chunk.decode().upper()  # text: encoded with the charset
+
+            response.body_iterator = upper()
+            return response
+
+    sent = await drive(
+        App(routes=[Route("/", streamed_ab(finished))], middleware=[Middleware(Upper)])
+    )
+    assert (body(sent), finished) == (b"AB", ["app done"])
+
+
+async def test_a_body_iterator_replaced_unread_still_lets_the_app_finish() -> None:
+    finished: list[str] = []
+
+    class Replace(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: Any) -> Response:
+            response = await call_next(request)
+
+            async def other() -> Any:
+                yield b"other"
+
+            response.body_iterator = other()
+            return response
+
+    sent = await drive(
+        App(routes=[Route("/", streamed_ab(finished))], middleware=[Middleware(Replace)])
+    )
+    assert (body(sent), finished) == (b"other", ["app done"])
 
 
 async def test_websocket_and_lifespan_skip_dispatch() -> None:

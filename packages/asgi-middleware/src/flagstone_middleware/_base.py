@@ -128,10 +128,30 @@ def _response_class() -> Any:
             self.status_code = start["status"]
             self.raw_headers = list(start.get("headers") or ())
             self.background: Callable[[], Awaitable[None]] | None = None
+            self._replacement: AsyncIterator[Any] | None = None
 
         @property
-        def body_iterator(self) -> AsyncIterator[bytes]:
-            """The body chunks, pulled from the app (switches off direct forwarding)."""
+        def body_iterator(self) -> AsyncIterator[Any]:
+            """The body chunks, pulled from the app (switches off direct forwarding).
+
+            Or the iterator a `dispatch` put in its place, Starlette's way of
+            reading a body and handing it on: `chunks = [c async for c in
+            response.body_iterator]`, then `response.body_iterator = ...`.
+            """
+            if self._replacement is not None:
+                return self._replacement
+            return _pull(self._pulled())
+
+        @body_iterator.setter
+        def body_iterator(self, value: AsyncIterator[Any]) -> None:
+            # What the app still sends is drained after the replacement (see
+            # `__call__`), so the app finishes and its errors are raised.
+            self._pulled()
+            self._replacement = value
+
+        def _pulled(self) -> _Exchange:
+            # The app's body goes through a zero-capacity stream to whoever
+            # reads `body_iterator`, instead of straight to the server.
             exchange = self._exchange
             if exchange.chunks_out is None:
                 exchange.chunks_in, exchange.chunks_out = anyio.create_memory_object_stream[
@@ -139,11 +159,7 @@ def _response_class() -> Any:
                 ](0)
                 exchange.direct = False
                 exchange.go.set()
-            return _pull(exchange)
-
-        @body_iterator.setter
-        def body_iterator(self, value: Any) -> None:
-            raise AttributeError("call_next's response body comes from the app")
+            return exchange
 
         async def close(self) -> None:
             """Nothing to close: the app owns its body."""
@@ -167,8 +183,15 @@ def _response_class() -> Any:
                     raise exchange.error
             else:
                 async for chunk in self.body_iterator:
+                    if isinstance(chunk, str):  # a replacement may yield text, as in Starlette
+                        chunk = chunk.encode(self.charset)
                     if chunk:
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if self._replacement is not None:
+                    # The app's own body, unread or read in part: let the
+                    # app finish (and raise what it raised).
+                    async for _ in _pull(exchange):
+                        pass
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             if self.background is not None:
                 await self.background()

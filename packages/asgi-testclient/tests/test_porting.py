@@ -984,6 +984,12 @@ class TestProtocolErrorsAreAssertionErrors:
             await AsyncTestClient(replaying(messages)).get("/")
         assert str(info.value) == text
 
+    def test_no_response_without_raise_server_exceptions_is_a_500(
+        self, make_client: Callable[..., TestClient]
+    ) -> None:
+        response = make_client(replaying([]), raise_server_exceptions=False).get("/")
+        assert (response.status_code, response.content) == (500, b"")
+
     @pytest.mark.parametrize("partial", [True, False])
     def test_missing_trailers_are_tolerated(
         self, make_client: Callable[..., TestClient], partial: bool

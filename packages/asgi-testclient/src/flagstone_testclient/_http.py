@@ -69,6 +69,7 @@ class HTTPExchange:
         self._reported = False
         self._chunks_read = 0
         self._bytes_read = 0
+        self._no_response = False  # the 500 stands in for a response the app never started
         self.app_error: Exception | None = None
         self.protocol_error: ASGIProtocolError | None = None
         self.last_message: Mapping[str, Any] | None = None
@@ -227,14 +228,15 @@ class HTTPExchange:
             return
         await self._app_done.wait()  # `_started` is also set when the app ends
         self._raise_pending()
-        if self.app_error is not None:
-            # raise_server_exceptions=False and nothing was sent: what a
-            # server answers to a crash before the response.
-            self.status, self.headers = 500, [(b"content-length", b"0")]
-            return
-        raise ASGIProtocolError(
-            NO_RESPONSE, detail="the app returned without sending 'http.response.start'"
-        )
+        if self.app_error is None and self._raise:
+            raise ASGIProtocolError(
+                NO_RESPONSE, detail="the app returned without sending 'http.response.start'"
+            )
+        # raise_server_exceptions=False and nothing was sent: what a server
+        # (and Starlette's client) answers to a crash, or to an app that
+        # returned without a response.
+        self.status, self.headers = 500, [(b"content-length", b"0")]
+        self._no_response = True
 
     async def next_chunk(self) -> bytes | None:
         """The next non-empty body chunk, or None once the response and the app are done."""
@@ -295,7 +297,7 @@ class HTTPExchange:
         self._raise_pending()
         # Trailers promised but not (all) sent are tolerated, as in
         # Starlette's client: the test reads the ones that arrived.
-        if not self._validator.body_complete and self.app_error is None:
+        if not (self._validator.body_complete or self._no_response or self.app_error is not None):
             raise ASGIProtocolError(
                 "the app returned before the response was complete (no final "
                 "'http.response.body' with more_body=False)"

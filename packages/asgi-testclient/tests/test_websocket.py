@@ -131,6 +131,16 @@ class TestSession:
             ):
                 ws.receive_text()
 
+    def test_wrong_frame_type_is_a_key_error_too(
+        self, make_client: Callable[..., TestClient]
+    ) -> None:
+        # What Starlette's client raises (`message["bytes"]` on a text frame).
+        with make_client(echo_app([])).websocket_connect("/") as ws:
+            ws.send_text("x")
+            with pytest.raises(KeyError) as info:
+                ws.receive_bytes()
+        assert str(info.value).startswith("expected a binary frame from the app, got ")
+
     def test_app_returning_without_close_reads_as_abnormal_closure(
         self, make_client: Callable[..., TestClient]
     ) -> None:

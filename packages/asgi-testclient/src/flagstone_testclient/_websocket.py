@@ -261,11 +261,23 @@ def _prefer_the_app_error(refusal: BaseException, app_error: Exception) -> None:
         raise app_error from refusal
 
 
+class _WrongFrame(TypeError, KeyError):
+    """A text frame where bytes were expected, or the reverse.
+
+    A `TypeError` naming the frame, and the `KeyError` Starlette's client
+    raises for it (`message["text"]` on a binary frame), so `except KeyError`
+    keeps working.  Its text is the plain message, not KeyError's repr.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def _text_of(message: Mapping[str, Any]) -> str:
     _raise_on_close(message)
     text = message.get("text")
     if text is None:
-        raise TypeError(f"expected a text frame from the app, got {describe_message(message)}")
+        raise _WrongFrame(f"expected a text frame from the app, got {describe_message(message)}")
     return str(text)
 
 
@@ -273,7 +285,7 @@ def _bytes_of(message: Mapping[str, Any]) -> bytes:
     _raise_on_close(message)
     data = message.get("bytes")
     if data is None:
-        raise TypeError(f"expected a binary frame from the app, got {describe_message(message)}")
+        raise _WrongFrame(f"expected a binary frame from the app, got {describe_message(message)}")
     return bytes(data)
 
 

@@ -89,6 +89,9 @@ from flagstone_routing import (
 # from starlette.middleware.sessions import SessionMiddleware
 from flagstone_sessions import SessionMiddleware
 
+# from starlette.templating import Jinja2Templates
+from flagstone_templates import Jinja2Templates
+
 # from starlette.testclient import TestClient
 from flagstone_testclient import TestClient
 
@@ -233,6 +236,33 @@ async def private_feed(websocket):
     await websocket.accept()
     await websocket.send_json({"feed": "private"})
     await websocket.close()
+
+
+async def who_is_calling(websocket):
+    await websocket.accept()
+    await websocket.send_json({"authorization": websocket.headers.get("authorization")})
+    await websocket.close()
+
+
+class PriceNotFound(Exception):
+    pass
+
+
+PRICES = {"tea": 3}
+
+
+async def reprice(item):
+    try:
+        outbox.append(f"{item} costs {PRICES[item]}")
+    except KeyError:
+        raise PriceNotFound(item)
+
+
+async def price(request):
+    item = request.path_params["item"]
+    tasks = BackgroundTasks()
+    tasks.add_task(reprice, item)  # fails after the response for an unknown item
+    return JSONResponse({"item": item}, background=tasks)
 
 
 async def json_modes(websocket):
@@ -411,6 +441,7 @@ routes = [
     Route("/framed", homepage, middleware=[Middleware(FrameOptionsMiddleware)]),
     Route("/upstream", upstream),
     Route("/crash", crash),
+    Route("/price/{item}", price),
     Mount(
         "/users",
         routes=[
@@ -429,6 +460,7 @@ routes = [
     WebSocketRoute("/json", json_modes),
     WebSocketRoute("/hang-up", hang_up),
     WebSocketRoute("/handshake", handshake_headers),
+    WebSocketRoute("/who", who_is_calling),
 ]
 
 middleware = [
@@ -655,6 +687,7 @@ def test_routes():
         Route("/framed", homepage),
         Route("/upstream", upstream),
         Route("/crash", crash),
+        Route("/price/{item}", price),
         Mount(
             "/users",
             routes=[
@@ -673,6 +706,7 @@ def test_routes():
         WebSocketRoute("/json", json_modes),
         WebSocketRoute("/hang-up", hang_up),
         WebSocketRoute("/handshake", handshake_headers),
+        WebSocketRoute("/who", who_is_calling),
     ]
 
 
@@ -848,6 +882,35 @@ def test_websocket_handshake_headers(client):
         headers = websocket.receive_json()
     # The test client sends Starlette's handshake headers: no `upgrade` one.
     assert headers == {"connection": "upgrade", "upgrade": None}
+
+
+def test_websocket_connect_with_auth(client):
+    with client.websocket_connect("/who", auth=("ada", "s3cret")) as websocket:
+        assert websocket.receive_json() == {"authorization": "Basic YWRhOnMzY3JldA=="}
+
+
+def test_an_endpoint_exception_keeps_its_own_context(client):
+    assert client.get("/price/tea").json() == {"item": "tea"}
+    assert outbox == ["tea costs 3"]
+    with pytest.raises(PriceNotFound) as info:
+        client.get("/price/coffee")
+    # Raised after the response: its context is the app's KeyError.
+    assert isinstance(info.value.__context__, KeyError)
+
+
+def test_a_broken_message_sequence_is_an_assertion_error(anyio_backend):
+    async def trailers_first(scope, receive, send):
+        await send({"type": "http.response.trailers"})
+
+    with pytest.raises(AssertionError, match="without declaring trailers"):
+        TestClient(trailers_first, backend=anyio_backend).get("/")
+
+
+def test_templates_need_a_directory_or_an_environment():
+    with pytest.raises(
+        AssertionError, match="either 'directory' or 'env' arguments must be passed"
+    ):
+        Jinja2Templates()
 
 
 def test_route_middleware_with_a_capitalised_header_name(client):

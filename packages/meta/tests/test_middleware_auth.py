@@ -11,6 +11,7 @@ from flagstone import (
     AsyncTestClient,
     AuthCredentials,
     AuthenticationBackend,
+    AuthenticationError,
     AuthenticationMiddleware,
     BaseUser,
     HTTPConnection,
@@ -22,6 +23,7 @@ from flagstone import (
     Route,
     SimpleUser,
     WebSocket,
+    WebSocketDisconnect,
     WebSocketRoute,
     requires,
 )
@@ -144,3 +146,58 @@ def test_requires_needs_a_request_or_websocket_parameter() -> None:
 
         @requires("x")
         async def endpoint(req: Any) -> None: ...
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("request", "Parameter with name 'request' is required to be of type 'Request' not 'str'"),
+        (
+            "websocket",
+            "Parameter with name 'websocket' is required to be of type 'WebSocket' not 'str'",
+        ),
+    ],
+)
+async def test_requires_called_with_something_else_is_starlettes_assertion(
+    kind: str, text: str
+) -> None:
+    if kind == "request":
+
+        @requires("x")
+        async def endpoint(request: Any) -> None: ...
+
+    else:
+
+        @requires("x")
+        async def endpoint(websocket: Any) -> None: ...
+
+    with pytest.raises(AssertionError) as info:
+        await endpoint("not a connection")
+    assert str(info.value) == text
+    with pytest.raises(TypeError):  # also what it is
+        await endpoint(**{kind: "not a connection"})
+
+
+async def test_on_error_runs_for_a_refused_websocket_too() -> None:
+    class Refusing(AuthenticationBackend):
+        async def authenticate(self, conn: HTTPConnection) -> None:
+            raise AuthenticationError("bad token")
+
+    seen: list[str] = []
+
+    def on_error(conn: HTTPConnection, exc: Exception) -> PlainTextResponse:
+        seen.append(f"{conn.scope['type']}: {exc}")
+        return PlainTextResponse(str(exc), status_code=401)
+
+    app = App(
+        routes=[WebSocketRoute("/ws", ws_endpoint), Route("/page", async_page)],
+        middleware=[Middleware(AuthenticationMiddleware, backend=Refusing(), on_error=on_error)],
+    )
+    async with AsyncTestClient(app) as client:
+        response = await client.get("/page")
+        assert (response.status_code, response.text) == (401, "bad token")
+        with pytest.raises(WebSocketDisconnect) as refused:
+            async with client.websocket_connect("/ws"):
+                pass
+        assert refused.value.code == 1000
+    assert seen == ["http: bad token", "websocket: bad token"]

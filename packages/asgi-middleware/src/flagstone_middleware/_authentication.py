@@ -165,10 +165,13 @@ class AuthenticationMiddleware(DerivedAttributes):
         try:
             result = await self.backend.authenticate(conn)
         except AuthenticationError as exc:
+            # `on_error` runs for a WebSocket too, as in Starlette (it may log
+            # the failure); its response is sent only over HTTP.
+            response = self.on_error(conn, exc)
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1000})
             else:
-                await self.on_error(conn, exc)(scope, receive, send)
+                await response(scope, receive, send)
             return
         if result is None:
             result = AuthCredentials(), UnauthenticatedUser()

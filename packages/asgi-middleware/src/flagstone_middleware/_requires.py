@@ -24,6 +24,14 @@ INSTALL_HINT = 'pip install "flagstone-middleware[requests]"'
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _WrongConnection(TypeError, AssertionError):
+    """The guarded endpoint was called with something else than a Request / WebSocket.
+
+    A `TypeError`, and the `AssertionError` Starlette's `assert` raises, with
+    its text; a real check, so it holds under `python -O` too.
+    """
+
+
 def has_required_scope(conn: Any, scopes: Sequence[str]) -> bool:
     """Whether every name in `scopes` is in `conn.auth.scopes`."""
     granted = conn.auth.scopes
@@ -63,9 +71,16 @@ def requires(
         if kind is None:
             raise TypeError(f'No "request" or "websocket" argument on function "{func}"')
         index = names.index(kind)
+        expected = requests.WebSocket if kind == "websocket" else requests.Request
 
         def connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            return kwargs[kind] if kind in kwargs else args[index]
+            conn = kwargs[kind] if kind in kwargs else args[index] if index < len(args) else None
+            if not isinstance(conn, expected):
+                raise _WrongConnection(
+                    f"Parameter with name '{kind}' is required to be of type "
+                    f"'{expected.__name__}' not '{type(conn).__name__}'"
+                )
+            return conn
 
         def refusal(request: Any) -> Any:
             if redirect is None:

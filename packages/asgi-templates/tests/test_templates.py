@@ -160,6 +160,9 @@ def test_url_for_without_a_request_in_context_says_so() -> None:
     templates = Jinja2Templates(env=env)
     with pytest.raises(RuntimeError, match="needs `request` in the context"):
         templates.get_template("t.html").render({})
+    # Also the KeyError Starlette's url_for raises (it reads context["request"]).
+    with pytest.raises(KeyError):
+        templates.get_template("t.html").render({})
 
 
 def test_url_for_without_a_router_says_what_to_do(make_request: MakeRequest) -> None:

@@ -177,10 +177,22 @@ class Jinja2Templates:
         return TemplateResponse(template, context, status_code, headers, media_type, background)
 
 
+class _NoRequestInContext(RuntimeError, KeyError):
+    """`url_for` / `path_for` in a template rendered without `request`.
+
+    A `RuntimeError` saying what to do, and the `KeyError` Starlette raises
+    (its `url_for` reads `context["request"]`); its text is the plain message,
+    not KeyError's repr.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def _request_of(context: Any, helper: str) -> Request:
     request = context.get("request")
     if request is None:
-        raise RuntimeError(
+        raise _NoRequestInContext(
             f"{helper}() in a template needs `request` in the context: render through "
             "Jinja2Templates.TemplateResponse(request, ...) or pass request= yourself"
         )

@@ -61,6 +61,16 @@ def test_autoescape_is_on(template_dir: Path, make_request: MakeRequest) -> None
     assert response.body == b"&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
+def test_a_text_template_is_not_html_escaped(tmp_path: Path, make_request: MakeRequest) -> None:
+    # Starlette's `select_autoescape()`: only HTML and XML templates escape.
+    (tmp_path / "mail.txt").write_text("Dear {{ name }}")
+    (tmp_path / "feed.xml").write_text("<t>{{ name }}</t>")
+    templates = Jinja2Templates(tmp_path)
+    context = {"name": "Tom & Jerry"}
+    assert templates.get_template("mail.txt").render(context) == "Dear Tom & Jerry"
+    assert templates.get_template("feed.xml").render(context) == "<t>Tom &amp; Jerry</t>"
+
+
 def test_several_directories_are_searched_in_order(
     tmp_path: Path, make_request: MakeRequest
 ) -> None:

@@ -96,7 +96,8 @@ class Jinja2Templates:
     """Render Jinja2 templates into responses: Starlette's `Jinja2Templates`.
 
     Give either `directory` (one folder or several, searched in order;
-    autoescaping on) or a ready `env`.  Every template can call
+    autoescaping for `.html`, `.htm` and `.xml` templates, as in Starlette)
+    or a ready `env`.  Every template can call
     `url_for(name, **path_params)` (an absolute URL, as in Starlette) and
     `path_for(name, **path_params)` (the same URL's path only, which a
     browser resolves against whatever origin it used: safe behind a proxy
@@ -124,7 +125,9 @@ class Jinja2Templates:
         if env is None:
             env = _jinja2.Environment(
                 loader=_jinja2.FileSystemLoader(directory),  # type: ignore[arg-type]
-                autoescape=True,
+                # Starlette's rule: HTML and XML templates (and strings) are
+                # escaped; a text template (an email, a .txt) renders as written.
+                autoescape=_jinja2.select_autoescape(),
             )
         self.env = env
         self._setup_env_defaults(env)

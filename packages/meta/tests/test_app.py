@@ -171,8 +171,18 @@ def test_middleware_order_first_listed_is_outermost() -> None:
 def test_add_middleware_after_start_fails_loudly() -> None:
     app = App(routes=[Route("/", hello)])
     TestClient(app).get("/")
-    with pytest.raises(RuntimeError, match="after the application has started"):
+    with pytest.raises(RuntimeError) as info:
         app.add_middleware(HeaderMiddleware)
+    assert str(info.value) == "Cannot add middleware after an application has started"
+    assert "App(middleware=[...])" in info.value.__notes__[0]
+
+
+def test_add_exception_handler_after_start_fails_loudly() -> None:
+    app = App(routes=[Route("/", hello)])
+    TestClient(app).get("/")
+    with pytest.raises(RuntimeError, match="exception_handlers=") as info:
+        app.add_exception_handler(404, lambda request, exc: None)
+    assert str(info.value) == "Cannot add exception handlers after an application has started"
 
 
 def test_url_path_for_mount_host_and_add_route() -> None:

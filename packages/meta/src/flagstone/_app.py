@@ -187,10 +187,11 @@ class App:
         Raises RuntimeError once the app has started: the stack is built once.
         """
         if self.middleware_stack is not None:
-            raise RuntimeError(
-                "Cannot add middleware after the application has started: "
-                "declare it in App(middleware=[...]) or call add_middleware() before serving."
+            error = RuntimeError("Cannot add middleware after an application has started")
+            error.add_note(
+                "flagstone: declare it in App(middleware=[...]) or call add_middleware() before serving"
             )
+            raise error
         entry = Middleware(middleware_class, *args, **kwargs)
         if isinstance(self.user_middleware, list):
             self.user_middleware.insert(0, entry)
@@ -200,12 +201,17 @@ class App:
     def add_exception_handler(
         self, exc_class_or_status_code: int | type[BaseException], handler: ExceptionHandler
     ) -> None:
-        """Register a handler for an exception class or an HTTP status code."""
+        """Register a handler for an exception class or an HTTP status code.
+
+        Raises RuntimeError once the app has started (Starlette accepts the
+        call and the handler never runs).
+        """
         if self.middleware_stack is not None:
-            raise RuntimeError(
-                "Cannot add exception handlers after the application has started: "
-                "pass App(exception_handlers={...}) or add them before serving."
+            error = RuntimeError("Cannot add exception handlers after an application has started")
+            error.add_note(
+                "flagstone: pass App(exception_handlers={...}) or call add_exception_handler() before serving"
             )
+            raise error
         if not isinstance(self.exception_handlers, dict):
             self.exception_handlers = dict(self.exception_handlers)
         self.exception_handlers[exc_class_or_status_code] = handler

@@ -770,3 +770,27 @@ async def test_middleware_wrapping_send_sees_every_data_frame(outside, ws_scope)
     expected = ["websocket.accept", "websocket.send", "websocket.send", "websocket.close"]
     assert seen == expected
     assert [m["type"] for m in sent] == expected
+
+
+async def test_a_reason_that_is_not_text_goes_as_compact_json(ws_scope, channel) -> None:
+    # FastAPI closes with its validation errors (a list) as the reason.
+    ws, chan = make(ws_scope, channel)
+    await ws.accept()
+    await ws.close(code=1008, reason=[{"loc": ["query", "q"], "msg": "Field required"}])
+    assert chan.sent[-1] == {
+        "type": "websocket.close",
+        "code": 1008,
+        "reason": '[{"loc":["query","q"],"msg":"Field required"}]',
+    }
+
+
+async def test_a_long_reason_that_is_not_text_is_cut_at_123_bytes_on_a_character(
+    ws_scope, channel
+) -> None:
+    ws, chan = make(ws_scope, channel)
+    await ws.accept()
+    await ws.close(code=1008, reason=["é" * 100])
+    reason = chan.sent[-1]["reason"]
+    assert reason.startswith('["éé')
+    assert len(reason.encode("utf-8")) <= 123
+    assert len(reason.encode("utf-8")) >= 121

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any, ClassVar, Literal
 
@@ -27,6 +28,8 @@ from typing import Any, ClassVar, Literal
 from flagstone_contract import Message, Receive, Scope, Send, WebSocketDisconnect
 
 from ._connection import HTTPConnection
+
+logger = logging.getLogger("flagstone_requests")
 
 __all__ = [
     "DataFrameBypass",
@@ -92,13 +95,31 @@ class WebSocketDisconnected(RuntimeError):
     """The WebSocket was used when it cannot be: not accepted yet, or already closed."""
 
 
-def _check_reason(reason: str | None) -> str | None:
+def _check_reason(reason: Any) -> str | None:
+    if reason is not None and not isinstance(reason, str):
+        return _reason_from_data(reason)
     if reason is not None and len(reason.encode("utf-8")) > _MAX_REASON_BYTES:
         raise ValueError(
             f"a WebSocket close reason is at most {_MAX_REASON_BYTES} bytes of UTF-8, "
             f"got {len(reason.encode('utf-8'))}; shorten it"
         )
     return reason
+
+
+def _reason_from_data(reason: Any) -> str:
+    """A close reason for data that is not text (FastAPI passes its validation errors).
+
+    Starlette puts it in the close message as it is, which no server can
+    send (ASGI's `reason` is text); here it goes as compact JSON, cut at
+    the protocol's 123 bytes on a character boundary, with a debug log line
+    when cut.
+    """
+    text = json.dumps(reason, default=str, ensure_ascii=False, separators=(",", ":"))
+    raw = text.encode("utf-8")
+    if len(raw) <= _MAX_REASON_BYTES:
+        return text
+    logger.debug("WebSocket close reason cut to %d bytes: %s", _MAX_REASON_BYTES, text)
+    return raw[:_MAX_REASON_BYTES].decode("utf-8", errors="ignore")
 
 
 class WebSocket(HTTPConnection):
@@ -254,7 +275,12 @@ class WebSocket(HTTPConnection):
         )
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
-        """Close the connection (before `accept()`: reject it, the server answers 403)."""
+        """Close the connection (before `accept()`: reject it, the server answers 403).
+
+        `reason` is text of at most 123 UTF-8 bytes (ValueError past that).
+        Data that is not text (a list of validation errors) is sent as
+        compact JSON, cut to 123 bytes.
+        """
         await self.send(
             {"type": "websocket.close", "code": code, "reason": _check_reason(reason) or ""}
         )

@@ -13,7 +13,6 @@ from flagstone_contract import (
     Receive,
     Scope,
     Send,
-    WebSocketException,
 )
 from flagstone_routing import BaseRoute, Host, Match, Mount, Route, Router, URLPath, WebSocketRoute
 

@@ -84,6 +84,7 @@ OFFERED: Final[dict[str, tuple[str, ...]]] = {
         "run_in_threadpool",
     ),
     "starlette.concurrency": (
+        "StarletteDeprecationWarning",
         "run_in_threadpool",
         "iterate_in_threadpool",
         "run_until_first_complete",
@@ -127,8 +128,9 @@ OFFERED: Final[dict[str, tuple[str, ...]]] = {
         "Response",
         "WebSocket",
     ),
-    "starlette.exceptions": ("HTTPException", "WebSocketException"),
+    "starlette.exceptions": ("StarletteDeprecationWarning", "HTTPException", "WebSocketException"),
     "starlette.formparsers": (
+        "StarletteDeprecationWarning",
         "FormData",
         "Headers",
         "UploadFile",
@@ -251,6 +253,7 @@ OFFERED: Final[dict[str, tuple[str, ...]]] = {
         "Content=flagstone_compat._types:Content",
     ),
     "starlette.routing": (
+        "StarletteDeprecationWarning",
         "Router",
         "Route",
         "WebSocketRoute",
@@ -295,9 +298,10 @@ OFFERED: Final[dict[str, tuple[str, ...]]] = {
         "Response",
         "WebSocketClose",
     ),
-    "starlette.status": (),
+    "starlette.status": ("StarletteDeprecationWarning",),
     "starlette.templating": ("Jinja2Templates", "BackgroundTask", "URL", "Request", "HTMLResponse"),
     "starlette.testclient": (
+        "StarletteDeprecationWarning",
         "TestClient",
         "WebSocketTestSession",
         "WebSocketDenialResponse",
@@ -395,10 +399,7 @@ MISSING: Final[dict[str, dict[str | None, str]]] = {
     "starlette.responses": {"create_collapsing_task_group": _INTERNALS},
     "starlette.middleware.base": {"create_collapsing_task_group": _INTERNALS},
 }
-for _module in ("exceptions", "concurrency", "formparsers", "routing", "status", "testclient"):
-    MISSING.setdefault(f"starlette.{_module}", {})["StarletteDeprecationWarning"] = (
-        "not offered yet; catch DeprecationWarning"
-    )
+
 
 #: The porting-guide section every MISSING reason is listed under.
 MISSING_SECTION: Final = "Running Starlette-based code unchanged (flagstone-compat)"

@@ -20,7 +20,6 @@ from flagstone_contract import (
     Receive,
     Scope,
     Send,
-    WebSocketException,
     status,
 )
 from flagstone_contract.http import safe_location_path

@@ -3,8 +3,9 @@
 On demand, never in CI.  Two engines:
 
 - `atheris` (default when installed): coverage-guided libFuzzer over the
-  instrumented flagstone_requests and python_multipart code, with a 1 s
-  per-input CPU limit, a hang guard and an RSS limit; a finding leaves a `<target>-crash-*`
+  instrumented flagstone_requests, python_multipart and flagstone_config
+  code, with a 1 s per-input CPU limit, a hang guard and an RSS limit; a
+  finding leaves a `<target>-crash-*`
   / `<target>-timeout-*` file beside the corpus folder (replay it with
   `--replay FILE`).
 - `hypothesis`: random and mutated inputs from `hypothesis.strategies`,
@@ -27,7 +28,7 @@ from types import ModuleType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-TARGETS = ("multipart", "urlencoded", "cookies", "range", "json", "conditional")
+TARGETS = ("multipart", "urlencoded", "cookies", "range", "json", "conditional", "dotenv")
 # CPU seconds one input may take.  Measured as process CPU time, not wall
 # time: the fuzzer runs `nice`d on a shared machine, where a 1 s wall-clock
 # limit fires on scheduling delays.  libFuzzer's own (wall-clock) timeout is
@@ -64,7 +65,7 @@ def run_atheris(name: str, seconds: int, corpus: Path | None) -> None:
     """Coverage-guided: libFuzzer mutates inputs that reach new code."""
     import atheris  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
-    with atheris.instrument_imports(include=["flagstone_requests", "python_multipart"]):
+    with atheris.instrument_imports(include=["flagstone_requests", "python_multipart", "flagstone_config"]):
         target = _load(name)
     corpus_dir = corpus or Path(tempfile.mkdtemp(prefix=f"flagstone-fuzz-{name}-"))
     corpus_dir.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ TARGETS = [
     "fuzz_range",
     "fuzz_json",
     "fuzz_conditional",
+    "fuzz_dotenv",
 ]
 
 
@@ -57,3 +58,21 @@ def test_the_oracle_accepts_only_documented_client_errors() -> None:
 def test_multipart_target_covers_non_text_charsets(codec: bytes) -> None:
     target = importlib.import_module("fuzz_multipart")
     assert any(b"charset=" + codec + b"\n" in seed for seed in target.SEEDS)
+
+
+def test_dotenv_target_catches_a_key_smuggled_by_a_unicode_line_break(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from fuzz_common import InvariantBroken
+
+    from flagstone_config import _dotenv
+
+    target = importlib.import_module("fuzz_dotenv")
+    smuggling = next(seed for seed in target.SEEDS if b"\x0cIS_ADMIN=true" in seed)
+    target.check(smuggling)
+    # The parser as it was before issue 27 (`str.splitlines()`) breaks the invariant.
+    monkeypatch.setattr(_dotenv, "_LINE_BREAK", SimpleNamespace(split=str.splitlines))
+    with pytest.raises(InvariantBroken, match="IS_ADMIN"):
+        target.check(smuggling)

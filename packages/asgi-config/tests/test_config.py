@@ -167,3 +167,23 @@ def test_malformed_lines_warn_with_file_and_line(
         assert config(key) == value
     else:
         assert config.file_values == {}
+
+
+@pytest.mark.parametrize(
+    "separator",
+    ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"],
+    ids=["VT", "FF", "FS", "GS", "RS", "NEL", "LS", "PS"],
+)
+def test_only_newline_and_carriage_return_end_a_line(tmp_path: Path, separator: str) -> None:
+    # Key injection: a value carrying a Unicode line break must not start a new key.
+    path = tmp_path / ".env"
+    path.write_bytes(f"NAME=alice{separator}IS_ADMIN=true\n".encode())
+    config = Config(path, environ={})
+    assert config.file_values == {"NAME": f"alice{separator}IS_ADMIN=true"}
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_lf_crlf_and_cr_each_end_a_line(tmp_path: Path, newline: str) -> None:
+    path = tmp_path / ".env"
+    path.write_bytes(f"A=1{newline}B=2{newline}".encode())
+    assert Config(path, environ={}).file_values == {"A": "1", "B": "2"}

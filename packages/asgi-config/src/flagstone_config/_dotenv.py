@@ -2,6 +2,7 @@
 
 The grammar is the common subset of python-dotenv and docker's env files:
 
+- lines end at `\\n`, `\\r\\n` or `\\r` (no other Unicode line break);
 - blank lines and lines starting with `#` are skipped; an `export ` prefix is
   allowed (so the file can also be `source`d by a shell);
 - `KEY=value`: the key and the value are stripped of surrounding spaces;
@@ -17,9 +18,17 @@ The grammar is the common subset of python-dotenv and docker's env files:
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
 __all__ = ["DotenvWarning", "parse_dotenv", "read_dotenv"]
+
+# A line ends at `\n`, `\r\n` or `\r` only, as Python's text files see it
+# (universal newlines: what Starlette reads the file with).
+# `str.splitlines()` also breaks at `\x0b`, `\x0c`, `\x1c`-`\x1e`, `\x85`,
+# U+2028 and U+2029: a value such as `NAME=alice\x0cIS_ADMIN=true` (pasted
+# or written by another program) would smuggle in a second key.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 
@@ -41,7 +50,7 @@ def read_dotenv(path: str | os.PathLike[str], encoding: str = "utf-8") -> dict[s
 def parse_dotenv(text: str, source: str = "<string>") -> dict[str, str]:
     """The settings in `text`; later lines win over earlier ones for the same key."""
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(_LINE_BREAK.split(text), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

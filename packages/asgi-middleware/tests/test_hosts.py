@@ -24,6 +24,7 @@ def starlette_app() -> Any:
 
 APPS = [pytest.param(lambda: text_app("OK"), id="raw"), pytest.param(starlette_app, id="starlette")]
 ALLOWED = ["example.com", "*.example.org"]
+ANY = ["*"]  # an explicit choice: HTTPSRedirectMiddleware may redirect to any valid Host
 
 
 # --- TrustedHostMiddleware --------------------------------------------------------------
@@ -94,12 +95,16 @@ async def test_missing_host_is_refused_like_starlette() -> None:
 
 
 async def test_https_redirect_without_host_uses_the_server_address() -> None:
-    result = await call(HTTPSRedirectMiddleware(text_app("OK")), host=None, server=("10.0.0.1", 80))
+    result = await call(
+        HTTPSRedirectMiddleware(text_app("OK"), allowed_hosts=["10.0.0.1"]),
+        host=None,
+        server=("10.0.0.1", 80),
+    )
     assert result.header("location") == "https://10.0.0.1/"
 
 
 async def test_redirect_without_raw_path_quotes_the_decoded_path() -> None:
-    app = HTTPSRedirectMiddleware(text_app("OK"))
+    app = HTTPSRedirectMiddleware(text_app("OK"), allowed_hosts=ANY)
     scope_path = "/caf\u00e9 x"
     result = await call(app, host="a.example", path=scope_path, raw_path=b"")
     assert result.header("location") == "https://a.example/caf%C3%A9%20x"
@@ -183,7 +188,7 @@ async def test_redirects_to_the_secure_scheme(
 ) -> None:
     extensions = {"websocket.http.response": {}} if scheme == "ws" else None
     result = await call(
-        HTTPSRedirectMiddleware(make_app()),
+        HTTPSRedirectMiddleware(make_app(), allowed_hosts=ANY),
         scheme=scheme,
         type="websocket" if scheme == "ws" else "http",
         host=host,
@@ -196,7 +201,9 @@ async def test_redirects_to_the_secure_scheme(
 
 
 async def test_308_on_request() -> None:
-    result = await call(HTTPSRedirectMiddleware(text_app("OK"), status_code=308), host="a.example")
+    result = await call(HTTPSRedirectMiddleware(text_app("OK"), status_code=308, allowed_hosts=ANY),
+        host="a.example",
+)
     assert result.status == 308
 
 
@@ -227,7 +234,7 @@ async def test_secure_requests_pass_through(make_app: Any) -> None:
     ],
 )
 async def test_hostile_host_is_400_never_a_redirect(host: str) -> None:
-    result = await call(HTTPSRedirectMiddleware(text_app("OK")), host=host)
+    result = await call(HTTPSRedirectMiddleware(text_app("OK"), allowed_hosts=ANY), host=host)
     assert result.status == 400
     assert result.header("location") is None
 
@@ -244,13 +251,17 @@ async def test_hostile_host_is_400_never_a_redirect(host: str) -> None:
 )
 async def test_hostile_path_stays_on_the_host(raw_path: bytes, location: str) -> None:
     result = await call(
-        HTTPSRedirectMiddleware(text_app("OK")), host="a.example", raw_path=raw_path
+        HTTPSRedirectMiddleware(text_app("OK"), allowed_hosts=ANY),
+        host="a.example",
+        raw_path=raw_path,
     )
     assert result.header("location") == location
 
 
 async def test_no_host_and_no_server_is_400() -> None:
-    result = await call(HTTPSRedirectMiddleware(text_app("OK")), host=None, server=None)
+    result = await call(
+        HTTPSRedirectMiddleware(text_app("OK"), allowed_hosts=ANY), host=None, server=None
+    )
     assert result.status == 400
 
 
@@ -263,3 +274,110 @@ async def test_lifespan_passes_through() -> None:
     await HTTPSRedirectMiddleware(app)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
     await TrustedHostMiddleware(app, ["a.example"])({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
     assert seen == ["lifespan", "lifespan"]
+
+
+# --- HTTPSRedirectMiddleware: only to a host the application allowed --------------------
+
+
+async def test_https_redirect_alone_refuses_and_says_what_to_configure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Starlette answers `307 https://evil.com/` to `Host: evil.com`.
+    app = HTTPSRedirectMiddleware(text_app("OK"))
+    with caplog.at_level("ERROR", logger="flagstone.middleware"):
+        first = await call(app, host="evil.com")
+        second = await call(app, host="example.com")
+    assert (first.status, first.text, first.header("location")) == (400, "Invalid host header", None)
+    assert second.status == 400
+    [record] = caplog.records  # once per middleware, not once per request
+    assert "allowed_hosts=[...]" in record.getMessage()
+    assert "TrustedHostMiddleware" in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("host", "status", "location"),
+    [
+        ("example.com", 307, "https://example.com/p"),
+        ("a.example.org:8443", 307, "https://a.example.org:8443/p"),
+        ("evil.com", 400, None),
+        ("example.com.evil.com", 400, None),
+    ],
+)
+async def test_https_redirect_allowed_hosts(host: str, status: int, location: str | None) -> None:
+    app = HTTPSRedirectMiddleware(text_app("OK"), allowed_hosts=ALLOWED)
+    result = await call(app, host=host, path="/p")
+    assert (result.status, result.header("location")) == (status, location)
+
+
+@pytest.mark.parametrize("host", ["example.com", "evil.com", "evil.com/x", None])
+async def test_https_redirect_to_the_canonical_host(host: str | None) -> None:
+    app = HTTPSRedirectMiddleware(text_app("OK"), host="example.com:8443")
+    result = await call(app, host=host, path="/p", query=b"q=1")
+    assert (result.status, result.header("location")) == (307, "https://example.com:8443/p?q=1")
+
+
+@pytest.mark.parametrize("host", ["example.com/", "a@b", "", "example.com:x"])
+def test_https_redirect_canonical_host_must_be_a_host(host: str) -> None:
+    with pytest.raises(ValueError, match="host must be a host name"):
+        HTTPSRedirectMiddleware(text_app("OK"), host=host)
+
+
+@pytest.mark.parametrize(
+    ("host", "status", "location"),
+    [("example.com", 307, "https://example.com/"), ("evil.com", 400, None)],
+)
+async def test_https_redirect_inside_trusted_host_follows_its_verdict(
+    host: str, status: int, location: str | None
+) -> None:
+    # Starlette's documented order: TrustedHostMiddleware first (outermost).
+    app = TrustedHostMiddleware(HTTPSRedirectMiddleware(text_app("OK")), allowed_hosts=ALLOWED)
+    result = await call(app, host=host)
+    assert (result.status, result.header("location")) == (status, location)
+
+
+@pytest.mark.parametrize(
+    ("host", "status", "location"),
+    [("a.example.org", 307, "https://a.example.org/"), ("evil.com", 400, None)],
+)
+async def test_https_redirect_around_trusted_host_uses_its_allowed_hosts(
+    host: str, status: int, location: str | None
+) -> None:
+    inner = TrustedHostMiddleware(text_app("OK"), allowed_hosts=ALLOWED)
+    result = await call(HTTPSRedirectMiddleware(inner), host=host)
+    assert (result.status, result.header("location")) == (status, location)
+
+
+async def test_trusted_host_allowing_anything_does_not_vouch_for_the_host() -> None:
+    app = TrustedHostMiddleware(HTTPSRedirectMiddleware(text_app("OK")), allowed_hosts=["*"])
+    assert (await call(app, host="evil.com")).status == 400
+
+
+async def test_trusted_host_names_the_checked_host_in_the_scope() -> None:
+    seen: list[Any] = []
+
+    async def spy(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope.get("flagstone.trusted_host"))
+        await text_app("OK")(scope, receive, send)
+
+    await call(TrustedHostMiddleware(spy, allowed_hosts=ALLOWED), host="a.example.org:8000")
+    await call(TrustedHostMiddleware(spy), host="evil.com")
+    assert seen == ["a.example.org", None]
+
+
+def test_allowed_hosts_as_a_string_is_a_type_error_naming_the_fix() -> None:
+    with pytest.raises(TypeError, match=r"allowed_hosts=\['example.com'\]"):
+        TrustedHostMiddleware(text_app("OK"), allowed_hosts="example.com")
+    with pytest.raises(TypeError, match=r"allowed_hosts=\['example.com'\]"):
+        HTTPSRedirectMiddleware(text_app("OK"), allowed_hosts="example.com")
+
+
+async def test_https_redirect_trusts_only_the_host_that_was_checked() -> None:
+    # A layer between the two rewrote Host after TrustedHostMiddleware checked it.
+    async def rewrite_host(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(k, v) for k, v in scope["headers"] if k != b"host"]
+        await redirect({**scope, "headers": [*headers, (b"host", b"evil.com")]}, receive, send)
+
+    redirect = HTTPSRedirectMiddleware(text_app("OK"))
+    app = TrustedHostMiddleware(rewrite_host, allowed_hosts=ALLOWED)
+    result = await call(app, host="example.com")
+    assert (result.status, result.header("location")) == (400, None)

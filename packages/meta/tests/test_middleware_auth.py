@@ -116,10 +116,31 @@ async def test_redirect_to_a_named_route_with_next() -> None:
     async with AsyncTestClient(make_app(), follow_redirects=False) as client:
         response = await client.get("/private?x=1")
         assert response.status_code == 303
-        assert response.headers["location"] == (
-            "http://testserver/login?next=http%3A%2F%2Ftestserver%2Fprivate%3Fx%3D1"
-        )
+        # Relative, unlike Starlette's absolute `http://testserver/login?next=http...`.
+        assert response.headers["location"] == "/login?next=%2Fprivate%3Fx%3D1"
         assert (await client.get("/private", headers=bearer("ada"))).text == "private"
+
+
+@pytest.mark.parametrize(
+    ("host", "target", "location"),
+    [
+        pytest.param("evil.com", "/private", "/login?next=%2Fprivate", id="foreign-host"),
+        pytest.param(
+            "evil.com:8000", "/private?a=b&c", "/login?next=%2Fprivate%3Fa%3Db%26c", id="query"
+        ),
+    ],
+)
+async def test_redirect_never_names_the_request_host(host: str, target: str, location: str) -> None:
+    async with AsyncTestClient(make_app(), follow_redirects=False) as client:
+        response = await client.get(target, headers={"host": host})
+    assert response.status_code == 303
+    assert response.headers["location"] == location
+
+
+async def test_redirect_under_a_root_path_keeps_it() -> None:
+    async with AsyncTestClient(make_app(), follow_redirects=False, root_path="/app") as client:
+        response = await client.get("/app/private")
+    assert response.headers["location"] == "/app/login?next=%2Fapp%2Fprivate"
 
 
 async def test_http_endpoint_methods_sync_and_async() -> None:

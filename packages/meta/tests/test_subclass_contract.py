@@ -573,7 +573,7 @@ CASES: dict[str, Case] = {
     ),
     "HTTPSRedirectMiddleware": Case(
         HTTPSRedirectMiddleware,
-        lambda cls: cls(downstream),
+        lambda cls: cls(downstream, allowed_hosts=["*"]),
         middleware_exercise(),
         setter(status_code=308),
     ),

@@ -122,6 +122,14 @@ SCOPE_KEYS: Final[tuple[ScopeKey, ...]] = (
         "What the caller may do: the scope names granted by the authentication backend.",
     ),
     ScopeKey(
+        "flagstone.trusted_host",
+        "str",
+        "middleware (`TrustedHostMiddleware`, when `allowed_hosts` is not `*`)",
+        "middleware (`HTTPSRedirectMiddleware`), any app that builds an absolute URL",
+        "The request's Host name, present only when it matched an allow-list: safe to put "
+        "in an absolute URL (a merely well-formed Host may still be an attacker's).",
+    ),
+    ScopeKey(
         "user",
         "BaseUser (flagstone_middleware; `is_authenticated`, `display_name`, `identity`)",
         "middleware (`AuthenticationMiddleware`), for http and websocket scopes",

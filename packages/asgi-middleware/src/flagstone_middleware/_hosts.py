@@ -7,10 +7,20 @@ next.  That validator admits only a registered name, an IPv4 address or a
 bracketed IP literal, plus a port: `/`, `?`, `#`, `@`, `\\`, `%`, spaces and
 control characters never get through, so a redirect rebuilt from the Host
 cannot point anywhere but the host that was validated.
+
+Syntax is not enough for an absolute URL: `Host: evil.com` is perfectly
+valid, and a redirect to `https://evil.com/` built from it is what a cache
+poisoning or a phishing link needs.  So the HTTPS redirect goes only to a
+host the application allowed: its own `allowed_hosts=` or canonical
+`host=`, or the verdict of a `TrustedHostMiddleware` around it (the
+`flagstone.trusted_host` scope key, declared in the contract) or inside it
+(found at construction).  With none of these it refuses (400) and logs how
+to configure it once.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from urllib.parse import quote
 
@@ -22,6 +32,15 @@ from ._replies import PlainReply
 __all__ = ["ENFORCE_DOMAIN_WILDCARD", "HTTPSRedirectMiddleware", "TrustedHostMiddleware"]
 
 ENFORCE_DOMAIN_WILDCARD = "Domain wildcard patterns must be like '*.example.com'."
+
+logger = logging.getLogger("flagstone.middleware")
+
+# Written by TrustedHostMiddleware when it let a request through because its
+# Host matched `allowed_hosts` (declared in flagstone_contract.SCOPE_KEYS).
+TRUSTED_HOST_KEY = "flagstone.trusted_host"
+# How far HTTPSRedirectMiddleware looks through `.app` attributes for an
+# inner TrustedHostMiddleware: a middleware stack is a few layers deep.
+_CHAIN_DEPTH = 32
 
 _INVALID_HOST = "Invalid host header"
 _DEFAULT_PORT = {"http": 80, "ws": 80, "https": 443, "wss": 443}
@@ -129,6 +148,12 @@ class TrustedHostMiddleware(DerivedAttributes):
     ) -> None:
         if allowed_hosts is None:
             allowed_hosts = ["*"]
+        if isinstance(allowed_hosts, str):
+            # Iterated as characters, it would allow no host at all.
+            raise TypeError(
+                f"allowed_hosts must be a list of host patterns, not the string "
+                f"{allowed_hosts!r}: write allowed_hosts=[{allowed_hosts!r}]"
+            )
         for pattern in allowed_hosts:
             if "*" in pattern[1:] or (
                 pattern.startswith("*") and pattern != "*" and not pattern.startswith("*.")
@@ -157,6 +182,9 @@ class TrustedHostMiddleware(DerivedAttributes):
             return
         parsed = request_host(scope, server_fallback=False)
         if parsed is not None and self.is_allowed(parsed.host):
+            # Tell the layers inside (HTTPSRedirectMiddleware, an app building
+            # absolute URLs) that this Host was checked against an allow-list.
+            scope[TRUSTED_HOST_KEY] = parsed.host
             await self.app(scope, receive, send)
             return
         reply: PlainReply = PlainReply(_INVALID_HOST, 400)
@@ -171,36 +199,120 @@ class TrustedHostMiddleware(DerivedAttributes):
         await reply(scope, receive, send)
 
 
-class HTTPSRedirectMiddleware:
+def _inner_trusted_host(app: object) -> TrustedHostMiddleware | None:
+    """A checking `TrustedHostMiddleware` among the layers inside `app`, found by `.app`."""
+    for _ in range(_CHAIN_DEPTH):
+        if isinstance(app, TrustedHostMiddleware) and not app.allow_any:
+            return app
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
+class HTTPSRedirectMiddleware(DerivedAttributes):
     """Redirect `http` to `https` and `ws` to `wss` (pure ASGI).
 
-    `HTTPSRedirectMiddleware(app, status_code=307)`: the redirect keeps the
-    path and query, drops the port when it is 80 or 443, and keeps any other.
-    `status_code=308` makes the permanence explicit (both keep the method and
-    body).  A request whose `Host` is invalid is answered 400 rather than
-    redirected: a hostile Host can never choose where the redirect points.
-    Secure requests (and lifespan) pass through.
+    `HTTPSRedirectMiddleware(app, status_code=307, *, allowed_hosts=None,
+    host=None)`: the redirect keeps the path and query, drops the port when
+    it is 80 or 443, and keeps any other.  `status_code=308` makes the
+    permanence explicit (both keep the method and body).  Secure requests
+    (and lifespan) pass through.
+
+    The redirect is an absolute URL, so its host must be one the
+    application allowed (Starlette echoes any `Host`):
+
+    - `host="example.com"` (or `"example.com:8443"`): every redirect goes to
+      this canonical host, whatever the request's `Host`;
+    - `allowed_hosts=[...]`: `TrustedHostMiddleware`'s patterns (`["*"]` for
+      any host); the request's `Host` must match one, or the answer is 400;
+    - neither: a `TrustedHostMiddleware` (with `allowed_hosts` other than
+      `"*"`) around this middleware, or inside it, decides;
+    - none of these: 400 `Invalid host header`, and one error log line
+      saying what to configure.
+
+    An invalid `Host` (or none and no server address) is answered 400, never
+    redirected.
     """
 
-    status_code: int = 307  # the constructor's default, for a subclass that skips `__init__`
+    # The constructor's defaults, for a subclass that skips `__init__` (it
+    # sets `app` and any of these).
+    status_code: int = 307
+    host: str | None = None
+    allowed_hosts: Sequence[str] | None = None
+    _warned: bool = False
 
-    def __init__(self, app: ASGIApp, status_code: int = 307) -> None:
+    _derived_from = frozenset({"allowed_hosts", "app"})
+    _derived_names = frozenset({"_matcher", "_inner"})
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        status_code: int = 307,
+        *,
+        allowed_hosts: Sequence[str] | None = None,
+        host: str | None = None,
+    ) -> None:
         if status_code not in (301, 302, 303, 307, 308):
             raise ValueError(
                 f"status_code must be a redirect status (307 or 308), not {status_code}"
             )
+        if host is not None and split_host(host) is None:
+            raise ValueError(
+                f"host must be a host name with an optional port, like 'example.com' or "
+                f"'example.com:8443', not {host!r}"
+            )
         self.app = app
         self.status_code = status_code
+        self.host = host
+        self.allowed_hosts = allowed_hosts
+        self._derive()  # now, so a bad pattern fails at construction
+
+    def _derive(self) -> None:
+        """The matcher for `allowed_hosts` (a TrustedHostMiddleware: one rule) and the inner one."""
+        patterns = self.allowed_hosts
+        self._matcher = None if patterns is None else TrustedHostMiddleware(self.app, patterns)
+        self._inner = _inner_trusted_host(self.app)
+
+    def _allows(self, scope: Scope, host: str) -> bool:
+        matcher = self._matcher
+        if matcher is not None:
+            return matcher.allow_any or matcher.is_allowed(host)
+        trusted = scope.get(TRUSTED_HOST_KEY)
+        if trusted is not None:
+            # The very host that was checked (a layer in between could have
+            # rewritten the Host header since).
+            return _bare(trusted) == _bare(host)
+        inner = self._inner
+        if inner is not None:
+            return inner.is_allowed(host)
+        if not self._warned:
+            self._warned = True
+            logger.error(
+                "HTTPSRedirectMiddleware refused to redirect to Host %r: no host is allowed. "
+                "Pass allowed_hosts=[...] or host='example.com' (the canonical host), or put "
+                "TrustedHostMiddleware(allowed_hosts=[...]) around it; until then every "
+                "http request is answered 400.",
+                host,
+            )
+        return False
+
+    def _location(self, scope: Scope) -> str | None:
+        scheme = "https" if scope["scheme"] == "http" else "wss"
+        if self.host is not None:
+            return f"{scheme}://{self.host}{_target(scope)}"
+        parsed = request_host(scope, server_fallback=True)
+        if parsed is None or not self._allows(scope, parsed.host):
+            return None
+        port = None if parsed.port in (80, 443) else parsed.port
+        return f"{scheme}://{_netloc(parsed.host, port, scheme)}{_target(scope)}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope.get("scheme") not in ("http", "ws"):
             await self.app(scope, receive, send)
             return
-        parsed = request_host(scope, server_fallback=True)
-        if parsed is None:
+        location = self._location(scope)
+        if location is None:
             await PlainReply(_INVALID_HOST, 400)(scope, receive, send)
             return
-        scheme = "https" if scope["scheme"] == "http" else "wss"
-        port = None if parsed.port in (80, 443) else parsed.port
-        location = f"{scheme}://{_netloc(parsed.host, port, scheme)}{_target(scope)}"
         await _Redirect(location, self.status_code)(scope, receive, send)

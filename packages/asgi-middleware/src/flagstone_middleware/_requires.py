@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from flagstone_contract import HTTPException
-from flagstone_contract.http import is_async_callable
+from flagstone_contract.http import is_async_callable, safe_location_path
 
 __all__ = ["INSTALL_HINT", "has_required_scope", "requires"]
 
@@ -59,8 +59,11 @@ def requires(
     found by a parameter named `request`, and on WebSocket endpoints (a
     parameter named `websocket`).  A refused HTTP request raises
     `HTTPException(status_code)`, or, with `redirect="route_name"`,
-    answers 303 to that route with `?next=<original URL>`; a refused
-    WebSocket is closed.  As Starlette.
+    answers 303 to that route with `?next=<original path and query>`; a
+    refused WebSocket is closed.  As Starlette, except that the `Location`
+    and `next` are relative (`/login?next=%2Fadmin`): Starlette builds both
+    from the request's `Host`, so `Host: evil.com` got a redirect to
+    `http://evil.com/login?next=http%3A%2F%2Fevil.com%2Fadmin`.
     """
     needed = [scopes] if isinstance(scopes, str) else list(scopes)
 
@@ -85,7 +88,11 @@ def requires(
         def refusal(request: Any) -> Any:
             if redirect is None:
                 raise HTTPException(status_code=status_code)
-            next_url = f"{request.url_for(redirect)}?{urlencode({'next': str(request.url)})}"
+            # Paths only: the browser resolves them against the origin it
+            # used, never against a Host header an attacker chose.
+            login = safe_location_path(request.url_for(redirect).path)
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            next_url = f"{login}?{urlencode({'next': here})}"
             return requests.RedirectResponse(url=next_url, status_code=303)
 
         if kind == "websocket":

@@ -231,3 +231,52 @@ def test_missing_jinja2_is_a_clear_error_at_construction() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("jinja2 | Jinja2Templates needs jinja2")
     assert "pip install jinja2" in out.stdout
+
+
+class _Path(str):
+    def make_absolute_url(self, base_url: Any) -> str:
+        return str(base_url).rstrip("/") + self
+
+
+class _Router:
+    """The least a router offers `url_for`: `url_path_for` with `make_absolute_url`."""
+
+    def url_path_for(self, name: str, /, **params: Any) -> _Path:
+        return _Path(f"/static/{params['path']}")
+
+
+LINK = "{{ url_for('static', path='app.css') }}"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "root_path", "expected"),
+    [
+        pytest.param(None, "", "http://evil.com/static/app.css", id="starlette-default"),
+        pytest.param("https://example.com", "", "https://example.com/static/app.css", id="base"),
+        pytest.param(
+            "https://example.com:8443/", "/app", "https://example.com:8443/app/static/app.css",
+            id="port-and-root-path",
+        ),
+    ],
+)
+def test_url_for_builds_on_the_configured_base_url_not_the_host(
+    make_request: MakeRequest, base_url: str | None, root_path: str, expected: str
+) -> None:
+    env = jinja2.Environment(loader=jinja2.DictLoader({"t.html": LINK}))
+    templates = Jinja2Templates(env=env, base_url=base_url)
+    request = make_request(
+        root_path + "/page",
+        headers=[(b"host", b"evil.com")],
+        router=_Router(),
+        root_path=root_path,
+    )
+    assert templates.TemplateResponse(request, "t.html").body.decode() == expected
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["example.com", "ftp://example.com", "https://example.com/app", "https://evil.com@x", ""],
+)
+def test_base_url_must_be_an_origin(base_url: str) -> None:
+    with pytest.raises(ValueError, match="base_url must be the site's origin"):
+        Jinja2Templates(env=jinja2.Environment(), base_url=base_url)

@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flagstone_contract import Receive, Scope, Send
-from flagstone_requests import HTMLResponse, Request
+from flagstone_contract.http import split_host
+from flagstone_requests import URL, HTMLResponse, Request
 
 if TYPE_CHECKING:
     import jinja2
@@ -103,7 +104,16 @@ class Jinja2Templates:
     browser resolves against whatever origin it used: safe behind a proxy
     that does not forward the scheme and host), and sees `request`.
     `context_processors` add context from the request for every render.
+
+    `base_url="https://example.com"` (the site's canonical origin: scheme,
+    host and an optional port, no path) makes `url_for` build on it instead
+    of on the request's scheme and `Host`: a `Host` header is chosen by the
+    client, so an absolute URL built from it can name an attacker's host
+    (in an e-mail, a cached page or a `<link rel=canonical>`).  The path
+    still comes from the routes, the mounts and `root_path`.
     """
+
+    base_url: str | None = None
 
     def __init__(
         self,
@@ -111,6 +121,7 @@ class Jinja2Templates:
         *,
         context_processors: list[ContextProcessor] | None = None,
         env: jinja2.Environment | None = None,
+        base_url: str | None = None,
     ) -> None:
         if _jinja2 is None:
             raise ModuleNotFoundError(_MISSING_JINJA2, name="jinja2")
@@ -122,6 +133,7 @@ class Jinja2Templates:
             )
             raise error
         self.context_processors = context_processors or []
+        self.base_url = None if base_url is None else _origin(base_url)
         if env is None:
             env = _jinja2.Environment(
                 loader=_jinja2.FileSystemLoader(directory),  # type: ignore[arg-type]
@@ -137,7 +149,10 @@ class Jinja2Templates:
 
         @_jinja2.pass_context
         def url_for(context: Any, name: str, /, **path_params: Any) -> Any:
-            return _request_of(context, "url_for").url_for(name, **path_params)
+            url = _request_of(context, "url_for").url_for(name, **path_params)
+            if self.base_url is None:
+                return url
+            return URL(self.base_url + url.path)
 
         @_jinja2.pass_context
         def path_for(context: Any, name: str, /, **path_params: Any) -> str:
@@ -190,6 +205,19 @@ class _NoRequestInContext(RuntimeError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+def _origin(base_url: str) -> str:
+    """`base_url` checked to be `http(s)://host[:port]`, without a trailing `/`."""
+    scheme, sep, rest = base_url.partition("://")
+    host = rest.removesuffix("/")
+    if scheme not in ("http", "https") or not sep or split_host(host) is None:
+        raise ValueError(
+            f"base_url must be the site's origin, like 'https://example.com' or "
+            f"'https://example.com:8443' (no path: the path comes from the routes and "
+            f"root_path), not {base_url!r}"
+        )
+    return f"{scheme}://{host}"
 
 
 def _request_of(context: Any, helper: str) -> Request:

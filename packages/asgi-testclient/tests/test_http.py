@@ -27,6 +27,8 @@ async def read_body(receive: Any) -> tuple[bytes, list[dict[str, Any]]]:
 
 def make_echo_scope_app(seen: list[dict[str, Any]]) -> Any:
     async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return  # no lifespan here
         seen.append(scope)
         await read_body(receive)
         payload = json.dumps(
@@ -148,6 +150,8 @@ class TestRequestBody:
         seen_first = anyio.Event()
 
         async def app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                return  # no lifespan here
             first = await receive()
             assert first == {"type": "http.request", "body": b"one", "more_body": True}
             seen_first.set()

@@ -111,6 +111,8 @@ def test_shutdown_failed_message_is_raised(make_client: Callable[..., TestClient
 def test_apps_without_lifespan_support_are_tolerated(
     make_client: Callable[..., TestClient], app_kind: str
 ) -> None:
+    # Raising (or returning) before reading anything: the ASGI spec's way of
+    # saying "no lifespan here" (`assert scope["type"] == "http"`).
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             if app_kind == "raises-on-unknown-scope":
@@ -121,6 +123,25 @@ def test_apps_without_lifespan_support_are_tolerated(
 
     with make_client(app) as client:
         assert client.get("/").status_code == 204
+
+
+class ConfigurationError(Exception):
+    pass
+
+
+def test_an_exception_during_startup_is_raised_not_swallowed(
+    make_client: Callable[..., TestClient],
+) -> None:
+    # It read `lifespan.startup`, then raised without answering: its startup
+    # failed.  Starlette's client raises it; this client used to carry on.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        raise ConfigurationError("missing setting")
+
+    client = make_client(app)
+    with pytest.raises(ConfigurationError, match="missing setting") as info, client:
+        pass  # pragma: no cover - never entered
+    assert any("without `with`" in note for note in info.value.__notes__)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,13 @@ from ._scope import ASGI_VERSIONS
 from ._validation import LifespanValidator
 
 
+_RAISED_ON_LIFESPAN = (
+    "The app raised this during lifespan startup (after reading `lifespan.startup`, before "
+    "answering it), so the test client raises it, as Starlette's does. To test requests "
+    "without a lifespan, use the client without `with`."
+)
+
+
 class LifespanRunner:
     """Runs the app's `lifespan` scope for one `with`/`async with` block."""
 
@@ -44,6 +51,7 @@ class LifespanRunner:
         self._shutdown_requested = anyio.Event()
         self._progress = anyio.Event()
         self.supported = True
+        self._startup_delivered = False
         self.reply: Mapping[str, Any] | None = None
         self.app_error: Exception | None = None
         self.protocol_error: ASGIProtocolError | None = None
@@ -65,6 +73,7 @@ class LifespanRunner:
             # step), so a step wrapped by a subclass runs before the app's.
             await self._startup_requested.wait()
             self._validator.waiting_for = "startup"
+            self._startup_delivered = True
             return {"type": "lifespan.startup"}
         await self._shutdown_requested.wait()
         if self._validator.waiting_for == "shutdown":
@@ -106,11 +115,18 @@ class LifespanRunner:
         self._startup_requested.set()
         reply = await self._wait_for_reply("startup")
         if reply is None:
-            # The app ended without sending anything.  Like uvicorn's "auto"
-            # mode, such an app does not speak lifespan (typically it raises
-            # on the unknown scope type, or returns): tolerated, and requests
-            # go on without it.  Frameworks report a failing startup with
-            # `lifespan.startup.failed`, which is raised below.
+            if self.app_error is not None and self._startup_delivered:
+                # It read `lifespan.startup`, so it speaks lifespan: raising
+                # now is its startup failing (a database it cannot reach), and
+                # is raised here, as Starlette's client does.  Swallowing it as
+                # "lifespan unsupported" hid the failure until the first request.
+                self.app_error.add_note(_RAISED_ON_LIFESPAN)
+                raise self.app_error
+            # The app returned, or raised before reading anything (`assert
+            # scope["type"] == "http"`): it does not speak lifespan (the ASGI
+            # spec's signal; uvicorn's "auto" mode), and requests go on
+            # without it.  flagstone's App always answers, so a middleware that
+            # fails to build or raises there arrives as `lifespan.startup.failed`.
             self.supported = False
             return
         if reply["type"] == "lifespan.startup.failed":

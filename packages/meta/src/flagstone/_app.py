@@ -32,6 +32,7 @@ record instead of wrapping `send` twice.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -39,6 +40,7 @@ from typing import Any
 from flagstone_contract import (
     BODY_IDLE_TIMEOUT_KEY,
     ASGIApp,
+    Message,
     Middleware,
     Receive,
     RequestBodyLimitMiddleware,
@@ -141,6 +143,9 @@ class App:
         if self.body_idle_timeout is not None and scope["type"] == "http":
             # The outermost default; a BodyIdleTimeout further in overrides it.
             scope.setdefault(BODY_IDLE_TIMEOUT_KEY, self.body_idle_timeout)
+        if scope["type"] == "lifespan":
+            await _serve_lifespan(self, scope, receive, send)
+            return
         if self.middleware_stack is None:
             self.middleware_stack = self.build_middleware_stack()
         await self.middleware_stack(scope, receive, send)
@@ -215,3 +220,40 @@ class App:
         if not isinstance(self.exception_handlers, dict):
             self.exception_handlers = dict(self.exception_handlers)
         self.exception_handlers[exc_class_or_status_code] = handler
+
+
+async def _serve_lifespan(app: App, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run the lifespan through the stack; a failure before startup is answered is reported.
+
+    The App always speaks lifespan, so an exception before `lifespan.startup`
+    was answered is the startup failing, never "lifespan unsupported": a
+    middleware whose constructor raises (`Middleware(SessionMiddleware)`
+    without `secret_key`; the stack is built here, on the first call) or
+    whose `__call__` raises on the lifespan scope.  It is answered
+    `lifespan.startup.failed` with the traceback (servers log it and stop;
+    uvicorn's "auto" mode would otherwise log "lifespan unsupported" and
+    serve a 500 for every request) and re-raised (the test client raises it).
+    """
+    received = answered = False
+
+    async def tracking_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        received = received or message["type"] == "lifespan.startup"
+        return message
+
+    async def tracking_send(message: Message) -> None:
+        nonlocal answered
+        answered = answered or message["type"].startswith("lifespan.startup.")
+        await send(message)
+
+    try:
+        if app.middleware_stack is None:
+            app.middleware_stack = app.build_middleware_stack()
+        await app.middleware_stack(scope, tracking_receive, tracking_send)
+    except Exception:
+        if not answered:
+            if not received:
+                await receive()
+            await send({"type": "lifespan.startup.failed", "message": traceback.format_exc()})
+        raise

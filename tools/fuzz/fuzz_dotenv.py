@@ -22,7 +22,7 @@ from flagstone_config._dotenv import parse_dotenv
 NAME = "dotenv"
 
 SEEDS = [
-    b"# settings\nexport DEBUG=true\nNAME = alice # inline\r\nEMPTY=\rQUOTED=\"a \\\"b\\\" #c\\n\"\n",
+    b'# settings\nexport DEBUG=true\nNAME = alice # inline\r\nEMPTY=\rQUOTED="a \\"b\\" #c\\n"\n',
     b"SINGLE='literal \\n # kept'\nOPEN=\"never closed\nJUSTAWORD\n=novalue\n",
     b"NAME=alice\x0cIS_ADMIN=true\nA=1\x0bB=2\xc2\x85C=3\xe2\x80\xa8D=4\xe2\x80\xa9E=5\x1cF=6\n",
 ]

@@ -65,7 +65,9 @@ def run_atheris(name: str, seconds: int, corpus: Path | None) -> None:
     """Coverage-guided: libFuzzer mutates inputs that reach new code."""
     import atheris  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
-    with atheris.instrument_imports(include=["flagstone_requests", "python_multipart", "flagstone_config"]):
+    with atheris.instrument_imports(
+        include=["flagstone_requests", "python_multipart", "flagstone_config"]
+    ):
         target = _load(name)
     corpus_dir = corpus or Path(tempfile.mkdtemp(prefix=f"flagstone-fuzz-{name}-"))
     corpus_dir.mkdir(parents=True, exist_ok=True)

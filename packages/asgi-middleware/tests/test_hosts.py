@@ -201,9 +201,10 @@ async def test_redirects_to_the_secure_scheme(
 
 
 async def test_308_on_request() -> None:
-    result = await call(HTTPSRedirectMiddleware(text_app("OK"), status_code=308, allowed_hosts=ANY),
+    result = await call(
+        HTTPSRedirectMiddleware(text_app("OK"), status_code=308, allowed_hosts=ANY),
         host="a.example",
-)
+    )
     assert result.status == 308
 
 
@@ -287,7 +288,11 @@ async def test_https_redirect_alone_refuses_and_says_what_to_configure(
     with caplog.at_level("ERROR", logger="flagstone.middleware"):
         first = await call(app, host="evil.com")
         second = await call(app, host="example.com")
-    assert (first.status, first.text, first.header("location")) == (400, "Invalid host header", None)
+    assert (first.status, first.text, first.header("location")) == (
+        400,
+        "Invalid host header",
+        None,
+    )
     assert second.status == 400
     [record] = caplog.records  # once per middleware, not once per request
     assert "allowed_hosts=[...]" in record.getMessage()

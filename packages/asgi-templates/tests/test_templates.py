@@ -254,7 +254,9 @@ LINK = "{{ url_for('static', path='app.css') }}"
         pytest.param(None, "", "http://evil.com/static/app.css", id="starlette-default"),
         pytest.param("https://example.com", "", "https://example.com/static/app.css", id="base"),
         pytest.param(
-            "https://example.com:8443/", "/app", "https://example.com:8443/app/static/app.css",
+            "https://example.com:8443/",
+            "/app",
+            "https://example.com:8443/app/static/app.css",
             id="port-and-root-path",
         ),
     ],

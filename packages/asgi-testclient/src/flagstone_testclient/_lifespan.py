@@ -15,7 +15,6 @@ from ._running import DISCONNECT_GRACE, finish_or_cancel, wait_for_event
 from ._scope import ASGI_VERSIONS
 from ._validation import LifespanValidator
 
-
 _RAISED_ON_LIFESPAN = (
     "The app raised this during lifespan startup (after reading `lifespan.startup`, before "
     "answering it), so the test client raises it, as Starlette's does. To test requests "

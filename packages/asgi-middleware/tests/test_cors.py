@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
@@ -439,3 +440,49 @@ async def test_preflight_requested_headers_are_checked_name_by_name(
     assert result.status == (200 if allowed else 400)
     if not allowed:
         assert result.text == "Disallowed CORS headers"
+
+
+# --- allow_origins=["*"] with allow_credentials=True ------------------------------------
+
+
+def test_wildcard_with_credentials_logs_one_warning_naming_the_fix(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="flagstone.middleware"):
+        CORSMiddleware(raw_app(), allow_origins=["*"], allow_credentials=True)
+    [record] = caplog.records
+    assert record.levelname == "WARNING"
+    assert "allow_origins=['https://app.example.com']" in record.getMessage()
+    assert "strict=True" in record.getMessage()
+
+
+def test_wildcard_with_credentials_is_not_a_python_warning() -> None:
+    # Ported test suites run with warnings as errors (Starlette's, FastAPI's):
+    # Starlette accepts this configuration, so constructing it must not raise there.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        CORSMiddleware(raw_app(), allow_origins=["*"], allow_credentials=True)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"allow_origins": ["*"]}, id="star-without-credentials"),
+        pytest.param(
+            {"allow_origins": ["https://a.example"], "allow_credentials": True},
+            id="listed-with-credentials",
+        ),
+    ],
+)
+def test_safe_configurations_log_nothing_even_when_strict(
+    caplog: pytest.LogCaptureFixture, kwargs: dict[str, Any]
+) -> None:
+    with caplog.at_level("DEBUG", logger="flagstone.middleware"):
+        CORSMiddleware(raw_app(), **kwargs)
+        CORSMiddleware(raw_app(), **kwargs, strict=True)
+    assert caplog.records == []
+
+
+def test_strict_refuses_wildcard_with_credentials() -> None:
+    with pytest.raises(ValueError, match=r"allow_origins=\['\*'\] with allow_credentials=True"):
+        CORSMiddleware(raw_app(), allow_origins=["*"], allow_credentials=True, strict=True)

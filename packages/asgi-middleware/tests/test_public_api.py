@@ -75,6 +75,7 @@ def test_starlette_constructor_defaults() -> None:
         "allow_private_network": False,
         "expose_headers": (),
         "max_age": 600,
+        "strict": False,  # keyword-only, flagstone's: refuse "*" with credentials
     }
     gzip = defaults(flagstone_middleware.GZipMiddleware)
     assert (gzip["minimum_size"], gzip["compresslevel"], gzip["thread_minimum_size"]) == (
@@ -85,6 +86,12 @@ def test_starlette_constructor_defaults() -> None:
     assert defaults(flagstone_middleware.TrustedHostMiddleware) == {
         "allowed_hosts": None,
         "www_redirect": True,
+    }
+    # Starlette's `status_code` (307), plus flagstone's keyword-only allowed hosts.
+    assert defaults(flagstone_middleware.HTTPSRedirectMiddleware) == {
+        "status_code": 307,
+        "allowed_hosts": None,
+        "host": None,
     }
     assert defaults(flagstone_middleware.AuthenticationMiddleware) == {"on_error": None}
     assert defaults(flagstone_middleware.BaseHTTPMiddleware) == {"dispatch": None}

@@ -25,6 +25,7 @@ origin in:
 
 from __future__ import annotations
 
+import logging
 import operator
 import re
 from collections.abc import Awaitable, Collection
@@ -47,6 +48,20 @@ _PREFLIGHT_VARY = (
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _VARY_ORIGIN = (b"vary", b"Origin")
 _header_name = operator.itemgetter(0)
+
+logger = logging.getLogger("flagstone.middleware")
+
+# A log line, not a `warnings.warn`: Starlette allows this configuration
+# silently, and test suites (Starlette's, FastAPI's, many apps') run with
+# warnings as errors, where a warning would turn a ported app's construction
+# into an exception.  `strict=True` is the way to make it one.
+WILDCARD_CREDENTIALS = (
+    "CORSMiddleware: allow_origins=['*'] with allow_credentials=True lets every web site "
+    "read this app's responses with the visitor's cookies (any Origin is echoed with "
+    "Access-Control-Allow-Credentials: true). List the origins that need credentials, "
+    "allow_origins=['https://app.example.com'] (or allow_origin_regex=...), or drop "
+    "allow_credentials; strict=True refuses this configuration."
+)
 
 
 def is_serialized_origin(origin: str) -> bool:
@@ -72,6 +87,12 @@ class CORSMiddleware(DerivedAttributes):
     never `*` (browsers refuse `*` with credentials).  A preflight for a
     disallowed origin, method, header or private-network access is answered
     400 `Disallowed CORS origin, method, ...`, naming what failed.
+
+    `allow_origins=["*"]` with `allow_credentials=True` lets any site read
+    responses with the visitor's cookies.  Starlette accepts it silently;
+    here construction logs one WARNING (logger `flagstone.middleware`)
+    naming the fix, and `strict=True` (keyword-only, not in Starlette)
+    refuses it with a `ValueError`.
     """
 
     # The constructor's defaults, normalized as `__init__` stores them: a
@@ -116,7 +137,13 @@ class CORSMiddleware(DerivedAttributes):
         allow_private_network: bool = False,
         expose_headers: Collection[str] = (),
         max_age: int = 600,
+        *,
+        strict: bool = False,
     ) -> None:
+        if "*" in allow_origins and allow_credentials:
+            if strict:
+                raise ValueError(WILDCARD_CREDENTIALS)
+            logger.warning(WILDCARD_CREDENTIALS)
         self.app = app
         if "*" in allow_methods:
             allow_methods = ALL_METHODS

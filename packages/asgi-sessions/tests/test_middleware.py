@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from base64 import b64decode, b64encode
 from datetime import timedelta
 from typing import Any
@@ -206,6 +207,51 @@ async def test_first_valid_of_duplicate_cookies_wins(helpers: Any) -> None:
     response = await helpers.call_http(make(helpers), "/read", header)
     assert response.json == {"user": "ada"}
     assert response.set_cookies == []  # clearing would also drop the good one
+
+
+async def test_first_of_two_valid_cookies_wins(helpers: Any) -> None:
+    # Two validly signed cookies (a tossed one, or a leftover after a path or
+    # domain change).  Starlette takes the last; flagstone the first that
+    # verifies, which browsers make the most specific path, then the oldest.
+    mine = helpers.forge_cookie({"user": "ada"})
+    theirs = helpers.forge_cookie({"user": "mallory"})
+    first = await helpers.call_http(make(helpers), "/read", f"session={mine}; session={theirs}")
+    assert first.json == {"user": "ada"}
+    assert first.set_cookies == []
+    swapped = await helpers.call_http(make(helpers), "/read", f"session={theirs}; session={mine}")
+    assert swapped.json == {"user": "mallory"}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"session_cookie": "__Host-session"}, "needs https_only=True, path='/' and no domain"),
+        (
+            {"session_cookie": "__Host-session", "https_only": True, "path": "/app"},
+            "path='/'",
+        ),
+        (
+            {"session_cookie": "__Host-session", "https_only": True, "domain": "example.com"},
+            "no domain",
+        ),
+        ({"session_cookie": "__Secure-session"}, "__Secure- cookie that is not Secure"),
+    ],
+    ids=["host-not-secure", "host-with-path", "host-with-domain", "secure-not-secure"],
+)
+def test_cookie_name_prefixes_need_their_attributes(
+    helpers: Any, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SessionMiddleware(helpers.session_app({}), secret_key="secret", **options)
+
+
+async def test_a_host_prefixed_cookie_works(helpers: Any) -> None:
+    app = make(helpers, session_cookie="__Host-session", https_only=True)
+    response = await helpers.call_http(app, "/set")
+    [set_cookie] = response.set_cookies
+    assert set_cookie.startswith("__Host-session=")
+    assert "secure" in set_cookie.lower()
+    assert "domain" not in set_cookie.lower()
 
 
 async def test_lifespan_passes_through(helpers: Any) -> None:

@@ -157,6 +157,7 @@ class SessionMiddleware(DerivedAttributes):
         if not is_token(session_cookie):
             raise ValueError(f"session_cookie {session_cookie!r} is not a valid cookie name")
         _check_cookie_options(self.path, self.same_site, self.https_only, self.partitioned)
+        _check_cookie_prefix(session_cookie, self.path, self.domain, self.https_only)
         # The value changes per response, the attributes never: built once, by
         # the contract's Set-Cookie builder (which checks path and domain).
         attributes = build_set_cookie(
@@ -307,6 +308,19 @@ class SessionMiddleware(DerivedAttributes):
         return error
 
     # -- load and save -------------------------------------------------------
+    # Several cookies with our name (cookie tossing: a sibling subdomain sets
+    # `session=...; Domain=example.com`, or a leftover after a path or domain
+    # change): the FIRST one that verifies wins, where Starlette takes the
+    # last one of the header, verified or not.  A deliberate choice:
+    # - first, as Werkzeug, Rack and PHP do: browsers send the cookie with the
+    #   longest path first, then the oldest (RFC 6265 §5.4), so the choice is
+    #   stable, not "whichever came last";
+    # - that verifies: a planted junk cookie can neither replace nor log out a
+    #   valid session (nothing is cleared: clearing ours would leave theirs);
+    # - neither order stops a planted *valid* cookie (the attacker's own
+    #   session, to log the victim into the attacker's account): the defence
+    #   is a `__Host-` cookie name, which no other host can set (checked at
+    #   construction).  Documented in the README and the porting guide.
     def _load_signed(self, scope: Scope) -> _State:
         """Load a cookie session (no store): synchronous, so no coroutine per request."""
         candidates = cookie_values(scope["headers"], self._cookie_name)
@@ -462,6 +476,25 @@ def _check_cookie_options(path: str, same_site: str, https_only: bool, partition
         what = "same_site='none'" if same_site.lower() == "none" else "partitioned=True"
         raise ValueError(
             f"{what} needs https_only=True: browsers drop such cookies unless they are Secure"
+        )
+
+
+def _check_cookie_prefix(name: str, path: str, domain: str | None, https_only: bool) -> None:
+    # `__Host-` is the defence against cookie tossing (a sibling subdomain
+    # planting its own `session` cookie for the parent domain): browsers only
+    # store such a cookie from a secure origin, host-only (no Domain) and for
+    # Path=/, so no other host can set one.  A `__Host-`/`__Secure-` cookie
+    # that breaks those rules is silently dropped by the browser: the session
+    # would never stick.  Fail at startup instead.
+    if name.startswith("__Host-") and (not https_only or path != "/" or domain is not None):
+        raise ValueError(
+            f"session_cookie {name!r} needs https_only=True, path='/' and no domain: "
+            "browsers drop a __Host- cookie otherwise"
+        )
+    if name.startswith("__Secure-") and not https_only:
+        raise ValueError(
+            f"session_cookie {name!r} needs https_only=True: browsers drop a __Secure- cookie "
+            "that is not Secure"
         )
 
 

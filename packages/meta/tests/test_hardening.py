@@ -13,10 +13,22 @@ import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from flagstone import App, AsyncTestClient, Middleware, Route, SessionMiddleware, TestClient
+from flagstone import (
+    App,
+    AsyncTestClient,
+    CompressionMiddleware,
+    GZipMiddleware,
+    HTMLResponse,
+    Middleware,
+    Request,
+    Route,
+    SessionMiddleware,
+    TestClient,
+)
 
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS.parents[2] / "tools"))
@@ -188,3 +200,47 @@ def test_a_misconfigured_middleware_stops_uvicorn_at_startup(tmp_path: Path) -> 
     assert "secret_key" in log, log
     assert "appears unsupported" not in log, log
     assert "Application startup complete" not in log, log
+
+
+# --- BREACH: a route opts out of compression --------------------------------------------
+
+
+class NoTransform:
+    """The route middleware the middleware README describes: `Cache-Control: no-transform`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def send_no_transform(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"cache-control", b"no-transform"),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_no_transform)
+
+
+async def _secret_page(request: Request) -> HTMLResponse:
+    # A secret and reflected input in one compressed body: what BREACH needs.
+    return HTMLResponse(f"token=s3cr3t search={request.query_params.get('q', '')} " * 50)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("compression", [GZipMiddleware, CompressionMiddleware])
+async def test_a_route_opts_out_of_compression_with_no_transform(compression: type) -> None:
+    app = App(
+        routes=[
+            Route("/account", _secret_page, middleware=[Middleware(NoTransform)]),
+            Route("/public", _secret_page),
+        ],
+        middleware=[Middleware(compression)],
+    )
+    async with AsyncTestClient(app) as client:
+        account = await client.get("/account?q=token=s", headers={"accept-encoding": "gzip"})
+        public = await client.get("/public?q=token=s", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in account.headers
+    assert account.headers["cache-control"] == "no-transform"
+    assert public.headers["content-encoding"] == "gzip"

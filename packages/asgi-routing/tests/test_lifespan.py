@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
@@ -309,6 +309,30 @@ def test_sync_generator_lifespan_is_refused() -> None:
         yield
 
     with pytest.raises(TypeError, match="asynccontextmanager"):
+        Router([], lifespan=lifespan)
+
+
+def test_asynccontextmanager_on_a_sync_generator_names_the_fix() -> None:
+    # contextlib alone says only "'generator' object is not an async iterator", at startup.
+    @asynccontextmanager
+    async def fine(app: Any) -> AsyncIterator[None]:
+        yield
+
+    @asynccontextmanager  # type: ignore[arg-type]
+    def lifespan(app: Any) -> Iterator[None]:
+        yield
+
+    Router([], lifespan=fine)
+    with pytest.raises(TypeError, match=r"over a sync generator .*write it `async def lifespan"):
+        Router([], lifespan=lifespan)
+
+
+def test_contextmanager_as_lifespan_names_the_fix() -> None:
+    @contextmanager
+    def lifespan(app: Any) -> Iterator[None]:
+        yield
+
+    with pytest.raises(TypeError, match=r"@contextmanager \(sync\).*asynccontextmanager"):
         Router([], lifespan=lifespan)
 
 

@@ -10,6 +10,7 @@ from routing_helpers import asgi, call, call_websocket, echo_scope, make_scope, 
 from flagstone_contract import (
     EXCEPTION_HANDLERS_KEY,
     HTTPException,
+    Middleware,
     Receive,
     Scope,
     Send,
@@ -506,6 +507,36 @@ def test_route_validation_errors() -> None:
         Mount("m", app=text_app("x"))
     with pytest.raises(ValueError, match="must not start with"):
         Host("/x", app=text_app("x"))
+
+
+def test_methods_as_a_string_is_a_type_error_naming_the_fix() -> None:
+    # Starlette takes methods="POST" as {"P", "O", "S", "T"}: every request 405.
+    with pytest.raises(TypeError, match=r"not the string 'POST': write methods=\['POST'\]"):
+        Route("/", text_app("x"), methods="POST")
+    with pytest.raises(TypeError, match=r"methods=\['POST'\]"):
+        Router().add_route("/", text_app("x"), methods="POST")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda mw: Route("/", text_app("x"), middleware=mw), id="Route"),
+        pytest.param(
+            lambda mw: WebSocketRoute("/", text_app("x"), middleware=mw), id="WebSocketRoute"
+        ),
+        pytest.param(lambda mw: Mount("/m", app=text_app("x"), middleware=mw), id="Mount"),
+    ],
+)
+def test_one_middleware_instead_of_a_list_is_a_type_error(make: Any) -> None:
+    with pytest.raises(TypeError, match=r"write middleware=\[Middleware\("):
+        make(Middleware(object))
+
+
+def test_mount_of_a_route_list_as_app_names_routes() -> None:
+    with pytest.raises(TypeError, match=r"for a list of routes write routes=\[\.\.\.\]"):
+        Mount("/m", [Route("/", text_app("x"))])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be an ASGI app"):
+        Mount("/m", app="not an app")  # type: ignore[arg-type]
 
 
 def test_route_methods_are_upper_cased_and_get_implies_head() -> None:

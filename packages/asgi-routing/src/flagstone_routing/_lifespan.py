@@ -33,8 +33,8 @@ from __future__ import annotations
 import inspect
 import traceback
 import warnings
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 from flagstone_contract import ASGIApp, Message, Receive, Scope, Send
@@ -70,6 +70,9 @@ def normalize_lifespan(lifespan: Any) -> Lifespan[Any] | None:
             f"lifespan={lifespan!r} is a sync generator; write it as an async generator "
             "decorated with @contextlib.asynccontextmanager"
         )
+    decorated = _decorated_generator(lifespan)
+    if decorated is not None:
+        raise TypeError(decorated)
     if not callable(lifespan):
         raise TypeError(
             f"lifespan must be a callable returning an async context manager, got {lifespan!r}"
@@ -80,6 +83,42 @@ def normalize_lifespan(lifespan: Any) -> Lifespan[Any] | None:
 @asynccontextmanager
 async def _no_lifespan(app: Any) -> AsyncIterator[None]:
     yield None
+
+
+def _sync_generator(app: Any) -> Iterator[None]:  # only its decorated code is used
+    yield None  # pragma: no cover
+
+
+# The code object every `@asynccontextmanager` / `@contextmanager` wrapper
+# shares (contextlib's inner `helper`): how a decorated function is recognised
+# without calling it.
+_ASYNC_CM_CODE = getattr(_no_lifespan, "__code__", None)
+_SYNC_CM_CODE = getattr(contextmanager(_sync_generator), "__code__", None)
+
+
+def _decorated_generator(lifespan: Any) -> str | None:
+    """What is wrong with a lifespan decorated on the wrong kind of generator, or None.
+
+    `@asynccontextmanager` over a sync generator fails only at startup with
+    contextlib's "'generator' object is not an async iterator", and
+    `@contextmanager` with "'_GeneratorContextManager' object does not
+    support the asynchronous context manager protocol": neither names the fix.
+    """
+    code = getattr(lifespan, "__code__", None)
+    wrapped = getattr(lifespan, "__wrapped__", None)
+    if code is None or wrapped is None:
+        return None
+    if code is _ASYNC_CM_CODE and inspect.isgeneratorfunction(wrapped):
+        return (
+            f"lifespan={wrapped.__qualname__} is @asynccontextmanager over a sync generator "
+            f"(def with yield): write it `async def {wrapped.__name__}(app): ... yield ...`"
+        )
+    if code is _SYNC_CM_CODE:
+        return (
+            f"lifespan={wrapped.__qualname__} is a @contextmanager (sync): decorate an async "
+            f"generator `async def {wrapped.__name__}(app)` with @contextlib.asynccontextmanager"
+        )
+    return None
 
 
 class _MountedLifespans:

@@ -25,7 +25,15 @@ from flagstone_contract.http import split_host
 from ._adapters import EndpointAdapter
 from ._compile import Segment, compile_path, get_route_path, regex_is_template, segment_shape
 from ._convertors import Convertor
-from ._routes import BaseRoute, Match, RouteInfo, allow_header, convert_params, replace_params
+from ._routes import (
+    BaseRoute,
+    Match,
+    RouteInfo,
+    allow_header,
+    check_middleware_list,
+    convert_params,
+    replace_params,
+)
 from ._urls import NoMatchFound, URLPath
 
 __all__ = ["Host", "Mount"]
@@ -106,6 +114,10 @@ class Mount(BaseRoute):
             raise ValueError(f"a Mount path must be empty or start with '/', got {path!r}")
         if (app is None) == (routes is None):
             raise ValueError("Mount needs exactly one of app=... (any ASGI app) or routes=[...]")
+        if app is not None and not callable(app):  # untyped callers
+            hint = " (for a list of routes write routes=[...])" if isinstance(app, list) else ""  # type: ignore[unreachable]
+            raise TypeError(f"Mount app must be an ASGI app, got {app!r}{hint}")
+        check_middleware_list(middleware)
         from ._router import Router
 
         self.path = path.rstrip("/")

@@ -70,6 +70,14 @@ _VERB_ORDER = {
 }
 
 
+def check_middleware_list(middleware: object) -> None:
+    """Refuse one `Middleware` where a list of them belongs (it would be iterated as one)."""
+    if isinstance(middleware, Middleware):
+        raise TypeError(
+            f"middleware must be a list of Middleware, not one: write middleware=[{middleware!r}]"
+        )
+
+
 def allow_header(methods: set[str]) -> str:
     """The methods in canonical order (standard verbs first, then the rest alphabetically)."""
     return ", ".join(sorted(methods, key=lambda m: (_VERB_ORDER.get(m, len(_VERB_ORDER)), m)))
@@ -355,6 +363,7 @@ class _EndpointRoute(BaseRoute):
         """Compile the path and wrap the endpoint: ASGI apps now, functions when adapted."""
         if not path.startswith("/"):
             raise ValueError(f"routed paths must start with '/', got {path!r}")
+        check_middleware_list(middleware)
         self.path = path
         self.endpoint = endpoint
         self.name = get_name(endpoint) if name is None else name
@@ -502,6 +511,13 @@ class Route(_EndpointRoute):
         self.include_in_schema = include_in_schema
         if max_body_size is not None:  # else keep a subclass's class-level limit
             self.max_body_size = max_body_size
+        if isinstance(methods, str):
+            # A string is a sequence of one-letter "methods": Starlette takes
+            # methods="POST" as {"P", "O", "S", "T"} and answers every request 405.
+            raise TypeError(
+                f"methods must be a list of HTTP methods, not the string {methods!r}: "
+                f"write methods=[{methods!r}]"
+            )
         if methods is None and is_function_endpoint(endpoint):
             methods = ["GET"]
         self.methods = None

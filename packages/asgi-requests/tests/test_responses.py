@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -12,6 +13,7 @@ import anyio.lowlevel
 import pytest
 
 from flagstone_requests import (
+    FileResponse,
     HTMLResponse,
     JSONResponse,
     PlainTextResponse,
@@ -813,14 +815,34 @@ def test_cookie_injection_is_refused(kwargs: dict[str, Any], message: str) -> No
         Response().set_cookie(**arguments)
 
 
-async def test_sync_background_gets_a_clear_error(http_scope, run_asgi) -> None:
+def send_email(ran: list[str]) -> None:
+    ran.append("ran")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda bg: Response(b"x", background=bg), id="Response"),
+        pytest.param(lambda bg: StreamingResponse(iter([b"x"]), background=bg), id="Streaming"),
+        pytest.param(lambda bg: FileResponse(__file__, background=bg), id="FileResponse"),
+    ],
+)
+def test_a_sync_function_as_background_is_refused_before_it_runs(make: Any) -> None:
+    # Starlette runs it on the event loop after the body, then fails to await None.
     ran: list[str] = []
+    with pytest.raises(TypeError, match=r"background=send_email is a sync function") as info:
+        make(functools.partial(send_email, ran))
+    assert "BackgroundTask(send_email, ...)" in str(info.value)
+    assert "BackgroundTasks()" in str(info.value)
+    assert ran == []
 
-    def sync_task() -> None:
-        ran.append("ran")
 
+async def test_a_sync_lambda_background_gets_a_clear_error_when_awaited(
+    http_scope, run_asgi
+) -> None:
+    # A lambda may return an awaitable, so it is checked only when called.
     with pytest.raises(TypeError, match="not an awaitable: pass an async callable"):
-        await run_asgi(Response(b"x", background=sync_task), http_scope())  # type: ignore[arg-type]
+        await run_asgi(Response(b"x", background=lambda: None), http_scope())  # type: ignore[arg-type,return-value]
 
 
 async def test_background_object_with_async_call(http_scope, run_asgi) -> None:

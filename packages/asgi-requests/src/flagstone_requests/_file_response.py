@@ -43,6 +43,7 @@ from ._responses import (
     BackgroundCallable,
     PlainTextResponse,
     Response,
+    check_background,
     encode_headers,
     run_background,
 )
@@ -93,7 +94,7 @@ class FileResponse(Response):
         self._abspath = os.path.abspath(path)
         self.status_code = status_code
         self.filename = filename
-        self.background = background
+        self.background = check_background(background)
         if media_type is None:
             media_type = mimetypes.guess_type(filename or os.fspath(path))[0]
             media_type = media_type or "application/octet-stream"

@@ -18,6 +18,7 @@ Streaming lives in `_streaming.py`, files in `_file_response.py`.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import json.encoder
@@ -27,7 +28,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from flagstone_contract import Receive, Scope, Send
-from flagstone_contract.http import build_set_cookie
+from flagstone_contract.http import build_set_cookie, is_async_callable
 
 from ._headers import MutableHeaders, encode_header_name, encode_header_value
 
@@ -38,6 +39,7 @@ __all__ = [
     "PlainTextResponse",
     "RedirectResponse",
     "Response",
+    "check_background",
     "encode_headers",
     "run_background",
 ]
@@ -79,8 +81,36 @@ def encode_headers(headers: Mapping[str, str] | None) -> list[tuple[bytes, bytes
     return [(encode_header_name(k), encode_header_value(k, v)) for k, v in headers.items()]
 
 
+def check_background(background: BackgroundCallable | None) -> BackgroundCallable | None:
+    """`background`, unless it is a plain sync function: a `TypeError` naming the fix.
+
+    A response awaits its background after the body went out; a sync
+    `send_email` would run there, on the event loop, and only then fail with
+    "can't be used in 'await' expression" (as in Starlette).  Checked when the
+    response is built, so the traceback shows the line that passed it.  A
+    lambda or a callable object may return an awaitable: those are checked
+    when called (`run_background`).
+    """
+    if background is None or is_async_callable(background):
+        return background
+    func: Any = background
+    while isinstance(func, functools.partial):
+        func = func.func
+    plain = inspect.ismethod(func) or inspect.isbuiltin(func)
+    if plain or (inspect.isfunction(func) and func.__name__ != "<lambda>"):
+        name = getattr(func, "__qualname__", repr(func))
+        raise TypeError(
+            f"background={name} is a sync function, and a response awaits its background "
+            f"after the body is sent. Pass background=BackgroundTask({name}, ...) (it runs "
+            "sync functions in a thread), or add it to a BackgroundTasks(); or make it "
+            "`async def`."
+        )
+    return background
+
+
 async def run_background(background: BackgroundCallable) -> None:
     """Await `background()`, saying clearly when it is not an async callable."""
+    check_background(background)
     pending = background()
     if not inspect.isawaitable(pending):
         # A sync function has already run (on the event loop); say what to do.
@@ -121,7 +151,7 @@ class Response:
         self.status_code = status_code
         if media_type is not None:
             self.media_type = media_type
-        self.background = background
+        self.background = check_background(background)
         self.body = self.render(content)
         self.init_headers(headers)
 

@@ -28,7 +28,7 @@ from ._concurrency import iterate_in_threadpool
 from ._exception_middleware import after_start
 from ._headers import Headers
 from ._request import BODY_STATE_KEY, Request
-from ._responses import BackgroundCallable, Response, run_background
+from ._responses import BackgroundCallable, Response, check_background, run_background
 
 __all__ = [
     "StreamingResponse",
@@ -366,7 +366,7 @@ class StreamingResponse(Response):
         self.status_code = status_code
         if media_type is not None:
             self.media_type = media_type
-        self.background = background
+        self.background = check_background(background)
         self.init_headers(headers)
 
     def encode_chunk(self, chunk: Any) -> bytes:

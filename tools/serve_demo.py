@@ -1,8 +1,10 @@
 """Serve the demo app with uvicorn on 127.0.0.1:8000 (the README's first command).
 
-`python tools/serve_demo.py [--port N] [--workers N]` (the port defaults to
-FLAGSTONE_DEMO_PORT, else 8000); the demo lives in
-packages/meta/examples/flagstone_demo.  With several workers, set
+`python tools/serve_demo.py [--port N] [--workers N] [--audit-log PATH]` (the
+port defaults to FLAGSTONE_DEMO_PORT, else 8000; the audit log to
+FLAGSTONE_DEMO_AUDIT_LOG, else `audit.log` in a new `flagstone-demo-*`
+directory under the temp dir, one per run, printed at start); the demo lives
+in packages/meta/examples/flagstone_demo.  With several workers, set
 FLAGSTONE_DEMO_SECRET (and FLAGSTONE_DEMO_REDIS_URL for shared store
 sessions) so every worker signs and reads the same sessions.
 
@@ -20,6 +22,7 @@ import os
 import select
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -62,6 +65,19 @@ def stop_when_an_ancestor_exits() -> None:
     threading.Thread(target=watch, name="ancestor-watch", daemon=True).start()
 
 
+def choose_audit_log(given: str | None) -> Path:
+    """The run's audit log, exported in FLAGSTONE_DEMO_AUDIT_LOG so every worker writes there."""
+    configured = given or os.environ.get("FLAGSTONE_DEMO_AUDIT_LOG")
+    if configured:
+        path = Path(configured).resolve()
+    else:
+        # A private directory per run (mkdtemp: mode 0700), never a fixed
+        # shared name in /tmp that another user could own or link first.
+        path = Path(tempfile.mkdtemp(prefix="flagstone-demo-")) / "audit.log"
+    os.environ["FLAGSTONE_DEMO_AUDIT_LOG"] = str(path)
+    return path
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -69,13 +85,16 @@ def main(argv: list[str]) -> int:
         "--port", type=int, default=int(os.environ.get("FLAGSTONE_DEMO_PORT", 8000))
     )
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--audit-log", help="audit log file (default: a new temp dir per run)")
     args = parser.parse_args(argv)
     try:
         import uvicorn
     except ImportError:
         print("uvicorn is missing: run this through `python -m hatch run demo:serve`.")
         return 1
+    audit_log = choose_audit_log(args.audit_log)
     print(f"Flagstone demo on http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
+    print(f"Audit log: {audit_log}", flush=True)
     stop_when_an_ancestor_exits()
     uvicorn.run(
         "flagstone_demo.app:app",

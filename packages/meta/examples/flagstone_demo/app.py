@@ -13,12 +13,15 @@
 Configuration (environment): `FLAGSTONE_DEMO_SECRET` (session key; a random
 one per process by default, so set it when running several workers),
 `FLAGSTONE_DEMO_REDIS_URL` (keep sessions in Redis instead of a cookie),
-`FLAGSTONE_DEMO_AUDIT_LOG` (audit log path; a temporary file by default).
+`FLAGSTONE_DEMO_AUDIT_LOG` (audit log path; by default `audit.log` in a new
+`flagstone-demo-*` directory under the temp dir, one per run, which
+`tools/serve_demo.py` prints).
 Serve it with `python -m hatch run demo:serve`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -77,9 +80,21 @@ chat_members: set[WebSocket] = set()
 
 
 def audit_log_path() -> Path:
-    """Where audit lines go: `FLAGSTONE_DEMO_AUDIT_LOG` or a file in the temp dir."""
+    """Where audit lines go: `FLAGSTONE_DEMO_AUDIT_LOG`, else `audit.log` in a directory of this run.
+
+    Not a fixed name in the shared temp dir: two users (or two runs) would
+    write into one file, and on a multi-user machine someone else could own
+    or link it first.  `tools/serve_demo.py` picks the directory once per run,
+    so several workers share it, and prints the path.
+    """
     configured = os.environ.get("FLAGSTONE_DEMO_AUDIT_LOG")
-    return Path(configured) if configured else Path(tempfile.gettempdir()) / "flagstone-audit.log"
+    return Path(configured) if configured else _run_directory() / "audit.log"
+
+
+@functools.cache
+def _run_directory() -> Path:
+    # mkdtemp: a new directory only this user can enter (mode 0700).
+    return Path(tempfile.mkdtemp(prefix="flagstone-demo-"))
 
 
 async def write_audit(event: str, user: str, detail: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import tracemalloc
 from collections.abc import Callable
@@ -566,3 +567,43 @@ async def test_empty_receive_and_send_are_the_defaults_and_say_what_to_pass() ->
         await empty_receive()
     with pytest.raises(RuntimeError, match="send"):
         await empty_send({"type": "http.response.start"})
+
+
+class _Decompressing(Request):
+    """The Starlette-era pattern: a subclass caching its own body() in `_body`."""
+
+    async def body(self) -> bytes:
+        if not hasattr(self, "_body"):
+            raw = await super().body()
+            if "gzip" in self.headers.getlist("content-encoding"):
+                raw = gzip.decompress(raw)
+            self._body = raw
+        return self._body
+
+
+@pytest.mark.parametrize("compress", [True, False])
+async def test_a_subclass_that_overrides_body_is_what_json_parses(
+    http_scope: ScopeFactory, body_channel: ChannelFactory, compress: bool
+) -> None:
+    payload = json.dumps([1] * 100).encode()
+    headers = {"content-type": "application/json"}
+    if compress:
+        payload = gzip.compress(payload)
+        headers["content-encoding"] = "gzip"
+    scope = http_scope(method="POST", headers=list(headers.items()))
+    plain = Request(scope, body_channel(payload).receive)
+    assert not hasattr(plain, "_body")  # only once a body was read
+    request = _Decompressing(scope, plain.receive)
+    with anyio.fail_after(5):
+        assert await request.json() == [1] * 100
+        assert sum(await request.json()) == 100
+
+
+async def test_a_body_override_result_is_held_to_the_json_cap(
+    http_scope: ScopeFactory, body_channel: ChannelFactory
+) -> None:
+    payload = gzip.compress(b"[" + b"0," * 5000 + b"0]")
+    scope = http_scope(method="POST", headers=[("content-encoding", "gzip")])
+    request = _Decompressing(scope, body_channel(payload).receive)
+    with pytest.raises(ContentTooLarge):
+        await request.json(max_size=1000)

@@ -102,7 +102,8 @@ async def test_receive_before_accept_is_refused(ws_scope, channel) -> None:
     ws, _ = make(ws_scope, channel)
     with pytest.raises(WebSocketDisconnected, match='call "accept" first'):
         await ws.receive_text()
-    with pytest.raises(WebSocketDisconnected, match='call "accept" first'):
+    # Starlette: sending before accept is an invalid message sequence.
+    with pytest.raises(RuntimeError, match='^Expected ASGI message "websocket.accept"'):
         await ws.send_text("x")
 
 
@@ -141,8 +142,10 @@ async def test_close_records_code(ws_scope, channel) -> None:
     await ws.close(4000, "over")
     assert chan.sent[-1] == {"type": "websocket.close", "code": 4000, "reason": "over"}
     assert (ws.close_code, ws.close_reason) == (4000, "over")
-    with pytest.raises(WebSocketDisconnected, match="already been closed"):
+    with pytest.raises(WebSocketDisconnected) as info:
         await ws.send_text("late")
+    assert str(info.value) == 'Cannot call "send" once a close message has been sent.'
+
 
 
 async def test_close_before_accept_rejects(ws_scope, channel) -> None:
@@ -193,8 +196,10 @@ async def test_denial_response(ws_scope, channel) -> None:
 
 async def test_denial_needs_extension(ws_scope, channel) -> None:
     ws, _ = make(ws_scope, channel)
-    with pytest.raises(RuntimeError, match=r"websocket\.http\.response"):
+    with pytest.raises(RuntimeError) as info:
         await ws.send_denial_response(PlainTextResponse("nope", status_code=403))
+    assert str(info.value) == "The server doesn't support the Websocket Denial Response extension."
+    assert any("'websocket.http.response'" in note for note in info.value.__notes__)
 
 
 async def test_denial_after_accept_is_refused(ws_scope, channel) -> None:
@@ -344,33 +349,48 @@ async def test_receive_in_every_state(incoming, outcome, ws_scope, channel) -> N
         assert await ws.receive() == incoming[-1]
         assert ws.client_state is WebSocketState[outcome]
     else:
-        with pytest.raises(outcome, match="expected ASGI message"):
+        with pytest.raises(outcome, match="^Expected ASGI message"):
             await ws.receive()
 
 
+NOT_ACCEPTED = 'WebSocket is not connected. Need to call "accept" first.'
+SEND_BEFORE_ACCEPT = (
+    'Expected ASGI message "websocket.accept", "websocket.close" or '
+    "\"websocket.http.response.start\", but got 'websocket.send'"
+)
+SEND_AFTER_CLOSE = 'Cannot call "send" once a close message has been sent.'
+RECEIVES = [
+    lambda ws: ws.receive_text(),
+    lambda ws: ws.receive_bytes(),
+    lambda ws: ws.receive_json(),
+]
+SENDS = [
+    lambda ws: ws.send_text("x"),
+    lambda ws: ws.send_bytes(b"x"),
+    lambda ws: ws.send_json(1),
+]
+
+
 @pytest.mark.parametrize(
-    "call",
+    ("call", "state", "error", "message"),
     [
-        lambda ws: ws.receive_text(),
-        lambda ws: ws.receive_bytes(),
-        lambda ws: ws.receive_json(),
-        lambda ws: ws.send_text("x"),
-        lambda ws: ws.send_bytes(b"x"),
-        lambda ws: ws.send_json(1),
+        *[(call, "CONNECTING", WebSocketDisconnected, NOT_ACCEPTED) for call in RECEIVES],
+        *[(call, "DISCONNECTED", WebSocketDisconnected, NOT_ACCEPTED) for call in RECEIVES],
+        *[(call, "CONNECTING", RuntimeError, SEND_BEFORE_ACCEPT) for call in SENDS],
+        *[(call, "DISCONNECTED", WebSocketDisconnected, SEND_AFTER_CLOSE) for call in SENDS],
     ],
-    ids=["receive_text", "receive_bytes", "receive_json", "send_text", "send_bytes", "send_json"],
 )
-@pytest.mark.parametrize(
-    ("state", "match"),
-    [("CONNECTING", 'call "accept" first'), ("DISCONNECTED", "already been closed")],
-)
-async def test_data_calls_need_an_open_socket(call, state, match, ws_scope, channel) -> None:
+async def test_data_calls_need_an_open_socket(
+    call, state, error, message, ws_scope, channel
+) -> None:
+    # Starlette's exception types and texts, whichever call hits the closed state.
     ws, chan = make(ws_scope, channel, text("1"), binary(b"1"))
     for earlier in REACH[state]:
         await ws.send(earlier)
     sent_before = list(chan.sent)
-    with pytest.raises(WebSocketDisconnected, match=match):
+    with pytest.raises(error) as info:
         await call(ws)
+    assert str(info.value) == message
     assert chan.sent == sent_before
 
 

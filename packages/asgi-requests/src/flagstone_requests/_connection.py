@@ -237,11 +237,16 @@ class HTTPConnection(Mapping[str, Any]):
         """
         router = self.scope.get("router") or self.scope.get("app")
         if router is None or not hasattr(router, "url_path_for"):
-            raise RuntimeError(
-                f"url_for({name!r}) needs a router: serve this app through "
+            error = RuntimeError(
+                "The `url_for` method can only be used inside a Starlette application "
+                "or with a router."
+            )
+            error.add_note(
+                f"flagstone: url_for({name!r}) needs a router: serve this app through "
                 "flagstone_routing.Router (or an app with url_path_for), which "
                 'sets scope["router"]'
             )
+            raise error
         url_path: URLPathLike = router.url_path_for(name, **path_params)
         result = url_path.make_absolute_url(base_url=self.base_url)
         return result if isinstance(result, URL) else URL(str(result))

@@ -76,18 +76,22 @@ _UNSET: Any = object()
 
 async def empty_receive() -> Message:
     """The default `receive` of a `Request` built without one: there is no body to read."""
-    raise RuntimeError(
-        "this Request was built without a receive channel: pass the ASGI receive "
-        "callable, Request(scope, receive), to read the body"
+    error = RuntimeError("Receive channel has not been made available")
+    error.add_note(
+        "flagstone: this Request was built without a receive channel; pass the ASGI "
+        "receive callable, Request(scope, receive), to read the body"
     )
+    raise error
 
 
 async def empty_send(message: Message) -> None:
     """The default `send` of a `Request` built without one."""
-    raise RuntimeError(
-        "this Request was built without a send channel: pass the ASGI send "
+    error = RuntimeError("Send channel has not been made available")
+    error.add_note(
+        "flagstone: this Request was built without a send channel; pass the ASGI send "
         "callable, Request(scope, receive, send), to send push promises or early hints"
     )
+    raise error
 
 
 class _BodyState:

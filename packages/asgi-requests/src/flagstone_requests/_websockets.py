@@ -167,9 +167,11 @@ class WebSocket(HTTPConnection):
         """Receive one ASGI message, checking that it is allowed now."""
         state = self.client_state
         if state is _DISCONNECTED:
-            raise WebSocketDisconnected(
-                f"cannot receive: the client has already disconnected (code {self.close_code})"
+            error = WebSocketDisconnected(
+                'Cannot call "receive" once a disconnect message has been received.'
             )
+            error.add_note(f"flagstone: the client disconnected with code {self.close_code}")
+            raise error
         message = await self._receive()
         if message["type"] != "websocket.receive" or state is not _CONNECTED:
             self._received(state, message)
@@ -181,7 +183,7 @@ class WebSocket(HTTPConnection):
         kind = message["type"]
         if state is _CONNECTING:
             if kind != "websocket.connect":
-                raise RuntimeError(f'expected ASGI message "websocket.connect", but got {kind!r}')
+                raise RuntimeError(f'Expected ASGI message "websocket.connect", but got {kind!r}')
             self.client_state = _CONNECTED
         elif kind == "websocket.disconnect":
             self.client_state = _DISCONNECTED
@@ -189,7 +191,7 @@ class WebSocket(HTTPConnection):
             self.close_reason = message.get("reason") or ""
         elif kind != "websocket.receive":
             raise RuntimeError(
-                'expected ASGI message "websocket.receive" or "websocket.disconnect", '
+                'Expected ASGI message "websocket.receive" or "websocket.disconnect", '
                 f"but got {kind!r}"
             )
 
@@ -202,9 +204,7 @@ class WebSocket(HTTPConnection):
                 self.application_state = _DISCONNECTED
                 self._closed_by_us(message)
             elif kind != "websocket.send":
-                raise RuntimeError(
-                    f'expected ASGI message "websocket.send" or "websocket.close", but got {kind!r}'
-                )
+                raise self._send_refused(kind)
         elif state is _CONNECTING:
             if kind == "websocket.accept":
                 self.application_state = _CONNECTED
@@ -214,23 +214,33 @@ class WebSocket(HTTPConnection):
             elif kind == "websocket.http.response.start":
                 self.application_state = _RESPONSE
             else:
-                raise RuntimeError(
-                    'expected ASGI message "websocket.accept", "websocket.close" or '
-                    f'"websocket.http.response.start", but got {kind!r}'
-                )
+                raise self._send_refused(kind)
         elif state is _RESPONSE:
             if kind != "websocket.http.response.body":
-                raise RuntimeError(
-                    f'expected ASGI message "websocket.http.response.body", but got {kind!r}'
-                )
+                raise self._send_refused(kind)
             if not message.get("more_body", False):
                 self.application_state = _DISCONNECTED
         else:
-            raise WebSocketDisconnected(f"cannot send {kind!r}: the WebSocket is already closed")
+            raise self._send_refused(kind)
         try:
             await self._send(message)
         except OSError:
             raise self._send_failed() from None
+
+    def _send_refused(self, kind: str) -> RuntimeError:
+        """The error for sending a `kind` message in the current state (Starlette's texts)."""
+        state = self.application_state
+        if state is _CONNECTED:
+            expected = '"websocket.send" or "websocket.close"'
+        elif state is _CONNECTING:
+            expected = '"websocket.accept", "websocket.close" or "websocket.http.response.start"'
+        elif state is _RESPONSE:
+            expected = '"websocket.http.response.body"'
+        else:
+            error = WebSocketDisconnected('Cannot call "send" once a close message has been sent.')
+            error.add_note(f"flagstone: {kind!r} was sent after the WebSocket closed")
+            return error
+        return RuntimeError(f"Expected ASGI message {expected}, but got {kind!r}")
 
     def _send_failed(self) -> WebSocketDisconnect:
         # ASGI spec 2.4: a send to a gone client raises OSError.  1006 is
@@ -293,10 +303,12 @@ class WebSocket(HTTPConnection):
         """
         extensions = self.scope.get("extensions") or {}
         if "websocket.http.response" not in extensions:
-            raise RuntimeError(
-                "the server does not support the 'websocket.http.response' extension, "
-                "so a denial response cannot be sent; call close() to reject with 403"
+            error = RuntimeError("The server doesn't support the Websocket Denial Response extension.")
+            error.add_note(
+                "flagstone: the server offers no 'websocket.http.response' extension; "
+                "call close() to reject the handshake with 403"
             )
+            raise error
         if self.application_state is not _CONNECTING:
             raise RuntimeError(
                 "a denial response can only be sent before the WebSocket is accepted or closed"
@@ -307,11 +319,10 @@ class WebSocket(HTTPConnection):
 
     def _require_connected(self) -> None:
         if self.application_state is not _CONNECTED:
-            raise WebSocketDisconnected(
-                'WebSocket is not connected. Need to call "accept" first.'
-                if self.application_state is _CONNECTING
-                else "WebSocket is not connected: it has already been closed."
-            )
+            error = WebSocketDisconnected('WebSocket is not connected. Need to call "accept" first.')
+            if self.application_state is not _CONNECTING:
+                error.add_note("flagstone: the WebSocket has already been closed")
+            raise error
 
     async def receive_text(self) -> str:
         """Receive a text frame (`TypeError` if a binary frame arrives)."""
@@ -414,7 +425,7 @@ class WebSocket(HTTPConnection):
     async def send_text(self, data: str) -> None:
         """Send a text frame."""
         if self.application_state is not _CONNECTED:
-            self._require_connected()
+            raise self._send_refused("websocket.send")
         if not self._plain:
             await self.send({"type": "websocket.send", "text": data})
             return
@@ -427,7 +438,7 @@ class WebSocket(HTTPConnection):
     async def send_bytes(self, data: bytes) -> None:
         """Send a binary frame."""
         if self.application_state is not _CONNECTED:
-            self._require_connected()
+            raise self._send_refused("websocket.send")
         if not self._plain:
             await self.send({"type": "websocket.send", "bytes": data})
             return
@@ -440,7 +451,9 @@ class WebSocket(HTTPConnection):
     async def send_json(self, data: Any, mode: Literal["text", "binary"] = "text") -> None:
         """Send `data` as compact JSON, in a text frame or (`mode="binary"`) a binary one."""
         _check_mode(mode)
-        self._require_connected()  # before encoding: a closed socket is the error to report
+        if self.application_state is not _CONNECTED:
+            # Before encoding: a closed socket is the error to report.
+            raise self._send_refused("websocket.send")
         text = _JSON.encode(data)
         # This class's own `send_text` / `send_bytes`, not a subclass
         # override (as in Starlette, which sends through `send()`).

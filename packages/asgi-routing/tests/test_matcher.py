@@ -159,8 +159,12 @@ def test_compile_path_format_and_host_patterns() -> None:
 def test_compile_path_rejects_duplicate_names() -> None:
     import pytest
 
-    with pytest.raises(ValueError, match="duplicated param name id"):
+    with pytest.raises(ValueError) as info:
         compile_path("/{id}/{id:int}")
+    assert str(info.value) == "Duplicated param name id at path /{id}/{id:int}"
+    with pytest.raises(ValueError) as info:
+        compile_path("/{id}/{name}/{id}/{name}")
+    assert str(info.value) == "Duplicated param names id, name at path /{id}/{name}/{id}/{name}"
 
 
 # Runs of literal segments ("/api/v1/...") are compared in one step; every

@@ -77,11 +77,7 @@ def compile_path(
         type_name = type_suffix.lstrip(":")
         convertor = available.get(type_name)
         if convertor is None:
-            known = ", ".join(sorted(available))
-            raise ValueError(
-                f"unknown path convertor {type_name!r} in {path!r}; known: {known}. "
-                f"Register it first: register_url_convertor({type_name!r}, MyConvertor())"
-            )
+            raise _unknown_convertor(type_name, path, available)
         regex += _placeholder_pattern(path[index : match.start()], name, convertor)
         path_format += path[index : match.start()] + "{" + name + "}"
         if name in param_convertors:
@@ -90,7 +86,8 @@ def compile_path(
         index = match.end()
     if duplicates:
         names = ", ".join(sorted(duplicates))
-        raise ValueError(f"duplicated param name {names} at path {path}")
+        ending = "s" if len(duplicates) > 1 else ""
+        raise ValueError(f"Duplicated param name{ending} {names} at path {path}")
     tail = path[index:]
     if is_host:
         # The port is not part of what a Host pattern matches: "Host" headers
@@ -174,3 +171,23 @@ def segment_shape(path: str, convertors: Mapping[str, Convertor[Any]]) -> list[S
                 return shape
         shape.append((ONE, ""))
     return shape
+
+
+class _UnknownConvertorError(ValueError, AssertionError):
+    """An unknown convertor type in a path: Starlette's text and `AssertionError`.
+
+    Also a `ValueError`: Starlette checks with `assert`, which vanishes under
+    `python -O`; this check holds there too.
+    """
+
+
+def _unknown_convertor(
+    type_name: str, path: str, available: Mapping[str, Convertor[Any]]
+) -> _UnknownConvertorError:
+    error = _UnknownConvertorError(f"Unknown path convertor '{type_name}'")
+    known = ", ".join(sorted(available))
+    error.add_note(
+        f"flagstone: in {path!r}; known convertors: {known}. "
+        f"Register it first: register_url_convertor({type_name!r}, MyConvertor())"
+    )
+    return error

@@ -406,3 +406,19 @@ async def test_conditions_decided_the_same_with_or_without_a_given_stat(
     resp = sent_response((await run_asgi(response, http_scope(headers=headers))).sent)
     assert resp.status == status
     assert resp.body == (CONTENT if status == 200 else b"")
+
+
+@pytest.mark.parametrize(
+    "headers", [[], [("range", "bytes=0-9,90-199")]], ids=["whole-file", "multipart-ranges"]
+)
+async def test_a_file_shorter_than_its_stat_result_says_so(
+    tmp_path, http_scope, run_asgi, headers
+) -> None:
+    # The file shrank after it was stat-ed: Starlette's message, same type.
+    path = tmp_path / "shrunk.bin"
+    path.write_bytes(b"x" * 100)
+    grown = os.stat_result((*os.stat(path)[:6], 200, *os.stat(path)[7:]))
+    assert grown.st_size == 200
+    with pytest.raises(RuntimeError) as info:
+        await run_asgi(FileResponse(path, stat_result=grown), http_scope(headers=headers))
+    assert str(info.value) == f"File at path {path} is shorter than expected."

@@ -124,6 +124,32 @@ async def test_hostile_range_headers(
         assert resp.body == CONTENT
 
 
+@pytest.mark.parametrize(
+    ("header", "status", "body"),
+    [
+        ("bytes=10-5", 400, b"Range header: start must be less than end"),
+        ("bytes=abc", 400, b"Range header: range must be requested"),
+        ("bytes= - ", 400, b"Range header: range must be requested"),
+        ("bytes=", 400, b"Range header: range must be requested"),
+        ("bytes 0-10", 400, b"Malformed range header."),
+        ("bytes=5000-6000", 416, b""),
+        ("bytes=5000-10", 416, b""),  # past the end is checked before inverted
+    ],
+)
+async def test_range_errors_have_starlettes_bodies(
+    header: str,
+    status: int,
+    body: bytes,
+    data_file: Path,
+    http_scope: Any,
+    run_asgi: Any,
+    sent_response: Any,
+) -> None:
+    resp = await get(data_file, http_scope, run_asgi, sent_response, ("range", header))
+    assert resp.status == status
+    assert resp.body == body
+
+
 # --- FileResponse ranges ------------------------------------------------------------
 
 
@@ -159,8 +185,9 @@ async def test_multiple_ranges_are_multipart(
             f"Content-Range: bytes 1019-1023/1024\r\n\r\n"
         ).encode()
         + CONTENT[-5:]
-        + f"\r\n--{boundary}--\r\n".encode()
+        + f"\r\n--{boundary}--".encode()
     )
+    # No CRLF after the closing delimiter: Starlette's body, byte for byte.
     assert resp.body == expected
     assert resp.header("content-length") == str(len(expected))
 

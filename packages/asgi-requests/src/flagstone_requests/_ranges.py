@@ -60,10 +60,14 @@ class RangeDecision:
 
     outcome: Outcome
     ranges: tuple[tuple[int, int], ...] = ()
+    detail: str = ""
+    """The 400's body (Starlette's `MalformedRangeHeader` texts)."""
 
 
 _FULL = RangeDecision("full")
-_BAD = RangeDecision("bad_request")
+_NO_UNIT = RangeDecision("bad_request", detail="Malformed range header.")
+_NO_RANGE = RangeDecision("bad_request", detail="Range header: range must be requested")
+_INVERTED = RangeDecision("bad_request", detail="Range header: start must be less than end")
 _UNSATISFIABLE = RangeDecision("unsatisfiable")
 
 
@@ -98,18 +102,20 @@ def _parse_spec(spec: str, size: int) -> tuple[int, int] | Literal["junk", "empt
     start = _parse_number(first)
     if start is None:
         return "junk"
-    if not last:
-        stop = size
-    else:
+    end = None
+    if last:
         end = _parse_number(last)
         if end is None:
             return "junk"
-        if end < start:
-            return "inverted"
-        stop = min(end + 1, size)
+    # A start past the end is unsatisfiable (416) before an inverted range
+    # is malformed (400): Starlette's order of checks.
     if start >= size:
         return "empty"
-    return (start, stop)
+    if end is None:
+        return (start, size)
+    if end < start:
+        return "inverted"
+    return (start, min(end + 1, size))
 
 
 def _merge(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
@@ -140,7 +146,7 @@ def parse_range(header: str, size: int, max_ranges: int = 100) -> RangeDecision:
     """
     unit, equals, specs_text = header.partition("=")
     if not equals:
-        return _BAD
+        return _NO_UNIT
     if unit.strip().lower() != "bytes":
         return _FULL
     # maxsplit bounds the work: a header with 100,000 commas is split only
@@ -155,14 +161,14 @@ def parse_range(header: str, size: int, max_ranges: int = 100) -> RangeDecision:
             continue  # RFC 9110 list syntax tolerates empty elements
         parsed = _parse_spec(spec, size)
         if parsed == "inverted":
-            return _BAD
+            return _INVERTED
         if parsed == "empty":
             saw_unsatisfiable = True
         elif parsed != "junk":
             ranges.append(parsed)
     if ranges:
         return RangeDecision("partial", _merge(ranges))
-    return _UNSATISFIABLE if saw_unsatisfiable else _BAD
+    return _UNSATISFIABLE if saw_unsatisfiable else _NO_RANGE
 
 
 def if_range_matches(if_range: str, etag: str | None, last_modified: str | None) -> bool:

@@ -34,7 +34,8 @@ class ClientDisconnect(Exception):
 class StreamConsumed(RuntimeError):
     """The body was already streamed without being kept, so it cannot be read again.
 
-    A `RuntimeError`, like Starlette's "Stream consumed".  Read the body with
+    A `RuntimeError` with Starlette's message, "Stream consumed" (why, and
+    what to do, are in its note).  Read the body with
     `await request.body()` (which keeps it in the scope for every later
     reader) instead of `request.stream()` if more than one reader needs it.
     """

@@ -251,11 +251,13 @@ class Request(HTTPConnection):
         if state.error is not None:
             raise _same_error(state.error)
         if state.consumed:
-            raise StreamConsumed(
-                "the request body was already read as a stream (request.stream() or "
-                "request.form()) without being kept, so it cannot be read again; read "
+            error = StreamConsumed("Stream consumed")
+            error.add_note(
+                "flagstone: the request body was already read as a stream (request.stream() "
+                "or request.form()) without being kept, so it cannot be read again; read "
                 "it with `await request.body()` first, which keeps it for every reader"
             )
+            raise error
         counter = self._body_counter(state)
         state.consumed = True
         return state, counter

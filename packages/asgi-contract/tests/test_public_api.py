@@ -13,7 +13,7 @@ EXPECTED = {
     "HTTPResponseTrailersEvent", "HTTPScope", "HTTPServerPushEvent", "LifespanScope",
     "LifespanShutdownCompleteEvent", "LifespanShutdownEvent", "LifespanShutdownFailedEvent",
     "LifespanStartupCompleteEvent", "LifespanStartupEvent", "LifespanStartupFailedEvent",
-    "MAX_BODY_SIZE_KEY", "Message", "Middleware", "MiddlewareFactory", "Receive",
+    "MAX_BODY_SIZE_KEY", "MAX_BODY_SIZE_SCOPE_KEY", "Message", "Middleware", "MiddlewareFactory", "Receive",
     "SCOPE_KEYS", "Scope", "ScopeKey", "Send", "StarletteDeprecationWarning", "WebSocketAcceptEvent", "WebSocketCloseEvent",
     "WebSocketConnectEvent", "WebSocketDisconnect", "WebSocketDisconnectEvent", "WebSocketException",
     "WebSocketReceiveEvent", "WebSocketResponseBodyEvent", "WebSocketResponseStartEvent",

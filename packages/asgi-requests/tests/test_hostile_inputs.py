@@ -105,7 +105,7 @@ ATTACKS: dict[str, Attack] = {
         [(part_head("f", "big.bin"), 1), (b"x", 8 * MiB), (b"\r\n" + END, 1)],
         scope_extra={MAX_BODY_SIZE_KEY: MiB},
         status=413,
-        message="Content Too Large: the request body exceeds the limit of 1048576 bytes (max_body_size).",
+        message="Content Too Large",
     ),
     # Starlette #890/#2155: a 30 GB JSON body; rejected before a byte is read.
     "json_declared_length_over_max_body_size": Attack(
@@ -115,7 +115,7 @@ ATTACKS: dict[str, Attack] = {
         headers=[("content-length", str(30 * 1024 * MiB))],
         scope_extra={MAX_BODY_SIZE_KEY: MiB},
         status=413,
-        message="exceeds the limit of 1048576 bytes (max_body_size)",
+        message="Content Too Large",
         max_receive_calls=0,
     ),
     "json_chunked_over_max_body_size": Attack(
@@ -124,7 +124,7 @@ ATTACKS: dict[str, Attack] = {
         read="json",
         scope_extra={MAX_BODY_SIZE_KEY: MiB},
         status=413,
-        message="(max_body_size)",
+        message="Content Too Large",
     ),
     # GHSA-v9pg-7xvm-68hf: a negative Content-Length must not disable the count.
     "negative_content_length_ghsa_v9pg": Attack(
@@ -134,7 +134,7 @@ ATTACKS: dict[str, Attack] = {
         headers=[("content-length", "-1")],
         scope_extra={MAX_BODY_SIZE_KEY: MiB},
         status=413,
-        message="(max_body_size)",
+        message="Content Too Large",
     ),
     # A non-ASCII digit passes str.isdigit() but not int(): must not be a 500.
     "content_length_superscript_digits": Attack(
@@ -144,7 +144,7 @@ ATTACKS: dict[str, Attack] = {
         headers=[("content-length", "\u00b2\u00b3")],
         scope_extra={MAX_BODY_SIZE_KEY: MiB},
         status=413,
-        message="(max_body_size)",
+        message="Content Too Large",
     ),
     # int() refuses > 4300 digits (CVE-2020-10735 guard): must not be a 500.
     "content_length_5000_digits": Attack(
@@ -154,7 +154,7 @@ ATTACKS: dict[str, Attack] = {
         headers=[("content-length", "9" * 5000)],
         scope_extra={MAX_BODY_SIZE_KEY: MiB},
         status=413,
-        message="(max_body_size)",
+        message="Content Too Large",
         max_receive_calls=0,
     ),
     "json_nested_too_deeply": Attack(

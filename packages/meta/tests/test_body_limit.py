@@ -181,3 +181,43 @@ def test_one_exception_class_under_every_name() -> None:
     )
     assert issubclass(ContentTooLarge, flagstone_contract.HTTPException)
     assert (ContentTooLarge(limit=5).status_code, ContentTooLarge(limit=5).limit) == (413, 5)
+
+
+@pytest.mark.parametrize("body", [declared, chunks], ids=["content_length", "chunked"])
+async def test_the_413_is_starlettes_content_too_large(body: Callable[[int], Any]) -> None:
+    # No exception handlers: the middleware itself answers, with Starlette's body.
+    app = RequestBodyLimitMiddleware(Router([Route("/", read_raw, methods=["POST"])]), LIMIT)
+    async with AsyncTestClient(app) as client:
+        response = await client.post("/", content=body(LIMIT + 1))
+    assert response.status_code == 413
+    assert response.text == "Content Too Large"
+    assert ContentTooLarge(limit=LIMIT).detail == "Content Too Large"
+
+
+async def test_a_layers_limit_is_put_back_when_it_returns() -> None:
+    from flagstone import MAX_BODY_SIZE_SCOPE_KEY
+
+    seen: list[Any] = []
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope[MAX_BODY_SIZE_SCOPE_KEY])
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    async def outer(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope[MAX_BODY_SIZE_SCOPE_KEY])
+        await RequestBodyLimitMiddleware(inner, 50)(scope, receive, send)
+        seen.append(scope[MAX_BODY_SIZE_SCOPE_KEY])
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await RequestBodyLimitMiddleware(outer, LIMIT)(scope, receive, send)
+        seen.append(MAX_BODY_SIZE_SCOPE_KEY in scope)
+
+    async with AsyncTestClient(app) as client:
+        assert (await client.post("/", content=b"x")).text == "ok"
+    assert MAX_BODY_SIZE_SCOPE_KEY == MAX_BODY_SIZE_KEY
+    assert seen == [LIMIT, 50, LIMIT, False]

@@ -12,7 +12,12 @@ author can build on it without pulling in any other flagstone package.
 __version__ = "0.2.0"
 
 from . import http, status
-from ._body_limit import BodyCounter, RequestBodyLimitMiddleware, limit_request_body
+from ._body_limit import (
+    MAX_BODY_SIZE_SCOPE_KEY,
+    BodyCounter,
+    RequestBodyLimitMiddleware,
+    limit_request_body,
+)
 from ._derived import DerivedAttributes
 from ._exceptions import (
     ContentTooLarge,
@@ -97,6 +102,7 @@ __all__ = [
     "LifespanStartupEvent",
     "LifespanStartupFailedEvent",
     "MAX_BODY_SIZE_KEY",
+    "MAX_BODY_SIZE_SCOPE_KEY",
     "Message",
     "Middleware",
     "MiddlewareFactory",

@@ -37,10 +37,14 @@ from ._types import (
 from .http import MalformedContentLength, parse_content_length
 
 __all__ = [
+    "MAX_BODY_SIZE_SCOPE_KEY",
     "BodyCounter",
     "RequestBodyLimitMiddleware",
     "limit_request_body",
 ]
+
+MAX_BODY_SIZE_SCOPE_KEY = MAX_BODY_SIZE_KEY
+"""Starlette's name for the scope key holding the body limit in force (`MAX_BODY_SIZE_KEY`)."""
 
 
 _MORE_THAN_ANY_LIMIT = 2**63
@@ -114,14 +118,40 @@ async def limit_request_body(
     their limit as data (a route, a router) and should not build a
     middleware object per request.
     """
+    # The limit in force outside is put back when `app` returns, as
+    # Starlette does: a layer's limit holds only for what it wraps.
+    outer_limit = scope.get(MAX_BODY_SIZE_KEY, _NO_LIMIT_SET)
     scope[MAX_BODY_SIZE_KEY] = max_body_size
     counter: BodyCounter | None = scope.get(BODY_COUNTER_KEY)
     if counter is not None:
         # An outer layer counts and answers; a middleware in between may have
         # copied the scope, so the limit goes where the counter reads it too.
+        counted_limit = counter.scope.get(MAX_BODY_SIZE_KEY, _NO_LIMIT_SET)
         counter.scope[MAX_BODY_SIZE_KEY] = max_body_size
-        await app(scope, receive, send)
+        try:
+            await app(scope, receive, send)
+        finally:
+            _restore_limit(counter.scope, counted_limit)
+            _restore_limit(scope, outer_limit)
         return
+    try:
+        await _count_and_answer(app, scope, receive, send)
+    finally:
+        _restore_limit(scope, outer_limit)
+
+
+_NO_LIMIT_SET: object = object()
+
+
+def _restore_limit(scope: Scope, limit: object) -> None:
+    if limit is _NO_LIMIT_SET:
+        scope.pop(MAX_BODY_SIZE_KEY, None)
+    else:
+        scope[MAX_BODY_SIZE_KEY] = limit
+
+
+async def _count_and_answer(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run `app` with the body counted; answer a plain 413 when nobody else can."""
     counter = scope[BODY_COUNTER_KEY] = BodyCounter(scope)
     started = False
 

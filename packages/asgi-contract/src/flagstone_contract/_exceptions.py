@@ -63,19 +63,19 @@ class HTTPException(Exception):
 class ContentTooLarge(HTTPException):
     """413: the request body, a form part or an uploaded file is larger than its limit.
 
-    `limit` is the limit in bytes; `detail` says which limit was hit.  The one
-    exception for every size limit in the toolkit: the declared
-    (`Content-Length`) and the streamed (chunked) case alike.
+    `limit` is the limit in bytes.  The one exception for every size limit in
+    the toolkit: the declared (`Content-Length`) and the streamed (chunked)
+    case alike.  For the request body limit (no `detail` given) the detail is
+    Starlette's, `Content Too Large`; which limit was hit is in the note.
     """
 
     def __init__(self, detail: str | None = None, *, limit: int) -> None:
-        if detail is None:
-            detail = (
-                f"Content Too Large: the request body exceeds the limit of {limit} bytes "
-                "(max_body_size)."
-            )
-        super().__init__(413, detail)
+        super().__init__(413, "Content Too Large" if detail is None else detail)
         self.limit = limit
+        if detail is None:
+            self.add_note(
+                f"flagstone: the request body exceeds the limit of {limit} bytes (max_body_size)"
+            )
 
 
 class WebSocketException(Exception):

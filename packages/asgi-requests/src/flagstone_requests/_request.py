@@ -596,7 +596,10 @@ def _declared_length(scope: Scope) -> int:
 def _same_error(error: ContentTooLarge | ClientDisconnect | RequestTimeout) -> Exception:
     # A fresh exception each time: re-raising one object grows its traceback.
     if isinstance(error, ContentTooLarge):
-        return ContentTooLarge(error.detail, limit=error.limit)
+        fresh = ContentTooLarge(error.detail, limit=error.limit)
+        for note in getattr(error, "__notes__", ()):
+            fresh.add_note(note)
+        return fresh
     if isinstance(error, RequestTimeout):
         return RequestTimeout(error.timeout)
     return ClientDisconnect()

@@ -158,20 +158,33 @@ class SessionMiddleware(DerivedAttributes):
             raise ValueError(f"session_cookie {session_cookie!r} is not a valid cookie name")
         _check_cookie_options(self.path, self.same_site, self.https_only, self.partitioned)
         _check_cookie_prefix(session_cookie, self.path, self.domain, self.https_only)
-        # The value changes per response, the attributes never: built once, by
-        # the contract's Set-Cookie builder (which checks path and domain).
-        attributes = build_set_cookie(
+        # The contract's Set-Cookie builder checks path and domain (a `;` or a
+        # control character would start an attribute of the caller's choice).
+        build_set_cookie(
             session_cookie, "v", path=self.path, domain=self.domain, secure=self.https_only,
-            httponly=True, samesite=self.same_site.lower(), partitioned=self.partitioned,
-        )[len(session_cookie) + 2 :].encode("latin-1")  # fmt: skip
-        age = b"" if self.max_age is None else b"; Max-Age=%d" % self.max_age
+            httponly=True, samesite=self.same_site, partitioned=self.partitioned,
+        )  # fmt: skip
+        # The value changes per response, the attributes never: built once,
+        # spelled and ordered as Starlette writes them (ported tests compare
+        # the header).
+        flags = "httponly; samesite=" + self.same_site
+        if self.https_only:
+            flags += "; secure"
+        if self.domain is not None:
+            flags += f"; domain={self.domain}"
+        if self.partitioned:
+            flags += "; partitioned"
+        age = "" if self.max_age is None else f"Max-Age={self.max_age}; "
         self._cookie_name = session_cookie.encode("ascii")
         self._set_prefix = self._cookie_name + b"="
-        self._set_suffix = age + attributes
-        # Max-Age=0 for current browsers, the 1970 Expires for old ones.
+        self._set_suffix = f"; path={self.path}; {age}{flags}".encode("latin-1")
+        # Starlette's deletion: a "null" value that expired in 1970.
         self._clear_header = (
             b"set-cookie",
-            self._set_prefix + b"; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT" + attributes,
+            self._set_prefix
+            + f"null; path={self.path}; expires=Thu, 01 Jan 1970 00:00:00 GMT; {flags}".encode(
+                "latin-1"
+            ),
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

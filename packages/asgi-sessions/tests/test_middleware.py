@@ -13,6 +13,7 @@ from itsdangerous import TimestampSigner
 
 from flagstone_sessions import (
     CookieTooLargeError,
+    MemoryStore,
     Session,
     SessionMiddleware,
     SessionNotSerializableError,
@@ -164,6 +165,18 @@ async def test_browser_session_cookie_has_no_max_age(helpers: Any) -> None:
     # ...and no timestamp check: an old cookie is still accepted.
     old = helpers.forge_cookie({"user": "old"}, age=400 * DAY)
     assert (await helpers.call_http(app, "/read", f"session={old}")).json == {"user": "old"}
+
+
+async def test_a_negative_max_age_expires_every_session_as_in_starlette(helpers: Any) -> None:
+    # Starlette's test_session_expires: the cookie is written, and refused when it comes back.
+    app = make(helpers, max_age=-1)
+    response = await helpers.call_http(app, "/set")
+    [set_cookie] = response.set_cookies
+    assert "; Max-Age=-1; " in set_cookie
+    match = re.search(r"session=([^;]*);", set_cookie)
+    assert match is not None
+    response = await helpers.call_http(app, "/read", f"session={match[1]}")
+    assert response.json == {}
 
 
 async def test_max_age_accepts_timedelta(helpers: Any) -> None:
@@ -587,8 +600,8 @@ async def test_session_flags_reset_at_save(helpers: Any) -> None:
         ({"same_site": "sometimes"}, "same_site"),
         ({"same_site": "none"}, "https_only=True"),
         ({"partitioned": True}, "https_only=True"),
-        ({"max_age": -1}, "max_age"),
         ({"max_age": "14 days"}, "max_age"),
+        ({"max_age": -1, "store": MemoryStore()}, "max_age must be >= 0 with a session store"),
     ],
     ids=lambda v: repr(v)[:30] if isinstance(v, dict) else None,
 )

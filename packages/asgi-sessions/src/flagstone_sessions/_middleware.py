@@ -138,7 +138,7 @@ class SessionMiddleware(DerivedAttributes):
         self.store = store
         self.sliding_expiry = sliding_expiry
         self.secret_key = secret_key
-        self.max_age = _seconds(max_age)
+        self.max_age = _seconds(max_age, negative_ok=store is None)
         self.session_cookie = session_cookie
         self.path = path
         self.same_site = same_site
@@ -465,14 +465,20 @@ def _adopt_replacement(scope: Scope, state: _State) -> None:
     state.session = scope["session"] = replacement
 
 
-def _seconds(max_age: int | timedelta | None) -> int | None:
+def _seconds(max_age: int | timedelta | None, *, negative_ok: bool) -> int | None:
+    # A negative max_age is accepted for cookie sessions, as in Starlette:
+    # every cookie is then already expired (`Max-Age=-1` deletes it at once,
+    # and one that comes back is refused).  A store cannot keep a record for
+    # negative seconds, so there it stays an error.
     if max_age is None:
         return None
     seconds = int(max_age.total_seconds()) if isinstance(max_age, timedelta) else max_age
-    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
         raise ValueError(
-            f"max_age must be a number of seconds >= 0, a timedelta or None, got {max_age!r}"
+            f"max_age must be a number of seconds, a timedelta or None, got {max_age!r}"
         )
+    if seconds < 0 and not negative_ok:
+        raise ValueError(f"max_age must be >= 0 with a session store, got {max_age!r}")
     return seconds
 
 

@@ -70,6 +70,8 @@ def test_writes_mark_modified(write: object) -> None:
 def test_pop_missing_and_setdefault_existing_do_not_modify() -> None:
     session = Session({"a": 1})
     assert session.pop("missing", None) is None
+    # Starlette: popping a missing key marks the session neither accessed nor modified.
+    assert (session.accessed, session.modified) == (False, False)
     assert session.setdefault("a", 5) == 1
     assert not session.modified
     assert session.accessed

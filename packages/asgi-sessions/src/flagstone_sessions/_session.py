@@ -125,8 +125,11 @@ class Session(dict[str, Any]):
         super().clear()
 
     def pop(self, key: str, *default: Any) -> Any:
-        """Remove `key` and return its value (or `default`)."""
-        self.accessed = True
+        """Remove `key` and return its value (or `default`).
+
+        Popping a missing key marks the session neither modified nor
+        accessed, as in Starlette.
+        """
         if super().__contains__(key):
             self._write()
         return super().pop(key, *default)

@@ -472,6 +472,11 @@ def test_endpoint_scope_type_is_checked(http_scope, ws_scope) -> None:
         Items(ws_scope(), noop, noop)
     with pytest.raises(ValueError, match="'websocket' scope"):
         WebSocketEndpoint(http_scope(), noop, noop)
+    # Starlette asserts the scope type: catchable as AssertionError too.
+    with pytest.raises(AssertionError):
+        Items(ws_scope(), noop, noop)
+    with pytest.raises(AssertionError):
+        WebSocketEndpoint(http_scope(), noop, noop)
 
 
 # --- a client that leaves mid-body ends the request quietly -----------------------

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from flagstone_contract import Receive, Scope
 
 from ._datastructures import URL, Address, Headers, QueryParams, State
+from ._exceptions import WrongScopeType
 from ._url import url_parts_from_scope
 
 __all__ = ["HTTPConnection", "URLPathLike", "cookie_parser"]
@@ -95,7 +96,7 @@ class HTTPConnection(Mapping[str, Any]):
         # `receive` is accepted for Starlette compatibility; subclasses that
         # read from the connection (Request, WebSocket) keep their own.
         if scope["type"] not in ("http", "websocket"):
-            raise ValueError(
+            raise WrongScopeType(
                 f"HTTPConnection needs an 'http' or 'websocket' scope, got {scope['type']!r}"
             )
         self.scope = scope
@@ -182,11 +183,12 @@ class HTTPConnection(Mapping[str, Any]):
     def session(self) -> dict[str, Any]:
         """The session (`scope["session"]`), set by a session middleware."""
         if "session" not in self.scope:
-            raise AssertionError(
-                "request.session needs a session middleware: wrap the app in "
-                "flagstone_sessions.SessionMiddleware (or any middleware that sets "
-                'scope["session"])'
+            error = AssertionError("SessionMiddleware must be installed to access request.session")
+            error.add_note(
+                "flagstone: wrap the app in flagstone_sessions.SessionMiddleware (or any "
+                'middleware that sets scope["session"])'
             )
+            raise error
         # No access marking here: flagstone's `Session` marks itself accessed
         # (for `Vary: Cookie`) when it is read, which is what the response
         # depends on; holding the object reads nothing.
@@ -197,18 +199,14 @@ class HTTPConnection(Mapping[str, Any]):
     def auth(self) -> Any:
         """Authentication credentials (`scope["auth"]`), set by an auth middleware."""
         if "auth" not in self.scope:
-            raise AssertionError(
-                'request.auth needs an authentication middleware that sets scope["auth"]'
-            )
+            raise AssertionError("AuthenticationMiddleware must be installed to access request.auth")
         return self.scope["auth"]
 
     @property
     def user(self) -> Any:
         """The authenticated user (`scope["user"]`), set by an auth middleware."""
         if "user" not in self.scope:
-            raise AssertionError(
-                'request.user needs an authentication middleware that sets scope["user"]'
-            )
+            raise AssertionError("AuthenticationMiddleware must be installed to access request.user")
         return self.scope["user"]
 
     @property
@@ -221,10 +219,10 @@ class HTTPConnection(Mapping[str, Any]):
                 # Servers without the lifespan protocol (daphne) send no
                 # `state`: say so when a lifespan value is looked up.
                 self._state._missing_hint = (
-                    ' (the server sent no scope["state"]: it does not run the ASGI '
+                    'flagstone: the server sent no scope["state"]: it does not run the ASGI '
                     "lifespan protocol, or runs it without state support, so values "
                     "a lifespan yields never reach requests; serve the app with "
-                    "uvicorn, hypercorn or granian, or set them at import time)"
+                    "uvicorn, hypercorn or granian, or set them at import time"
                 )
         return self._state
 

@@ -68,10 +68,11 @@ class State:
         try:
             return self._state[key]
         except KeyError:
+            error = AttributeError(f"'{type(self).__name__}' object has no attribute '{key}'")
             hint = self.__dict__.get("_missing_hint", "")
-            raise AttributeError(
-                f"'{type(self).__name__}' object has no attribute '{key}'{hint}"
-            ) from None
+            if hint:
+                error.add_note(hint)
+            raise error from None
 
     def __delattr__(self, key: str) -> None:
         try:

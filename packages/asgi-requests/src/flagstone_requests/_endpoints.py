@@ -43,7 +43,7 @@ from flagstone_contract import ASGIApp, HTTPException, Message, Receive, Scope, 
 from flagstone_contract.http import is_async_callable
 
 from ._exception_middleware import Progress, handle_exception, handlers_in
-from ._exceptions import ClientDisconnect
+from ._exceptions import ClientDisconnect, WrongScopeType
 from ._request import Request, client_gone
 from ._responses import PlainTextResponse, Response
 from ._websockets import WebSocket, WebSocketState
@@ -186,7 +186,7 @@ class HTTPEndpoint:
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            raise ValueError(f"HTTPEndpoint needs an 'http' scope, got {scope['type']!r}")
+            raise WrongScopeType(f"HTTPEndpoint needs an 'http' scope, got {scope['type']!r}")
         self.scope = scope
         self.receive = receive
         self.send = send
@@ -257,7 +257,7 @@ class WebSocketEndpoint:
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
-            raise ValueError(f"WebSocketEndpoint needs a 'websocket' scope, got {scope['type']!r}")
+            raise WrongScopeType(f"WebSocketEndpoint needs a 'websocket' scope, got {scope['type']!r}")
         self.scope = scope
         self.receive = receive
         self.send = send

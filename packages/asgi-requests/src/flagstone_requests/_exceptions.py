@@ -142,3 +142,13 @@ def _json_failure(error: Exception) -> str:
             f"({sys.get_int_max_str_digits()} digits, sys.set_int_max_str_digits)"
         )
     return str(error)
+
+
+class WrongScopeType(ValueError, AssertionError):
+    """A connection class or endpoint given a scope of the wrong type.
+
+    Starlette checks the scope type with a bare `assert`; this is also an
+    `AssertionError`, so ported code and tests catch it the same way, and a
+    `ValueError`, since the check holds under `python -O` too.  Private to
+    the package (not exported).
+    """

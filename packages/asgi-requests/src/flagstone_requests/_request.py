@@ -50,6 +50,7 @@ from ._exceptions import (
     InvalidJSON,
     RequestTimeout,
     StreamConsumed,
+    WrongScopeType,
 )
 from ._forms import DEFAULT_MAX_FORM_MEMORY_SIZE, FormLimits, check_form_limits, parse_form
 
@@ -189,7 +190,7 @@ class Request(HTTPConnection):
         self, scope: Scope, receive: Receive = empty_receive, send: Send = empty_send
     ) -> None:
         if scope["type"] != "http":
-            raise ValueError(f"Request needs an 'http' scope, got {scope['type']!r}")
+            raise WrongScopeType(f"Request needs an 'http' scope, got {scope['type']!r}")
         # HTTPConnection.__init__ would only repeat the type check.
         self.scope = scope
         self._receive = receive

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Literal
 from flagstone_contract import Message, Receive, Scope, Send, WebSocketDisconnect
 
 from ._connection import HTTPConnection
+from ._exceptions import WrongScopeType
 
 logger = logging.getLogger("flagstone_requests")
 
@@ -148,7 +149,7 @@ class WebSocket(HTTPConnection):
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "websocket":
-            raise ValueError(f"WebSocket needs a 'websocket' scope, got {scope.get('type')!r}")
+            raise WrongScopeType(f"WebSocket needs a 'websocket' scope, got {scope.get('type')!r}")
         super().__init__(scope)
         self._receive = receive
         self._send = send

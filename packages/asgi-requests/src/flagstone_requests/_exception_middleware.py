@@ -190,8 +190,9 @@ async def _render_http(
     request: Any,
 ) -> None:
     if progress.started:
-        _too_late(exc, "the response had already started")
-        raise exc
+        # Starlette's error, chained from the original (`__cause__`), which
+        # tracebacks and error trackers show with it.
+        raise RuntimeError("Caught handled exception, but response already started.") from exc
     if request is None:
         request = Request(scope, receive, send)
     response = await call_handler(handler, request, exc)

@@ -887,3 +887,28 @@ def test_spec_version_cache_stays_small_whatever_the_server_sends() -> None:
         scope = {"asgi": {"spec_version": f"2.{minor}"}}
         assert _streaming.spec_at_least_2_4(scope) is (minor >= 4)
     assert len(_streaming._SPEC_2_4) <= _streaming._SPEC_2_4_MAX
+
+
+async def _chunks() -> AsyncIterator[bytes]:
+    yield b"streamed"
+
+
+@pytest.mark.parametrize(
+    ("make", "body"),
+    [
+        (lambda path: PlainTextResponse("plain"), b"plain"),
+        (lambda path: StreamingResponse(_chunks()), b"streamed"),
+        (lambda path: FileResponse(path), b"from a file"),
+    ],
+    ids=["Response", "StreamingResponse", "FileResponse"],
+)
+async def test_a_scope_without_method_is_served(
+    make, body, tmp_path, http_scope, run_asgi, sent_response
+) -> None:
+    # Starlette's responses never read scope["method"]; hand-built scopes omit it.
+    path = tmp_path / "file.txt"
+    path.write_bytes(b"from a file")
+    scope = http_scope()
+    del scope["method"]
+    resp = sent_response((await run_asgi(make(path), scope)).sent)
+    assert (resp.status, resp.body) == (200, body)

@@ -281,7 +281,13 @@ class Response:
                 }
             )
             # HEAD: same headers (content-length included, RFC 9110 §9.3.2), no body.
-            body = b"" if scope["method"] == "HEAD" else self.body
+            try:
+                body = b"" if scope["method"] == "HEAD" else self.body
+            except KeyError:
+                # A hand-built scope without "method": Starlette never reads
+                # it here, so neither do we fail on it.  (try, not .get():
+                # free on the path every response takes.)
+                body = self.body
             await send({"type": "http.response.body", "body": body})
         else:
             # On a websocket scope the response is a denial (websocket.http.response).

@@ -422,3 +422,28 @@ async def test_a_file_shorter_than_its_stat_result_says_so(
     with pytest.raises(RuntimeError) as info:
         await run_asgi(FileResponse(path, stat_result=grown), http_scope(headers=headers))
     assert str(info.value) == f"File at path {path} is shorter than expected."
+
+
+@pytest.mark.parametrize(
+    ("spec_version", "quiet"), [("2.3", False), ("2.4", True)], ids=["spec-2.3", "spec-2.4"]
+)
+async def test_an_oserror_from_send_is_a_disconnect_only_from_spec_2_4(
+    data_file, http_scope, spec_version: str, quiet: bool
+) -> None:
+    # Before ASGI 2.4 an OSError from send is the server's error, as in Starlette.
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            raise OSError("broken pipe")
+
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    scope = http_scope(asgi={"version": "3.0", "spec_version": spec_version})
+    with anyio.fail_after(5):
+        if quiet:
+            await FileResponse(data_file)(scope, receive, send)
+        else:
+            with pytest.raises(OSError) as info:
+                await FileResponse(data_file)(scope, receive, send)
+            assert str(info.value) == "broken pipe"

@@ -140,8 +140,10 @@ async def test_failed_ping_ends_stream(http_scope) -> None:
         await anyio.sleep_forever()
         raise AssertionError
 
+    # ASGI 2.4: an OSError from send means the client is gone.
+    scope = http_scope(asgi={"version": "3.0", "spec_version": "2.4"})
     with anyio.fail_after(5):
-        await EventSourceResponse(events(), ping_interval=0.01)(http_scope(), receive, send)
+        await EventSourceResponse(events(), ping_interval=0.01)(scope, receive, send)
     assert cleaned.is_set()
 
 

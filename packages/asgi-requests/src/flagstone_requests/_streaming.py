@@ -84,8 +84,10 @@ async def run_until_disconnect(
     """Run `produce(send)` until it finishes or the client goes; True if it went.
 
     Two ways to learn of a disconnect: a send to a gone client raises
-    `OSError` (ASGI spec >= 2.4), and, with `watch`, a watcher task waits for
-    `http.disconnect` from `receive()` and cancels the producer at once.
+    `OSError` (ASGI spec >= 2.4; under an older spec the `OSError` is not a
+    disconnect and propagates, as in Starlette), and, with `watch`, a watcher
+    task waits for `http.disconnect` from `receive()` and cancels the
+    producer at once.
     `should_watch` decides: the watcher is skipped only when the producer may
     still need `receive()` for the request body, which the watcher would take.
 
@@ -114,8 +116,13 @@ async def run_until_disconnect(
         if loop is None:
             return await _watch_in_task_group(scope, receive, produce, out)
         return await _watch_on_asyncio(loop, scope, receive, produce, out)
-    except _ClientGone:
-        return True
+    except _ClientGone as gone:
+        if spec_at_least_2_4(scope):
+            return True
+        # Before spec 2.4 an OSError from `send` means nothing defined (a
+        # server reports a disconnect through `receive()` only): it is the
+        # server's error and propagates as itself, as in Starlette.
+        raise gone.__cause__ if isinstance(gone.__cause__, OSError) else gone
 
 
 async def send_or_gone(send: Send, message: Message) -> None:
@@ -139,8 +146,11 @@ async def _watch_in_task_group(
             nonlocal disconnected, error
             try:
                 await produce(send)
-            except _ClientGone:
-                disconnected = True
+            except _ClientGone as gone:
+                if spec_at_least_2_4(scope):
+                    disconnected = True
+                else:
+                    error = gone  # not a disconnect before 2.4: see run_until_disconnect
             except Exception as exc:
                 # Re-raised below, outside the task group, so that callers and
                 # exception handlers see the error itself, not an ExceptionGroup.

@@ -1,11 +1,16 @@
 """HTTP status codes and WebSocket close codes as named constants.
 
 Names follow Starlette's `starlette.status` (RFC 9110 names, e.g.
-`HTTP_413_CONTENT_TOO_LARGE`, with the older names kept as aliases), so
-`from flagstone_contract import status` is a drop-in replacement.
+`HTTP_413_CONTENT_TOO_LARGE`), so `from flagstone_contract import status` is a
+drop-in replacement.  The four older names RFC 9110 replaced still work and,
+as in Starlette, warn `StarletteDeprecationWarning` when read; any other
+unknown name is an `AttributeError`.
 """
 
+import warnings
 from typing import Final
+
+from ._exceptions import StarletteDeprecationWarning
 
 __all__ = [
     "HTTP_100_CONTINUE",
@@ -45,17 +50,13 @@ __all__ = [
     "HTTP_411_LENGTH_REQUIRED",
     "HTTP_412_PRECONDITION_FAILED",
     "HTTP_413_CONTENT_TOO_LARGE",
-    "HTTP_413_REQUEST_ENTITY_TOO_LARGE",
-    "HTTP_414_REQUEST_URI_TOO_LONG",
     "HTTP_414_URI_TOO_LONG",
     "HTTP_415_UNSUPPORTED_MEDIA_TYPE",
     "HTTP_416_RANGE_NOT_SATISFIABLE",
-    "HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE",
     "HTTP_417_EXPECTATION_FAILED",
     "HTTP_418_IM_A_TEAPOT",
     "HTTP_421_MISDIRECTED_REQUEST",
     "HTTP_422_UNPROCESSABLE_CONTENT",
-    "HTTP_422_UNPROCESSABLE_ENTITY",
     "HTTP_423_LOCKED",
     "HTTP_424_FAILED_DEPENDENCY",
     "HTTP_425_TOO_EARLY",
@@ -157,14 +158,6 @@ HTTP_508_LOOP_DETECTED: Final = 508
 HTTP_510_NOT_EXTENDED: Final = 510
 HTTP_511_NETWORK_AUTHENTICATION_REQUIRED: Final = 511
 
-# Older names for four codes renamed by RFC 9110.
-HTTP_413_REQUEST_ENTITY_TOO_LARGE: Final = 413  # older name, kept for code written against it
-HTTP_414_REQUEST_URI_TOO_LONG: Final = 414  # older name, kept for code written against it
-HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE: Final = (
-    416  # older name, kept for code written against it
-)
-HTTP_422_UNPROCESSABLE_ENTITY: Final = 422  # older name, kept for code written against it
-
 # WebSocket close codes (RFC 6455 section 7.4.1).
 WS_1000_NORMAL_CLOSURE: Final = 1000
 WS_1001_GOING_AWAY: Final = 1001
@@ -181,3 +174,29 @@ WS_1012_SERVICE_RESTART: Final = 1012
 WS_1013_TRY_AGAIN_LATER: Final = 1013
 WS_1014_BAD_GATEWAY: Final = 1014
 WS_1015_TLS_HANDSHAKE: Final = 1015
+
+
+# Older names for four codes renamed by RFC 9110: readable, with a warning.
+_RENAMED: Final = {
+    "HTTP_413_REQUEST_ENTITY_TOO_LARGE": "HTTP_413_CONTENT_TOO_LARGE",
+    "HTTP_414_REQUEST_URI_TOO_LONG": "HTTP_414_URI_TOO_LONG",
+    "HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE": "HTTP_416_RANGE_NOT_SATISFIABLE",
+    "HTTP_422_UNPROCESSABLE_ENTITY": "HTTP_422_UNPROCESSABLE_CONTENT",
+}
+
+
+def __getattr__(name: str) -> int:
+    new_name = _RENAMED.get(name)
+    if new_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"'{name}' is deprecated. Use '{new_name}' instead.",
+        category=StarletteDeprecationWarning,
+        stacklevel=2,
+    )
+    value: int = globals()[new_name]
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, *_RENAMED])

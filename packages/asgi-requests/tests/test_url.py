@@ -249,13 +249,18 @@ def test_authority_looking_request_target_stays_the_path(target: str, source: st
         expected_host = None
     url = URL(scope=scope_for(target, **extra))
     escapes: dict[str, str | int | None] = {"\\": "%5C", "\t": "%09", "\n": "%0A", "\r": "%0D"}
-    assert url.path == target.translate(str.maketrans(escapes))
+    expected_path = target.translate(str.maketrans(escapes))
+    if expected_host is not None and not target.startswith("/"):
+        expected_path = "/" + expected_path  # after an authority a path starts with "/"
+    assert url.path == expected_path
     assert url.hostname == expected_host
     assert url.username is None
     assert url.password is None
     assert "evil.com" not in url.netloc
     # Read back as a string, it still does not name evil.com as the host.
     assert URL(str(url)).hostname == expected_host
+    if expected_host is not None:
+        assert URL(str(url)).path == url.path
 
 
 @settings(max_examples=300, deadline=None)
@@ -284,3 +289,28 @@ def test_any_host_header_leaves_the_path_alone(
     # Without an authority a leading "//" is written "/%2F" (the contract's
     # safe_location_path): the same path once decoded, never a host.
     assert reparsed.path in (url.path, safe_location_path(url.path))
+
+
+@pytest.mark.parametrize("target", ["@google.com", "user@google.com", "x"])
+def test_a_path_without_leading_slash_reads_back_the_same(target: str) -> None:
+    # Starlette 1.10: "http://testserver/@google.com", path "/@google.com".
+    url = URL(scope=scope_for(target))
+    assert str(url) == f"http://testserver/{target}"
+    assert url.path == "/" + target
+    assert URL(str(url)).path == url.path
+    assert url.hostname == "testserver"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"url": "http://x/", "scope": {}}, 'Cannot set both "url" and "scope".'),
+        ({"scope": {}, "path": "/x"}, 'Cannot set both "scope" and "**components".'),
+        ({"url": "http://x/", "path": "/x"}, 'Cannot set both "url" and "**components".'),
+    ],
+)
+def test_conflicting_arguments_are_starlettes_assertion(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(AssertionError) as info:
+        URL(**kwargs)
+    assert str(info.value) == message
+    assert isinstance(info.value, TypeError)

@@ -73,8 +73,15 @@ def url_parts_from_scope(
     if query is None:
         query = (scope.get("query_string") or b"").decode("latin-1")
     netloc = scope_netloc(scope, scheme)
-    # No authority: a relative URL, path and query only (as in Starlette).
-    return SplitResult(scheme if netloc else "", netloc, path.translate(_PATH_ESCAPES), query, "")
+    if not netloc:
+        # No authority: a relative URL, path and query only (as in Starlette).
+        return SplitResult("", "", path.translate(_PATH_ESCAPES), query, "")
+    if path and path[0] != "/":
+        # After an authority the path starts with "/" (RFC 3986 §3.3), so a
+        # target such as "@example.com" reads "/@example.com", the same path
+        # the string form reads back (Starlette's urlunsplit adds it too).
+        path = "/" + path
+    return SplitResult(scheme, netloc, path.translate(_PATH_ESCAPES), query, "")
 
 
 def _unsplit(parts: SplitResult) -> str:
@@ -103,6 +110,12 @@ def _unsplit(parts: SplitResult) -> str:
     return url
 
 
+class _BadArguments(TypeError, AssertionError):
+    # Starlette asserts (its messages are these); a TypeError too, since
+    # it is a bad call, and the check holds under `python -O`.
+    pass
+
+
 class URL:
     """A URL whose parts are parsed only when first asked for.
 
@@ -122,13 +135,15 @@ class URL:
 
     def __init__(self, url: str = "", scope: Scope | None = None, **components: Any) -> None:
         if scope is not None:
-            if url or components:
-                raise TypeError("URL() takes either a url string, scope= or components, not both")
+            if url:
+                raise _BadArguments('Cannot set both "url" and "scope".')
+            if components:
+                raise _BadArguments('Cannot set both "scope" and "**components".')
             self._url = None
             self._parts = url_parts_from_scope(scope)
         elif components:
             if url:
-                raise TypeError("URL() takes either a url string or components, not both")
+                raise _BadArguments('Cannot set both "url" and "**components".')
             built = URL("").replace(**components)
             self._url, self._parts = built._url, built._parts
         else:

@@ -160,14 +160,15 @@ def test_valid_hosts(value: str, expected: tuple[str, int | None]) -> None:
         "", ":80", "example.com:65536", "example.com:99999999", "example.com:8o",
         "example.com/abc?x=", "evil.com@example.com", "example.com#x", "exa mple.com",
         "example.com\\evil", "ex%41mple.com", "a..b", ".example.com", "[:::]", "[::1",
-        "[1.2.3.4]", "[::1%25eth0]", "[v1.]", "[vx.y]", "[::1]x", "[::1]:", "x" * 300,
+        "[1.2.3.4]", "[::1%25eth0]", "[v1.]", "[vx.y]", "[V1.x]", "[::1]x", "[::1]:", "x" * 300,
         "example.com:80:80", "exa\x00mple.com",
     ],
     ids=[
         "empty", "port-only", "port-too-large", "port-huge", "port-not-digits",
         "path-and-query", "userinfo", "fragment", "space", "backslash", "percent-escape",
         "empty-label", "leading-dot", "bad-ipv6", "unclosed-bracket", "ipv4-in-brackets",
-        "zone-id", "empty-ipvfuture", "bad-ipvfuture-version", "junk-after-literal",
+        "zone-id", "empty-ipvfuture", "bad-ipvfuture-version", "upper-case-ipvfuture-v",
+        "junk-after-literal",
         "empty-port-after-literal-ok?", "300-chars", "two-ports", "nul",
     ],
 )  # fmt: skip

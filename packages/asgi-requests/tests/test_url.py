@@ -155,10 +155,14 @@ def test_invalid_ipv6_literal_falls_back_to_the_server(host: bytes) -> None:
     assert url.netloc == "testserver"
 
 
-def test_ipvfuture_literal_is_accepted() -> None:
+def test_ipvfuture_literal_is_read_as_starlette_reads_it() -> None:
     url = URL(scope=scope_for("/a", headers=[(b"host", b"[v1.x]:8080")]))
     assert url.netloc == "[v1.x]:8080"
     assert url.port == 8080
+    # Starlette accepts a lower-case "v" only; anything else falls back to the server.
+    for host in (b"[V1.x]", b"[V1.x]:8080", b"[v1.x/evil]"):
+        url = URL(scope=scope_for("/a", headers=[(b"host", host)]))
+        assert str(url) == "http://testserver/a"
 
 
 def test_from_scope_without_host_is_relative() -> None:

@@ -145,7 +145,9 @@ class HostPort(NamedTuple):
 _REG_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?", re.ASCII)
 _MAX_NAME = 253
 # IPvFuture (RFC 3986): "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ).
-_IP_FUTURE = re.compile(r"[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+", re.ASCII)
+# A lower-case "v" only, as Starlette reads it: "[V1.x]" falls back to the
+# server address there, so it must here too.
+_IP_FUTURE = re.compile(r"v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+", re.ASCII)
 _PORT = re.compile(r"[0-9]*", re.ASCII)
 
 
@@ -153,7 +155,8 @@ def split_host(value: str) -> HostPort | None:
     """Validate a Host header (or any `host[:port]`): `HostPort`, or None if invalid.
 
     Accepted: a registered name or IPv4 address, a bracketed IPv6 literal
-    that `ipaddress` accepts (no zone id), or an IPvFuture literal, then an
+    that `ipaddress` accepts (no zone id), or an IPvFuture literal (lower-case
+    `v`, as in Starlette), then an
     optional `:port` of digits.  Leading zeros in the port are accepted
     (`:000080` is port 80, as Starlette and RFC 3986 read it); a port above
     65535 is invalid; an empty port (`host:`) means no port.  The returned
@@ -189,7 +192,7 @@ def split_host(value: str) -> HostPort | None:
 
 def _valid_ip_literal(inner: str) -> bool:
     if inner[:1] in ("v", "V"):
-        return _IP_FUTURE.fullmatch(inner) is not None
+        return _IP_FUTURE.fullmatch(inner) is not None  # "V...": no match
     if "%" in inner:
         # A zone id (RFC 6874) names an interface of the *client's* machine;
         # it has no meaning in a Host header.

@@ -469,3 +469,25 @@ async def test_cancelling_the_request_cancels_the_app_task() -> None:
         await started.wait()
         tg.cancel_scope.cancel()
     assert unwound == [True]
+
+
+async def test_dispatch_request_can_send_early_hints() -> None:
+    # Starlette gives dispatch a Request with the send channel.
+    class Hints(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: Any) -> Response:
+            await request.send_early_hints("</style.css>; rel=preload; as=style")
+            return await call_next(request)
+
+    app = Hints(raw_hello)
+    scope_extensions = {"http.response.early_hint": {}}
+
+    async def with_extension(scope: Any, receive: Any, send: Any) -> None:
+        await app({**scope, "extensions": scope_extensions}, receive, send)
+
+    sent = await drive(with_extension)
+    assert sent[0] == {
+        "type": "http.response.early_hint",
+        "links": [b"</style.css>; rel=preload; as=style"],
+    }
+    assert sent[1]["status"] == 200
+    assert body(sent[1:]) == b"Hello"

@@ -371,7 +371,9 @@ class BaseHTTPMiddleware(DerivedAttributes):
                 var.set(value)
             return response_class(exchange)
 
-        response = await self.dispatch_func(self._request_class(scope, receive), call_next)
+        # `send` too, as in Starlette: `dispatch` may send early hints.
+        request = self._request_class(scope, receive, send)
+        response = await self.dispatch_func(request, call_next)
         await response(scope, receive, send)
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import re
 import sys
 import time
 import traceback
@@ -34,17 +36,22 @@ from flagstone import App as Starlette
 # from starlette.background import BackgroundTasks
 from flagstone_background import BackgroundTasks
 
+# from starlette import status
 # from starlette.exceptions import HTTPException, StarletteDeprecationWarning
 # from starlette.middleware import Middleware
+# from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY, RequestBodyLimitMiddleware
 # from starlette.types import ASGIApp, Receive, Scope, Send
 from flagstone_contract import (
+    MAX_BODY_SIZE_SCOPE_KEY,
     ASGIApp,
     HTTPException,
     Middleware,
     Receive,
+    RequestBodyLimitMiddleware,
     Scope,
     Send,
     StarletteDeprecationWarning,
+    status,
 )
 
 # from starlette.middleware.base import BaseHTTPMiddleware
@@ -52,12 +59,17 @@ from flagstone_middleware import BaseHTTPMiddleware
 
 # from starlette.concurrency import run_in_threadpool, run_until_first_complete
 # from starlette.endpoints import HTTPEndpoint, WebSocketEndpoint
-# from starlette.datastructures import FormData, Headers
+# from starlette.datastructures import URL, FormData, Headers
 # from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+# from starlette.middleware.exceptions import ExceptionMiddleware
 # from starlette.requests import Request
-# from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
+# from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse
+# from starlette.responses import Response
 # from starlette.websockets import WebSocket, WebSocketDisconnect
 from flagstone_requests import (
+    URL,
+    ExceptionMiddleware,
+    FileResponse,
     FormData,
     FormParser,
     Headers,
@@ -68,6 +80,7 @@ from flagstone_requests import (
     PlainTextResponse,
     RedirectResponse,
     Request,
+    Response,
     WebSocket,
     WebSocketDisconnect,
     WebSocketEndpoint,
@@ -87,8 +100,8 @@ from flagstone_routing import (
     register_url_convertor,
 )
 
-# from starlette.middleware.sessions import SessionMiddleware
-from flagstone_sessions import SessionMiddleware
+# from starlette.middleware.sessions import Session, SessionMiddleware
+from flagstone_sessions import Session, SessionMiddleware
 
 # from starlette.templating import Jinja2Templates
 from flagstone_templates import Jinja2Templates
@@ -926,6 +939,229 @@ def test_route_middleware_with_a_capitalised_header_name(client):
     assert all("X-Frame-Options" in str(w.message) for w in caught)
     assert response.headers["x-frame-options"] == "DENY"
     assert response.text == "Hello, world!"
+
+
+# --- Starlette's exact texts and behaviours (issue 25) -------------------------------------
+# Written as Starlette's own tests write them: the exact text with ==, the
+# exception type Starlette raises.
+
+
+def test_range_errors_are_starlettes_400s(tmp_path, anyio_backend):
+    path = tmp_path / "example.txt"
+    path.write_bytes(b"x" * 1000)
+    client = TestClient(FileResponse(path), backend=anyio_backend)
+    for value, text in [
+        ("bytes=100-50", "Range header: start must be less than end"),
+        ("bytes=abc-def", "Range header: range must be requested"),
+        ("bytes 0-10", "Malformed range header."),
+    ]:
+        response = client.get("/", headers={"Range": value})
+        assert (response.status_code, response.text) == (400, text)
+    response = client.get("/", headers={"Range": "bytes=2000-3000"})
+    assert (response.status_code, response.content) == (416, b"")
+    assert response.headers["content-range"] == "bytes */1000"
+
+
+def test_multipart_byteranges_end_without_crlf(tmp_path, anyio_backend):
+    path = tmp_path / "example.txt"
+    path.write_bytes(b"0123456789" * 100)
+    client = TestClient(FileResponse(path), backend=anyio_backend)
+    response = client.get("/", headers={"Range": "bytes=0-9, 100-109"})
+    assert response.status_code == 206
+    boundary = response.headers["content-type"].split("boundary=")[1]
+    assert response.content.endswith(f"\r\n--{boundary}--".encode())
+    assert response.headers["content-length"] == str(len(response.content))
+
+
+def test_a_file_that_shrank_is_shorter_than_expected(tmp_path, anyio_backend):
+    path = tmp_path / "example.txt"
+    path.write_bytes(b"x" * 10)
+    stat_result = os.stat_result((*os.stat(path)[:6], 20, *os.stat(path)[7:]))
+    client = TestClient(FileResponse(path, stat_result=stat_result), backend=anyio_backend)
+    with pytest.raises(RuntimeError) as info:
+        client.get("/", headers={"Range": "bytes=0-4, 15-19"})
+    assert str(info.value) == f"File at path {path} is shorter than expected."
+
+
+def test_session_cookie_attributes(anyio_backend):
+    async def set_session(request):
+        request.session["user"] = "alice"
+        return JSONResponse({"ok": True})
+
+    session_app = Starlette(
+        routes=[Route("/", set_session)],
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key="example",
+                path="/app",
+                https_only=True,
+                domain="example.com",
+                partitioned=True,
+            )
+        ],
+    )
+    response = TestClient(session_app, backend=anyio_backend).get("/")
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("session=")
+    assert cookie.endswith(
+        "; path=/app; Max-Age=1209600; httponly; samesite=lax; secure; "
+        "domain=example.com; partitioned"
+    )
+
+
+def test_session_expires_with_a_negative_max_age(anyio_backend):
+    async def update(request):
+        request.session.update(await request.json())
+        return JSONResponse({"session": request.session})
+
+    async def view(request):
+        return JSONResponse({"session": request.session})
+
+    session_app = Starlette(
+        routes=[Route("/update", update, methods=["POST"]), Route("/view", view)],
+        middleware=[Middleware(SessionMiddleware, secret_key="example", max_age=-1)],
+    )
+    client = TestClient(session_app, backend=anyio_backend)
+    response = client.post("/update", json={"some": "data"})
+    assert response.json() == {"session": {"some": "data"}}
+    expired = re.search(r"session=([^;]*);", response.headers["set-cookie"])
+    assert expired is not None
+    client = TestClient(session_app, backend=anyio_backend, cookies={"session": expired[1]})
+    assert client.get("/view").json() == {"session": {}}
+
+
+def test_session_pop_of_a_missing_key_marks_nothing():
+    session = Session()
+    assert session.pop("missing", None) is None
+    assert (session.accessed, session.modified) == (False, False)
+
+
+def test_request_messages(anyio_backend):
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    with pytest.raises(RuntimeError) as info:
+        Request(scope).url_for("homepage")
+    assert str(info.value) == (
+        "The `url_for` method can only be used inside a Starlette application or with a router."
+    )
+    with pytest.raises(AssertionError) as info:
+        Request(scope).session  # noqa: B018
+    assert str(info.value) == "SessionMiddleware must be installed to access request.session"
+
+
+async def test_send_early_hints_without_a_send_channel(anyio_backend):
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "headers": [],
+        "extensions": {"http.response.early_hint": {}},
+    }
+    with pytest.raises(RuntimeError) as info:
+        await Request(scope).send_early_hints("</style.css>; rel=preload")
+    assert str(info.value) == "Send channel has not been made available"
+
+
+async def test_stream_consumed(anyio_backend):
+    async def receive():
+        return {"type": "http.request", "body": b"data", "more_body": False}
+
+    request = Request({"type": "http", "method": "POST", "path": "/", "headers": []}, receive)
+    assert [chunk async for chunk in request.stream()] == [b"data", b""]
+    with pytest.raises(RuntimeError) as info:
+        await request.body()
+    assert str(info.value) == "Stream consumed"
+
+
+def test_websocket_denial_without_the_extension(anyio_backend):
+    async def deny(scope, receive, send):
+        websocket = WebSocket(scope, receive, send)
+        await websocket.send_denial_response(PlainTextResponse("no", status_code=403))
+
+    scope = {"type": "websocket", "path": "/", "headers": [], "extensions": {}}
+    with pytest.raises(RuntimeError) as info:
+        anyio.run(deny, scope, None, None, backend=anyio_backend)
+    assert str(info.value) == "The server doesn't support the Websocket Denial Response extension."
+
+
+def test_duplicated_param_names():
+    with pytest.raises(ValueError) as info:
+        Route("/{id}/{name}/{id}/{name}", homepage)
+    assert str(info.value) == "Duplicated param names id, name at path /{id}/{name}/{id}/{name}"
+
+
+def test_handled_exception_after_the_response_started(anyio_backend):
+    async def app_(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise HTTPException(status_code=406)
+
+    client = TestClient(ExceptionMiddleware(app_), backend=anyio_backend)
+    with pytest.raises(RuntimeError) as info:
+        client.get("/")
+    assert str(info.value) == "Caught handled exception, but response already started."
+    assert isinstance(info.value.__cause__, HTTPException)
+
+
+def test_request_body_limit_texts_and_scope_key(anyio_backend):
+    seen = []
+
+    async def read(request):
+        seen.append(request.scope[MAX_BODY_SIZE_SCOPE_KEY])
+        return PlainTextResponse(f"{len(await request.body())}")
+
+    limited = RequestBodyLimitMiddleware(Router([Route("/", read, methods=["POST"])]), 10)
+    client = TestClient(limited, backend=anyio_backend)
+    response = client.post("/", content=b"x" * 11)
+    assert (response.status_code, response.text) == (413, "Content Too Large")
+    assert client.post("/", content=b"x" * 10).text == "10"
+    assert seen == [10, 10]
+
+
+async def test_a_response_does_not_need_the_method(anyio_backend):
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    await Response("hello")({"type": "http", "headers": []}, None, send)
+    assert sent[1]["body"] == b"hello"
+
+
+def test_deprecated_status_names_warn():
+    with pytest.warns(StarletteDeprecationWarning) as record:
+        assert status.HTTP_413_REQUEST_ENTITY_TOO_LARGE == 413
+    assert str(record[0].message) == (
+        "'HTTP_413_REQUEST_ENTITY_TOO_LARGE' is deprecated. Use 'HTTP_413_CONTENT_TOO_LARGE' instead."
+    )
+    with pytest.raises(AttributeError):
+        status.HTTP_999_UNKNOWN  # noqa: B018
+
+
+def test_url_path_without_a_leading_slash():
+    url = URL(scope={"scheme": "http", "server": ("testserver", 80), "path": "@google.com",
+                     "query_string": b"", "headers": []})  # fmt: skip
+    assert url.path == "/@google.com"
+    assert URL(str(url)).path == url.path
+    future = URL(scope={"scheme": "http", "server": ("testserver", 80), "path": "/",
+                        "query_string": b"", "headers": [(b"host", b"[V1.x]")]})  # fmt: skip
+    assert str(future) == "http://testserver/"
+
+
+async def test_an_oserror_from_send_before_asgi_2_4_propagates(tmp_path, anyio_backend):
+    path = tmp_path / "example.txt"
+    path.write_bytes(b"x" * 10)
+
+    async def send(message):
+        if message["type"] == "http.response.body":
+            raise OSError("broken pipe")
+
+    async def receive():
+        await anyio.sleep_forever()
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [],
+             "asgi": {"version": "3.0", "spec_version": "2.3"}}  # fmt: skip
+    with pytest.raises(OSError):
+        await FileResponse(path)(scope, receive, send)
 
 
 # --- the porting guide ---------------------------------------------------------------------

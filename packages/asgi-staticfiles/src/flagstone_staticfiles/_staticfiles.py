@@ -147,11 +147,12 @@ class StaticFiles(DerivedAttributes):
         self.precompressed = _codings(precompressed)
         self.cache_control = cache_control
         if check_dir and directory is not None and not os.path.isdir(directory):
-            raise RuntimeError(
-                f"Directory '{os.fspath(directory)}' does not exist "
-                f"(resolved to '{os.path.abspath(directory)}'); create it, fix the path, "
-                "or pass check_dir=False if it is created later"
+            error = RuntimeError(f"Directory '{directory}' does not exist")
+            error.add_note(
+                f"flagstone: resolved to '{os.path.abspath(directory)}'; create it, fix the "
+                "path, or pass check_dir=False if it is created later"
             )
+            raise error
 
     def get_directories(
         self,
@@ -166,17 +167,18 @@ class StaticFiles(DerivedAttributes):
         for package in packages or []:
             name, folder = package if isinstance(package, tuple) else (package, "statics")
             spec = importlib.util.find_spec(name)
+            # Starlette's texts (its quoting of the folder included); ours in a note.
             if spec is None or spec.origin is None:
-                raise _PackageDirectoryError(
-                    f"Package {name!r} could not be found (or is a namespace package "
-                    "without an __init__.py)."
-                )
+                error = _PackageDirectoryError(f"Package {name!r} could not be found.")
+                error.add_note("flagstone: or it is a namespace package without an __init__.py")
+                raise error
             package_directory = os.path.normpath(os.path.join(spec.origin, "..", folder))
             if not os.path.isdir(package_directory):
-                raise _PackageDirectoryError(
-                    f"Directory {folder!r} in package {name!r} could not be found "
-                    f"(looked for '{package_directory}')."
+                error = _PackageDirectoryError(
+                    f"Directory '{folder!r}' in package {name!r} could not be found."
                 )
+                error.add_note(f"flagstone: looked for '{package_directory}'")
+                raise error
             directories.append(package_directory)
         return directories
 

@@ -539,6 +539,23 @@ def test_mount_of_a_route_list_as_app_names_routes() -> None:
         Mount("/m", app="not an app")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: Route("x", text_app("x")), "Routed paths must start with '/'"),
+        (lambda: Mount("m", app=text_app("x")), "Routed paths must start with '/'"),
+        (lambda: Mount("/m"), "Either 'app=...', or 'routes=' must be specified"),
+        (lambda: Host("/x", app=text_app("x")), "Host must not start with '/'"),
+    ],
+    ids=["route-path", "mount-path", "mount-without-app", "host-with-slash"],
+)
+def test_definition_errors_are_starlettes_assertions(build: Any, message: str) -> None:
+    # Starlette asserts these, with these texts; ours are ValueErrors too.
+    with pytest.raises(AssertionError) as info:
+        build()
+    assert str(info.value) == message
+
+
 def test_route_methods_are_upper_cased_and_get_implies_head() -> None:
     route = Route("/x", text_app("x"), methods=["get", "post"])
     assert route.methods == {"GET", "HEAD", "POST"}

@@ -173,21 +173,29 @@ def segment_shape(path: str, convertors: Mapping[str, Convertor[Any]]) -> list[S
     return shape
 
 
-class _UnknownConvertorError(ValueError, AssertionError):
-    """An unknown convertor type in a path: Starlette's text and `AssertionError`.
+class DefinitionError(ValueError, AssertionError):
+    """A route, mount or host defined wrongly: Starlette's text, and `AssertionError`.
 
-    Also a `ValueError`: Starlette checks with `assert`, which vanishes under
-    `python -O`; this check holds there too.
+    Starlette checks route definitions with `assert`; this is an
+    `AssertionError` too, so ported code and tests catch it the same way,
+    and a `ValueError`, since the check must hold under `python -O`.  Our
+    guidance goes in a note.  Private to the package (not exported).
     """
+
+
+def definition_error(message: str, note: str) -> DefinitionError:
+    """A `DefinitionError` with Starlette's `message` and our `note` (prefixed `flagstone: `)."""
+    error = DefinitionError(message)
+    error.add_note("flagstone: " + note)
+    return error
 
 
 def _unknown_convertor(
     type_name: str, path: str, available: Mapping[str, Convertor[Any]]
-) -> _UnknownConvertorError:
-    error = _UnknownConvertorError(f"Unknown path convertor '{type_name}'")
+) -> DefinitionError:
     known = ", ".join(sorted(available))
-    error.add_note(
-        f"flagstone: in {path!r}; known convertors: {known}. "
-        f"Register it first: register_url_convertor({type_name!r}, MyConvertor())"
+    return definition_error(
+        f"Unknown path convertor '{type_name}'",
+        f"in {path!r}; known convertors: {known}. "
+        f"Register it first: register_url_convertor({type_name!r}, MyConvertor())",
     )
-    return error

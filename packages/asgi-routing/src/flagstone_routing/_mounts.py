@@ -23,7 +23,14 @@ from flagstone_contract import (
 from flagstone_contract.http import split_host
 
 from ._adapters import EndpointAdapter
-from ._compile import Segment, compile_path, get_route_path, regex_is_template, segment_shape
+from ._compile import (
+    Segment,
+    compile_path,
+    definition_error,
+    get_route_path,
+    regex_is_template,
+    segment_shape,
+)
 from ._convertors import Convertor
 from ._routes import (
     BaseRoute,
@@ -111,8 +118,15 @@ class Mount(BaseRoute):
         convertors: Mapping[str, Convertor[Any]] | None = None,
     ) -> None:
         if path != "" and not path.startswith("/"):
-            raise ValueError(f"a Mount path must be empty or start with '/', got {path!r}")
-        if (app is None) == (routes is None):
+            raise definition_error(
+                "Routed paths must start with '/'", f"a Mount path must be empty or start with '/', got {path!r}"
+            )
+        if app is None and routes is None:
+            raise definition_error(
+                "Either 'app=...', or 'routes=' must be specified",
+                "Mount needs exactly one of app=... (any ASGI app) or routes=[...]",
+            )
+        if app is not None and routes is not None:
             raise ValueError("Mount needs exactly one of app=... (any ASGI app) or routes=[...]")
         if app is not None and not callable(app):  # untyped callers
             hint = " (for a list of routes write routes=[...])" if isinstance(app, list) else ""  # type: ignore[unreachable]
@@ -305,7 +319,7 @@ class Host(BaseRoute):
         convertors: Mapping[str, Convertor[Any]] | None = None,
     ) -> None:
         if host.startswith("/"):
-            raise ValueError(f"a Host pattern must not start with '/', got {host!r}")
+            raise definition_error("Host must not start with '/'", f"got {host!r}")
         self.host = host
         self.app = app
         self.name = name

@@ -32,6 +32,7 @@ from ._compile import (
     PARAM_RE,
     Segment,
     compile_path,
+    definition_error,
     get_route_path,
     regex_is_template,
     segment_shape,
@@ -362,7 +363,7 @@ class _EndpointRoute(BaseRoute):
     ) -> None:
         """Compile the path and wrap the endpoint: ASGI apps now, functions when adapted."""
         if not path.startswith("/"):
-            raise ValueError(f"routed paths must start with '/', got {path!r}")
+            raise definition_error("Routed paths must start with '/'", f"got {path!r}")
         check_middleware_list(middleware)
         self.path = path
         self.endpoint = endpoint

@@ -58,9 +58,9 @@ class URLPath(str):
 class NoMatchFound(Exception):
     """`url_path_for` found no route with that name and exactly those params.
 
-    The message lists what exists, so a typo or a missing parameter is
-    obvious: which routes carry the name and which params they take, or the
-    names that do exist.
+    The message is Starlette's; the note lists what exists, so a typo or a
+    missing parameter is obvious: which routes carry the name and which
+    params they take, or the names that do exist.
     """
 
     def __init__(
@@ -69,10 +69,14 @@ class NoMatchFound(Exception):
         path_params: Iterable[str],
         known: Iterable[tuple[str, frozenset[str]]] | None = None,
     ) -> None:
+        given = list(path_params)
         self.name = name
-        self.path_params = sorted(path_params)
+        self.path_params = sorted(given)
         self.known = list(known or ())
-        super().__init__(self._message())
+        # Starlette's text; which routes carry the name and what they take
+        # (or which names exist) is in the note.
+        super().__init__(f'No route exists for name "{name}" and params "{", ".join(given)}".')
+        self.add_note("flagstone: " + self._message())
 
     def _message(self) -> str:
         given = _braces(self.path_params)

@@ -310,17 +310,20 @@ class WebSocketEndpoint:
                 raise RuntimeError("Expected text websocket messages, but got bytes")
             return text
         if self.encoding != "json":
-            raise RuntimeError(
-                f"{type(self).__qualname__}.encoding is {self.encoding!r}; "
+            # Starlette asserts, with this text; ours holds under `python -O`.
+            error = _UnsupportedEncoding(f"Unsupported 'encoding' attribute {self.encoding}")
+            error.add_note(
+                f"flagstone: {type(self).__qualname__}.encoding is {self.encoding!r}; "
                 'use "text", "bytes", "json" or None'
             )
+            raise error
         # JSON may come in either frame kind (binary as UTF-8), as in Starlette.
         # The error messages are Starlette's, which ported tests match on.
         try:
             return json.loads(text if text is not None else bytes(data or b"").decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             await websocket.close(code=1003)
-            raise RuntimeError(f"Malformed JSON data received: {exc}") from exc
+            raise RuntimeError("Malformed JSON data received.") from exc  # the cause says where
 
     async def on_connect(self, websocket: WebSocket) -> None:
         """Called first; accepts the connection by default."""
@@ -331,3 +334,8 @@ class WebSocketEndpoint:
 
     async def on_disconnect(self, websocket: WebSocket, close_code: int) -> None:
         """Called last, with the close code (1011 if a handler failed)."""
+
+
+class _UnsupportedEncoding(RuntimeError, AssertionError):
+    # Starlette's check is an `assert`; flagstone's was a RuntimeError.  Both.
+    pass

@@ -47,9 +47,20 @@ def test_from_scope_with_one_shot_iterator_is_stored_once() -> None:
     assert Headers(scope=scope)["a"] == "1"
 
 
-def test_only_one_source_allowed() -> None:
-    with pytest.raises(TypeError, match="at most one"):
-        Headers({"a": "b"}, raw=[])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"headers": {"a": "b"}, "raw": []}, 'Cannot set both "headers" and "raw".'),
+        ({"headers": {"a": "b"}, "scope": {}}, 'Cannot set both "headers" and "scope".'),
+        ({"raw": [], "scope": {}}, 'Cannot set both "raw" and "scope".'),
+    ],
+)
+def test_only_one_source_allowed(kwargs: dict[str, Any], message: str) -> None:
+    # Starlette asserts, with these texts; a TypeError too.
+    with pytest.raises(AssertionError) as info:
+        Headers(**kwargs)
+    assert str(info.value) == message
+    assert isinstance(info.value, TypeError)
 
 
 def test_equality_ignores_order() -> None:
@@ -97,8 +108,13 @@ def test_or_and_ior() -> None:
     assert "b" not in h
     h |= {"a": "9"}
     assert h["a"] == "9"
-    assert h.__or__(1) is NotImplemented  # type: ignore[operator]
-    assert h.__ior__(1) is NotImplemented  # type: ignore[arg-type]
+    # Starlette's TypeError text for a non-mapping operand.
+    with pytest.raises(TypeError) as info:
+        h | [("b", "2")]  # type: ignore[operator]
+    assert str(info.value) == "Expected a mapping but got list"
+    with pytest.raises(TypeError) as info:
+        h |= 1  # type: ignore[arg-type]
+    assert str(info.value) == "Expected a mapping but got int"
 
 
 def test_mutablecopy_is_independent() -> None:

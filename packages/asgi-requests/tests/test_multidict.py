@@ -30,6 +30,9 @@ def test_constructors() -> None:
     assert ImmutableMultiDict().multi_items() == []
     with pytest.raises(TypeError):
         ImmutableMultiDict({}, {})
+    with pytest.raises(AssertionError) as info:  # Starlette asserts, with this text
+        ImmutableMultiDict({}, {})
+    assert str(info.value) == "Too many arguments."
 
 
 def test_equality_is_order_aware_per_key_only() -> None:

@@ -152,3 +152,12 @@ class WrongScopeType(ValueError, AssertionError):
     `ValueError`, since the check holds under `python -O` too.  Private to
     the package (not exported).
     """
+
+
+class BadArguments(TypeError, AssertionError):
+    """A constructor called with conflicting or too many arguments.
+
+    Starlette asserts these (its messages are kept); also a `TypeError`,
+    since it is a bad call, and the check holds under `python -O`.
+    Private to the package (not exported).
+    """

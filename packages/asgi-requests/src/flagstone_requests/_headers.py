@@ -14,6 +14,8 @@ from typing import Any
 from flagstone_contract import Scope
 from flagstone_contract.http import is_header_value, is_token
 
+from ._exceptions import BadArguments
+
 __all__ = ["Headers", "MutableHeaders", "encode_header_name", "encode_header_value"]
 
 RawHeaders = list[tuple[bytes, bytes]]
@@ -69,7 +71,11 @@ class Headers(Mapping[str, str]):
         scope: Scope | None = None,
     ) -> None:
         if (headers is not None) + (raw is not None) + (scope is not None) > 1:
-            raise TypeError("Headers() takes at most one of headers=, raw= or scope=")
+            # Starlette's assertion texts, for the first conflict it checks.
+            first, second = ("headers", "raw" if raw is not None else "scope")
+            if headers is None:
+                first, second = "raw", "scope"
+            raise BadArguments(f'Cannot set both "{first}" and "{second}".')
         if headers is not None:
             self._list = [
                 (encode_header_name(k), encode_header_value(k, v)) for k, v in headers.items()
@@ -252,13 +258,13 @@ class MutableHeaders(Headers):
 
     def __ior__(self, other: Mapping[str, str]) -> MutableHeaders:
         if not isinstance(other, Mapping):
-            return NotImplemented
+            raise TypeError(f"Expected a mapping but got {other.__class__.__name__}")
         self.update(other)
         return self
 
     def __or__(self, other: Mapping[str, str]) -> MutableHeaders:
         if not isinstance(other, Mapping):
-            return NotImplemented
+            raise TypeError(f"Expected a mapping but got {other.__class__.__name__}")
         new = self.mutablecopy()
         new.update(other)
         return new

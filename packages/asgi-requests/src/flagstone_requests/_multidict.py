@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlencode
 
+from ._exceptions import BadArguments
+
 __all__ = ["ImmutableMultiDict", "MultiDict", "QueryParams", "parse_query"]
 
 K = TypeVar("K")
@@ -18,7 +20,7 @@ V = TypeVar("V")
 
 def _pairs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[Any, Any]]:
     if len(args) > 1:
-        raise TypeError(f"expected at most one positional argument, got {len(args)}")
+        raise BadArguments("Too many arguments.")
     value = args[0] if args else None
     pairs: list[tuple[Any, Any]]
     if value is None:
@@ -226,7 +228,7 @@ class QueryParams(ImmutableMultiDict[str, str]):
             value = _decode_query(value)
         if isinstance(value, str):
             if len(args) > 1:
-                raise TypeError(f"expected at most one positional argument, got {len(args)}")
+                raise BadArguments("Too many arguments.")
             # Parsed pairs are already `str`: only keyword extras need coercing.
             parsed = parse_query(value)
             if kwargs:

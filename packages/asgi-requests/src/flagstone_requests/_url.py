@@ -22,6 +22,7 @@ from urllib.parse import SplitResult, urlencode, urlsplit
 from flagstone_contract import Scope
 from flagstone_contract.http import safe_location_path, split_host
 
+from ._exceptions import BadArguments
 from ._headers import Headers
 from ._multidict import MultiDict, parse_query
 
@@ -110,12 +111,6 @@ def _unsplit(parts: SplitResult) -> str:
     return url
 
 
-class _BadArguments(TypeError, AssertionError):
-    # Starlette asserts (its messages are these); a TypeError too, since
-    # it is a bad call, and the check holds under `python -O`.
-    pass
-
-
 class URL:
     """A URL whose parts are parsed only when first asked for.
 
@@ -136,14 +131,14 @@ class URL:
     def __init__(self, url: str = "", scope: Scope | None = None, **components: Any) -> None:
         if scope is not None:
             if url:
-                raise _BadArguments('Cannot set both "url" and "scope".')
+                raise BadArguments('Cannot set both "url" and "scope".')
             if components:
-                raise _BadArguments('Cannot set both "scope" and "**components".')
+                raise BadArguments('Cannot set both "scope" and "**components".')
             self._url = None
             self._parts = url_parts_from_scope(scope)
         elif components:
             if url:
-                raise _BadArguments('Cannot set both "url" and "**components".')
+                raise BadArguments('Cannot set both "url" and "**components".')
             built = URL("").replace(**components)
             self._url, self._parts = built._url, built._parts
         else:

@@ -474,8 +474,10 @@ class _InvalidJSONMode(RuntimeError, ValueError):
 
 def _check_mode(mode: str) -> None:
     if mode not in ("text", "binary"):
-        # Starlette's wording (ported tests match on it), plus the value given.
-        raise _InvalidJSONMode(f'The "mode" argument should be "text" or "binary", not {mode!r}.')
+        # Starlette's wording (ported tests compare it); the value given in a note.
+        error = _InvalidJSONMode('The "mode" argument should be "text" or "binary".')
+        error.add_note(f"flagstone: got mode={mode!r}")
+        raise error
 
 
 def _frame_text(message: Message) -> str:

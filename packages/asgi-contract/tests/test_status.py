@@ -48,4 +48,7 @@ def test_deprecated_names_warn_as_in_starlette(old: str, new: str, value: int) -
 def test_unknown_names_raise_attribute_error() -> None:
     with pytest.raises(AttributeError) as info:
         status.HTTP_999_NOT_A_STATUS  # noqa: B018
-    assert str(info.value) == "module 'flagstone_contract.status' has no attribute 'HTTP_999_NOT_A_STATUS'"
+    assert (
+        str(info.value)
+        == "module 'flagstone_contract.status' has no attribute 'HTTP_999_NOT_A_STATUS'"
+    )

@@ -313,7 +313,9 @@ def test_a_path_without_leading_slash_reads_back_the_same(target: str) -> None:
         ({"url": "http://x/", "path": "/x"}, 'Cannot set both "url" and "**components".'),
     ],
 )
-def test_conflicting_arguments_are_starlettes_assertion(kwargs: dict[str, Any], message: str) -> None:
+def test_conflicting_arguments_are_starlettes_assertion(
+    kwargs: dict[str, Any], message: str
+) -> None:
     with pytest.raises(AssertionError) as info:
         URL(**kwargs)
     assert str(info.value) == message

@@ -103,7 +103,7 @@ async def test_receive_before_accept_is_refused(ws_scope, channel) -> None:
     with pytest.raises(WebSocketDisconnected, match='call "accept" first'):
         await ws.receive_text()
     # Starlette: sending before accept is an invalid message sequence.
-    with pytest.raises(RuntimeError, match='^Expected ASGI message "websocket.accept"'):
+    with pytest.raises(RuntimeError, match=r'^Expected ASGI message "websocket\.accept"'):
         await ws.send_text("x")
 
 
@@ -145,7 +145,6 @@ async def test_close_records_code(ws_scope, channel) -> None:
     with pytest.raises(WebSocketDisconnected) as info:
         await ws.send_text("late")
     assert str(info.value) == 'Cannot call "send" once a close message has been sent.'
-
 
 
 async def test_close_before_accept_rejects(ws_scope, channel) -> None:
@@ -348,7 +347,7 @@ async def test_receive_in_every_state(incoming, outcome, ws_scope, channel) -> N
         assert await ws.receive() == incoming[-1]
         assert ws.client_state is WebSocketState[outcome]
     else:
-        with pytest.raises(outcome, match="^Expected ASGI message"):
+        with pytest.raises(outcome, match=r"^Expected ASGI message"):
             await ws.receive()
 
 

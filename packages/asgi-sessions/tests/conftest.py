@@ -116,7 +116,10 @@ class Jar:
         for set_cookie in set_cookies:
             pair, *attributes = set_cookie.split("; ")
             name, _, value = pair.partition("=")
-            if any(a.lower() in ("max-age=0", "expires=thu, 01 jan 1970 00:00:00 gmt") for a in attributes):
+            if any(
+                a.lower() in ("max-age=0", "expires=thu, 01 jan 1970 00:00:00 gmt")
+                for a in attributes
+            ):
                 self.cookies.pop(name, None)
             else:
                 self.cookies[name] = value

@@ -314,7 +314,9 @@ async def test_session_replaced_by_none_clears_cookie(helpers: Any) -> None:
 
     cookie = helpers.forge_cookie({"user": "ada"})
     response = await helpers.call_http(SessionMiddleware(app, "secret"), "/", f"session={cookie}")
-    assert response.set_cookies[0].startswith("session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; ")
+    assert response.set_cookies[0].startswith(
+        "session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; "
+    )
 
 
 async def test_session_replaced_by_non_mapping_says_so(helpers: Any) -> None:
@@ -686,7 +688,9 @@ async def test_websocket_denial_response_carries_cookie(helpers: Any) -> None:
     cookie = helpers.forge_cookie({"user": "ada"})
     sent = await helpers.call_websocket(SessionMiddleware(app, "secret"), f"session={cookie}")
     headers = dict(sent[0]["headers"])
-    assert headers[b"set-cookie"].startswith(b"session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; ")
+    assert headers[b"set-cookie"].startswith(
+        b"session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; "
+    )
     assert headers[b"vary"] == b"Cookie"
 
 

@@ -165,7 +165,9 @@ async def test_regenerate_issues_new_id_and_deletes_old(helpers: Any) -> None:
     # A stolen pre-login cookie is now worthless, and gets cleared.
     response = await helpers.call_http(make(helpers, store), "/read", f"session={old_cookie}")
     assert response.json == {}
-    assert response.set_cookies[0].startswith("session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; ")
+    assert response.set_cookies[0].startswith(
+        "session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; "
+    )
 
 
 async def test_clearing_deletes_the_record(helpers: Any) -> None:
@@ -174,7 +176,9 @@ async def test_clearing_deletes_the_record(helpers: Any) -> None:
     await jar.get("/set")
     sid = session_id(jar)
     response = await jar.get("/clear")
-    assert response.set_cookies[0].startswith("session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; ")
+    assert response.set_cookies[0].startswith(
+        "session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; "
+    )
     assert await store.load(sid) is None
     assert len(store) == 0
 
@@ -196,7 +200,9 @@ async def test_expired_record_clears_cookie_even_untouched(helpers: Any) -> None
     await jar.get("/set")
     clock.now += 61
     response = await jar.get("/noop")
-    assert response.set_cookies[0].startswith("session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; ")
+    assert response.set_cookies[0].startswith(
+        "session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; "
+    )
 
 
 async def test_store_ttl_is_max_age(helpers: Any) -> None:
@@ -252,7 +258,9 @@ async def test_bad_id_cookie_gives_empty_session(helpers: Any, make_cookie: Any)
     )
     assert response.status == 200
     assert response.json == {}
-    assert response.set_cookies[0].startswith("session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; ")
+    assert response.set_cookies[0].startswith(
+        "session=null; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; "
+    )
 
 
 async def test_unverified_ids_never_reach_the_store(helpers: Any) -> None:

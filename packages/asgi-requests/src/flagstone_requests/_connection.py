@@ -199,14 +199,18 @@ class HTTPConnection(Mapping[str, Any]):
     def auth(self) -> Any:
         """Authentication credentials (`scope["auth"]`), set by an auth middleware."""
         if "auth" not in self.scope:
-            raise AssertionError("AuthenticationMiddleware must be installed to access request.auth")
+            raise AssertionError(
+                "AuthenticationMiddleware must be installed to access request.auth"
+            )
         return self.scope["auth"]
 
     @property
     def user(self) -> Any:
         """The authenticated user (`scope["user"]`), set by an auth middleware."""
         if "user" not in self.scope:
-            raise AssertionError("AuthenticationMiddleware must be installed to access request.user")
+            raise AssertionError(
+                "AuthenticationMiddleware must be installed to access request.user"
+            )
         return self.scope["user"]
 
     @property

@@ -257,7 +257,9 @@ class WebSocketEndpoint:
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
-            raise WrongScopeType(f"WebSocketEndpoint needs a 'websocket' scope, got {scope['type']!r}")
+            raise WrongScopeType(
+                f"WebSocketEndpoint needs a 'websocket' scope, got {scope['type']!r}"
+            )
         self.scope = scope
         self.receive = receive
         self.send = send

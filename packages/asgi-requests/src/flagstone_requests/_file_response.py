@@ -317,7 +317,9 @@ class FileResponse(Response):
     ) -> None:
         # Starlette's bodies: an empty 416, the parse error's text on a 400.
         if decision.outcome == "unsatisfiable":
-            response = PlainTextResponse(status_code=416, headers={"content-range": f"bytes */{size}"})
+            response = PlainTextResponse(
+                status_code=416, headers={"content-range": f"bytes */{size}"}
+            )
         else:
             response = PlainTextResponse(decision.detail, 400)
         await response(scope, receive, send)

@@ -304,7 +304,9 @@ class WebSocket(HTTPConnection):
         """
         extensions = self.scope.get("extensions") or {}
         if "websocket.http.response" not in extensions:
-            error = RuntimeError("The server doesn't support the Websocket Denial Response extension.")
+            error = RuntimeError(
+                "The server doesn't support the Websocket Denial Response extension."
+            )
             error.add_note(
                 "flagstone: the server offers no 'websocket.http.response' extension; "
                 "call close() to reject the handshake with 403"
@@ -320,7 +322,9 @@ class WebSocket(HTTPConnection):
 
     def _require_connected(self) -> None:
         if self.application_state is not _CONNECTED:
-            error = WebSocketDisconnected('WebSocket is not connected. Need to call "accept" first.')
+            error = WebSocketDisconnected(
+                'WebSocket is not connected. Need to call "accept" first.'
+            )
             if self.application_state is not _CONNECTING:
                 error.add_note("flagstone: the WebSocket has already been closed")
             raise error

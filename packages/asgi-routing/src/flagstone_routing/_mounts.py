@@ -119,7 +119,8 @@ class Mount(BaseRoute):
     ) -> None:
         if path != "" and not path.startswith("/"):
             raise definition_error(
-                "Routed paths must start with '/'", f"a Mount path must be empty or start with '/', got {path!r}"
+                "Routed paths must start with '/'",
+                f"a Mount path must be empty or start with '/', got {path!r}",
             )
         if app is None and routes is None:
             raise definition_error(

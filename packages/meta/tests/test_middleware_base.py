@@ -491,3 +491,49 @@ async def test_dispatch_request_can_send_early_hints() -> None:
     }
     assert sent[1]["status"] == 200
     assert body(sent[1:]) == b"Hello"
+
+
+class ReadsBody(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: Any) -> Response:
+        seen = await request.body()
+        response = await call_next(request)
+        response.headers["x-dispatch-saw"] = seen.decode()
+        return response
+
+
+class UppercaseBody:
+    """A raw ASGI middleware rewriting the request body on its way in."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def upper() -> dict[str, Any]:
+            message = await receive()
+            if message["type"] == "http.request":
+                message = {**message, "body": message.get("body", b"").upper()}
+            return message
+
+        await self.app(scope, upper, send)
+
+
+async def echo_body(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(await request.body())
+
+
+async def test_a_body_rewriting_middleware_behind_a_body_reading_dispatch_takes_effect() -> None:
+    # Starlette replays the body through receive, so the rewrite applies.
+    app = App(
+        routes=[Route("/", echo_body, methods=["POST"])],
+        middleware=[Middleware(ReadsBody), Middleware(UppercaseBody)],
+    )
+    sent = await drive(app, method="POST", body=b"hello")
+    assert status(sent) == 200
+    assert body(sent) == b"HELLO"
+    assert header(sent, "x-dispatch-saw") == "hello"
+
+
+async def test_a_body_read_in_dispatch_is_read_again_by_the_endpoint() -> None:
+    app = App(routes=[Route("/", echo_body, methods=["POST"])], middleware=[Middleware(ReadsBody)])
+    sent = await drive(app, method="POST", body=b"hello")
+    assert (status(sent), body(sent)) == (200, b"hello")

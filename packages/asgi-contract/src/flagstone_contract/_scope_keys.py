@@ -138,10 +138,12 @@ SCOPE_KEYS: Final[tuple[ScopeKey, ...]] = (
     ),
     ScopeKey(
         BODY_KEY,
-        "bytes",
-        "requests: the first reader that consumed the whole body",
+        "bytes | None",
+        "requests: the first reader that consumed the whole body; middleware "
+        "(`BaseHTTPMiddleware` sets None when it replays the body through `receive`)",
         "requests: every later `Request` over the same scope; any middleware",
-        "The complete request body, cached so middleware and endpoint can both read it.",
+        "The complete request body, cached so middleware and endpoint can both read it.  "
+        "None: a layer replays the body through `receive`, so readers read it from there.",
     ),
     ScopeKey(
         MAX_BODY_SIZE_KEY,

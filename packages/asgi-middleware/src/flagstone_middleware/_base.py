@@ -236,9 +236,10 @@ class BaseHTTPMiddleware(DerivedAttributes):
       disconnects makes the app's `send` fail exactly as without the
       middleware.
     - **The body can be read twice.**  A body `dispatch` read with
-      `await request.body()` is cached in the scope (flagstone-requests'
-      `BODY_KEY`): the endpoint's `Request` reads the same bytes, and a raw
-      ASGI app behind gets them replayed as one `http.request` message.
+      `await request.body()` is replayed to the app behind as one
+      `http.request` message, as in Starlette: the endpoint's `Request`
+      reads the same bytes, through any middleware in between that rewrites
+      them.
     - **Exceptions are not wrapped.**  An exception from the endpoint reaches
       `dispatch` from `call_next` (and the exception handlers outside) as
       itself, never as an `ExceptionGroup`; `HTTPException`s are rendered by
@@ -382,6 +383,10 @@ def _replaying(scope: Scope, receive: Receive) -> Receive:
     body: bytes | None = scope.get(BODY_KEY)
     if body is None:
         return receive
+    # The body now comes through `receive`, as in Starlette: readers behind
+    # read it from there (flagstone-requests' cache is withdrawn), so a
+    # middleware in between that rewrites the body takes effect.
+    scope[BODY_KEY] = None
     replayed = False
 
     async def replay_receive() -> Message:

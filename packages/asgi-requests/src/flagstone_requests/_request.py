@@ -211,7 +211,7 @@ class Request(HTTPConnection):
 
     def _body_state(self) -> _BodyState:
         state: _BodyState | None = self.scope.get(BODY_STATE_KEY)
-        if state is None:
+        if state is None or (state.consumed and _cache_withdrawn(self.scope)):
             state = self.scope[BODY_STATE_KEY] = _BodyState()
         return state
 
@@ -222,7 +222,9 @@ class Request(HTTPConnection):
         body = self.scope.get(BODY_KEY)
         if body is None:
             state: _BodyState | None = self.scope.get(BODY_STATE_KEY)
-            body = None if state is None else state.body
+            if state is None or _cache_withdrawn(self.scope):
+                return None
+            body = state.body
         if body is not None:
             # An outer reader may have cached it under a looser limit than
             # the one this (inner, e.g. per-route) scope sets.
@@ -592,6 +594,17 @@ def _declared_length(scope: Scope) -> int:
             except ValueError:
                 return -1
     return -1
+
+
+def _cache_withdrawn(scope: Scope) -> bool:
+    """True when a layer replays the body through `receive` (`scope[BODY_KEY] is None`).
+
+    `BaseHTTPMiddleware` does, for the app behind it, as Starlette does: a
+    receive wrapper further in (a middleware rewriting the body) must then
+    see the body, so readers read it through their `receive` again instead
+    of the bytes an outer reader cached.
+    """
+    return BODY_KEY in scope and scope[BODY_KEY] is None
 
 
 def _same_error(error: ContentTooLarge | ClientDisconnect | RequestTimeout) -> Exception:

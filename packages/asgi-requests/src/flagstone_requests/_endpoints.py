@@ -313,12 +313,7 @@ class WebSocketEndpoint:
             return text
         if self.encoding != "json":
             # Starlette asserts, with this text; ours holds under `python -O`.
-            error = _UnsupportedEncoding(f"Unsupported 'encoding' attribute {self.encoding}")
-            error.add_note(
-                f"flagstone: {type(self).__qualname__}.encoding is {self.encoding!r}; "
-                'use "text", "bytes", "json" or None'
-            )
-            raise error
+            raise _unsupported_encoding(type(self).__qualname__, self.encoding)
         # JSON may come in either frame kind (binary as UTF-8), as in Starlette.
         # The error messages are Starlette's, which ported tests match on.
         try:
@@ -341,3 +336,11 @@ class WebSocketEndpoint:
 class _UnsupportedEncoding(RuntimeError, AssertionError):
     # Starlette's check is an `assert`; flagstone's was a RuntimeError.  Both.
     pass
+
+
+def _unsupported_encoding(owner: str, encoding: object) -> _UnsupportedEncoding:
+    error = _UnsupportedEncoding(f"Unsupported 'encoding' attribute {encoding}")
+    error.add_note(
+        f'flagstone: {owner}.encoding is {encoding!r}; use "text", "bytes", "json" or None'
+    )
+    return error

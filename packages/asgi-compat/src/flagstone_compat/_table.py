@@ -159,8 +159,7 @@ OFFERED: Final[dict[str, tuple[str, ...]]] = {
     ),
     "starlette.middleware.body_limit": (
         "RequestBodyLimitMiddleware",
-        # The same role: the scope key through which body limits nest.
-        "MAX_BODY_SIZE_SCOPE_KEY=flagstone:MAX_BODY_SIZE_KEY",
+        "MAX_BODY_SIZE_SCOPE_KEY",
         "Headers",
         "HTTPException",
         "PlainTextResponse",

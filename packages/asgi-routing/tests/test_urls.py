@@ -116,7 +116,7 @@ def test_values_that_look_like_placeholders_are_kept() -> None:
 
 
 def test_reversal_refuses_values_the_route_would_not_match() -> None:
-    with pytest.raises(ValueError, match="may not contain '/'"):
+    with pytest.raises(ValueError, match=r"^May not contain path separators"):
         Router([Route("/{a}", E, name="one")]).url_path_for("one", a="x/y")
 
 

@@ -81,9 +81,9 @@ class StringConvertor(Convertor[str]):
         """Check the value is one non-empty segment and return it."""
         value = str(value)
         if "/" in value:
-            raise ValueError(f"a str path parameter may not contain '/': {value!r}")
+            raise _refused("May not contain path separators", f"a str path parameter: {value!r}")
         if not value:
-            raise ValueError("a str path parameter may not be empty")
+            raise _refused("Must not be empty", "a str path parameter")
         return value
 
 
@@ -115,7 +115,7 @@ class IntegerConvertor(Convertor[int]):
         """Format a non-negative integer."""
         value = int(value)
         if value < 0:
-            raise ValueError(f"an int path parameter must not be negative: {value}")
+            raise _refused("Negative integers are not supported", f"got {value}")
         return str(value)
 
 
@@ -131,8 +131,12 @@ class FloatConvertor(Convertor[float]):
     def to_string(self, value: float) -> str:
         """Format a finite non-negative number without trailing zeros."""
         value = float(value)
-        if math.isnan(value) or math.isinf(value) or value < 0:
-            raise ValueError(f"a float path parameter must be finite and >= 0: {value}")
+        if math.isnan(value):
+            raise _refused("NaN values are not supported", "a float path parameter")
+        if math.isinf(value):
+            raise _refused("Infinite values are not supported", f"got {value}")
+        if value < 0:
+            raise _refused("Negative floats are not supported", f"got {value}")
         # The shortest decimal that reads back as the same float, written
         # without an exponent (the regex has none).  Starlette's "%0.20f"
         # keeps only 20 decimals: 3.17e-10 came back as 3.1717692966e-10.
@@ -203,3 +207,15 @@ def resolve_convertors(extra: Mapping[str, Convertor[Any]] | None) -> Mapping[st
     if not extra:
         return CONVERTOR_TYPES
     return {**_REGISTRY, **extra}
+
+
+class _RefusedValue(ValueError, AssertionError):
+    # Starlette's `to_string` asserts, with these texts; a ValueError too, as
+    # flagstone's was, and the check holds under `python -O`.
+    pass
+
+
+def _refused(message: str, note: str) -> _RefusedValue:
+    error = _RefusedValue(message)
+    error.add_note(f"flagstone: {note}")
+    return error

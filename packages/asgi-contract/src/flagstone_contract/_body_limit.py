@@ -119,39 +119,30 @@ async def limit_request_body(
     middleware object per request.
     """
     # The limit in force outside is put back when `app` returns, as
-    # Starlette does: a layer's limit holds only for what it wraps.
+    # Starlette does: a layer's limit holds only for what it wraps.  (Put
+    # back inline, not by a helper: this runs on every request of a layer
+    # with a limit.)
     outer_limit = scope.get(MAX_BODY_SIZE_KEY, _NO_LIMIT_SET)
     scope[MAX_BODY_SIZE_KEY] = max_body_size
     counter: BodyCounter | None = scope.get(BODY_COUNTER_KEY)
     if counter is not None:
         # An outer layer counts and answers; a middleware in between may have
         # copied the scope, so the limit goes where the counter reads it too.
-        counted_limit = counter.scope.get(MAX_BODY_SIZE_KEY, _NO_LIMIT_SET)
-        counter.scope[MAX_BODY_SIZE_KEY] = max_body_size
+        counted_scope = counter.scope
+        counted_limit = counted_scope.get(MAX_BODY_SIZE_KEY, _NO_LIMIT_SET)
+        counted_scope[MAX_BODY_SIZE_KEY] = max_body_size
         try:
             await app(scope, receive, send)
         finally:
-            _restore_limit(counter.scope, counted_limit)
-            _restore_limit(scope, outer_limit)
+            if counted_limit is _NO_LIMIT_SET:
+                counted_scope.pop(MAX_BODY_SIZE_KEY, None)
+            else:
+                counted_scope[MAX_BODY_SIZE_KEY] = counted_limit
+            if outer_limit is _NO_LIMIT_SET:
+                scope.pop(MAX_BODY_SIZE_KEY, None)
+            else:
+                scope[MAX_BODY_SIZE_KEY] = outer_limit
         return
-    try:
-        await _count_and_answer(app, scope, receive, send)
-    finally:
-        _restore_limit(scope, outer_limit)
-
-
-_NO_LIMIT_SET: object = object()
-
-
-def _restore_limit(scope: Scope, limit: object) -> None:
-    if limit is _NO_LIMIT_SET:
-        scope.pop(MAX_BODY_SIZE_KEY, None)
-    else:
-        scope[MAX_BODY_SIZE_KEY] = limit
-
-
-async def _count_and_answer(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-    """Run `app` with the body counted; answer a plain 413 when nobody else can."""
     counter = scope[BODY_COUNTER_KEY] = BodyCounter(scope)
     started = False
 
@@ -175,6 +166,14 @@ async def _count_and_answer(app: ASGIApp, scope: Scope, receive: Receive, send: 
         ]
         await send(HTTPResponseStartEvent(type="http.response.start", status=413, headers=headers))
         await send(HTTPResponseBodyEvent(type="http.response.body", body=body, more_body=False))
+    finally:
+        if outer_limit is _NO_LIMIT_SET:
+            scope.pop(MAX_BODY_SIZE_KEY, None)
+        else:
+            scope[MAX_BODY_SIZE_KEY] = outer_limit
+
+
+_NO_LIMIT_SET: object = object()
 
 
 class RequestBodyLimitMiddleware:

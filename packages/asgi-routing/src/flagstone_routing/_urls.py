@@ -76,7 +76,20 @@ class NoMatchFound(Exception):
         # Starlette's text; which routes carry the name and what they take
         # (or which names exist) is in the note.
         super().__init__(f'No route exists for name "{name}" and params "{", ".join(given)}".')
-        self.add_note("flagstone: " + self._message())
+
+    # The note is built only when read (a traceback, a test): `url_path_for`
+    # raises and catches one of these per route it tries, so building the
+    # listing eagerly would cost every reversal.
+    @property
+    def __notes__(self) -> list[str]:
+        notes: list[str] | None = self.__dict__.get("_notes")
+        if notes is None:
+            notes = self.__dict__["_notes"] = ["flagstone: " + self._message()]
+        return notes
+
+    @__notes__.setter
+    def __notes__(self, notes: list[str]) -> None:
+        self.__dict__["_notes"] = notes
 
     def _message(self) -> str:
         given = _braces(self.path_params)

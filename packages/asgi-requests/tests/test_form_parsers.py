@@ -15,7 +15,6 @@ import pytest
 
 from flagstone_contract import HTTPException
 from flagstone_requests import (
-    ContentTooLarge,
     FormData,
     FormParser,
     Headers,
@@ -142,11 +141,12 @@ async def test_the_limit_that_was_hit_is_in_a_note() -> None:
     assert "max_part_header_size" in "\n".join(exc.__notes__)
 
 
-async def test_a_part_over_max_part_size_is_a_413_with_starlettes_text() -> None:
+async def test_a_part_over_max_part_size_is_starlettes_400_with_its_text() -> None:
     exc = await parse_error(
         MultiPartParser(MULTIPART, stream(part("a", b"x" * 3000) + END), max_part_size=2048)
     )
-    assert isinstance(exc, ContentTooLarge)
+    assert isinstance(exc, MultiPartException)
+    assert exc.status_code == 400
     assert exc.message == "Part exceeded maximum size of 2KB."
     exc = await parse_error(FormParser(URLENCODED, stream(b"a=" + b"x" * 3000), max_part_size=2048))
     assert exc.message == "Field exceeded maximum size of 2KB."

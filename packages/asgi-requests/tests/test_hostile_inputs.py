@@ -82,16 +82,16 @@ ATTACKS: dict[str, Attack] = {
     "urlencoded_huge_value_cve_2026_54283": Attack(
         [(b"a=", 1), (b"x", 8 * MiB)],
         URLENCODED,
-        status=413,
+        status=400,
         message="form field 'a' exceeds the maximum part size of 1048576 bytes (1 MiB) (max_part_size)",
     ),
     "urlencoded_huge_name_cve_2026_54283": Attack(
-        [(b"n", 8 * MiB), (b"=1", 1)], URLENCODED, status=413, message="(max_part_size)"
+        [(b"n", 8 * MiB), (b"=1", 1)], URLENCODED, status=400, message="(max_part_size)"
     ),
     # GHSA-f96h-pmfr-66vw / CVE-2024-47874: a huge part without filename.
     "multipart_huge_field_without_filename_cve_2024_47874": Attack(
         [(part_head("big"), 1), (b"x", 8 * MiB), (b"\r\n" + END, 1)],
-        status=413,
+        status=400,
         message="form field 'big' exceeds the maximum part size of 1048576 bytes (1 MiB) (max_part_size)",
     ),
     # Starlette: file parts skip max_part_size, so uploads are unbounded.

@@ -160,6 +160,10 @@ OFFERED: Final[dict[str, tuple[str, ...]]] = {
     "starlette.middleware.body_limit": (
         "RequestBodyLimitMiddleware",
         "MAX_BODY_SIZE_SCOPE_KEY",
+        # Private in Starlette, but frameworks look it up (FastAPI, with
+        # getattr) to tell a body-limit error from others: flagstone's is
+        # ContentTooLarge, the HTTPException(413) every body limit raises.
+        "_RequestBodyTooLarge=flagstone:ContentTooLarge",
         "Headers",
         "HTTPException",
         "PlainTextResponse",

@@ -176,14 +176,14 @@ def too_many_files(limit: int | float) -> FormError:
     )
 
 
-def part_too_large(name: str, limit: int, *, urlencoded: bool = False) -> ContentTooLarge:
-    # Starlette's texts, "KB" rounding down included (a 100-byte limit reads
-    # "0KB"): the note gives the exact figure.
+def part_too_large(name: str, limit: int, *, urlencoded: bool = False) -> FormError:
+    # Starlette's status (400) and texts, "KB" rounding down included (a
+    # 100-byte limit reads "0KB"): the note gives the exact figure.
     what = "Field" if urlencoded else "Part"
     return _noted(
-        FormTooLarge(f"{what} exceeded maximum size of {int(limit / 1024)}KB.", limit=limit),
+        FormError(f"{what} exceeded maximum size of {int(limit / 1024)}KB."),
         f"form field {name!r} exceeds the maximum part size of {_size(limit)} "
-        "(max_part_size); status 413, where Starlette answers 400",
+        "(max_part_size); request.form(max_part_size=...) changes it",
     )
 
 

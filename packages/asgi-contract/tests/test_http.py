@@ -28,6 +28,7 @@ from flagstone_contract.http import (
     is_valid_host,
     negotiate_encodings,
     parse_content_length,
+    redact_url,
     safe_location_path,
     split_host,
 )
@@ -409,3 +410,32 @@ def test_negotiated_codings_are_offered_and_allowed(header: str) -> None:
 )
 def test_get_route_path(path: str, root_path: str, expected: str) -> None:
     assert get_route_path({"path": path, "root_path": root_path}) == expected
+
+
+# --- redact_url -------------------------------------------------------------------
+
+REDACTED = {
+    "userinfo_password": ("redis://:hunter2@h:6379/0", "redis://***@h:6379/0"),
+    "userinfo_user_and_password": ("rediss://ada:hunter2@h/0", "rediss://***@h/0"),
+    "postgres_login": ("postgres://ada:hunter2@db:5432/app", "postgres://***@db:5432/app"),
+    "password_in_query": ("redis://h/0?password=hunter2", "redis://h/0?password=***"),
+    "username_in_query_any_case": (
+        "unix://localhost/s.sock?UserName=ada",
+        "unix://localhost/s.sock?UserName=***",
+    ),
+    "libpq_user_param": (
+        "postgresql:///app?user=ada&password=pw",
+        "postgresql:///app?user=***&password=***",
+    ),
+    "harmless_params_kept": (
+        "redis://h/0?socket_timeout=2&password=pw",
+        "redis://h/0?socket_timeout=2&password=***",
+    ),
+    "no_credentials": ("memory://", "memory://"),
+    "unsplittable": ("redis://[::1/0", "redis://***"),
+}
+
+
+@pytest.mark.parametrize(("url", "shown"), REDACTED.values(), ids=REDACTED.keys())
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown

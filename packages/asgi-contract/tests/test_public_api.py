@@ -45,7 +45,8 @@ def test_http_module_all_is_pinned() -> None:
     assert sorted(http.__all__) == [
         "HostPort", "MalformedContentLength", "accept_encoding_weights", "build_set_cookie",
         "get_route_path", "is_async_callable", "is_header_value", "is_token", "is_valid_host",
-        "negotiate_encodings", "parse_content_length", "safe_location_path", "split_host",
+        "negotiate_encodings", "parse_content_length", "redact_url", "safe_location_path",
+        "split_host",
     ]  # fmt: skip
     for name in http.__all__:
         assert getattr(http, name).__doc__, f"http.{name} has no docstring"

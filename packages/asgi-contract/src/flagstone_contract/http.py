@@ -18,6 +18,8 @@ documented; a package that needs one of these rules calls it from here.
   best first (compression middleware and precompressed static files).
 - `get_route_path`: the part of `scope["path"]` below `root_path`
   (routing and static files both match on it).
+- `redact_url`: a broker URL (redis://, postgres://) without its
+  credentials, for logs, errors and `repr()` (sessions' Redis store, broadcast).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from email.utils import format_datetime
 from inspect import CO_COROUTINE
 from types import FunctionType, MethodType
 from typing import Any, NamedTuple
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 __all__ = [
     "HostPort",
@@ -46,6 +49,7 @@ __all__ = [
     "is_valid_host",
     "negotiate_encodings",
     "parse_content_length",
+    "redact_url",
     "safe_location_path",
     "split_host",
 ]
@@ -419,3 +423,44 @@ def get_route_path(scope: Mapping[str, Any]) -> str:
     if path.startswith(root_path) and (len(path) == len(root_path) or path[len(root_path)] == "/"):
         return path[len(root_path) :]
     return path
+
+
+# --- credentials in URLs -------------------------------------------------------
+
+# Query parameters of a broker URL that carry a credential: redis-py reads
+# `password` and `username`; libpq reads `password` (and `user` is half of a
+# login); a token in the wrong place is no less secret.
+_SECRET_PARAMS = frozenset({"password", "username", "user", "passfile", "sslpassword"})
+
+
+def redact_url(url: str) -> str:
+    """The URL without its credentials: logs, error messages and repr must not leak them.
+
+    Userinfo (`redis://user:pw@`, `redis://:pw@`, `postgres://pw@`) becomes
+    `***@`, and credential query parameters (`password=`, `username=`,
+    `user=`, any case, also on `unix://`) become `***`.  A URL that cannot
+    be split is shown only by its scheme.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.partition(":")[0] + "://***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = (
+        "&".join(_redact_param(param) for param in parts.query.split("&")) if parts.query else ""
+    )
+    redacted = urlunsplit(parts._replace(netloc=netloc, query=query))
+    # urlunsplit drops the "//" of an empty authority (memory://, postgresql:///db).
+    prefix = f"{parts.scheme}://"
+    if url.startswith(prefix) and not redacted.startswith(prefix):
+        redacted = prefix + redacted[len(parts.scheme) + 1 :]
+    return redacted
+
+
+def _redact_param(param: str) -> str:
+    name, equals, _ = param.partition("=")
+    if equals and unquote(name).strip().lower() in _SECRET_PARAMS:
+        return f"{name}=***"
+    return param

@@ -8,7 +8,8 @@ import logging
 import time
 from functools import partial
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit, urlunsplit
+
+from flagstone_contract.http import redact_url
 
 from ._exceptions import SessionStoreError
 
@@ -17,40 +18,6 @@ __all__ = ["RedisStore"]
 logger = logging.getLogger("flagstone_sessions")
 
 DEFAULT_TTL: Final = 14 * 24 * 3600
-
-
-# Query parameters of a redis:// URL that carry a credential (redis-py reads
-# both; a username can be half of an ACL login, or a password put in the
-# wrong place).
-_SECRET_PARAMS = frozenset({"password", "username"})
-
-
-def _redact(url: str) -> str:
-    """The URL without its credentials: logs, error messages and repr must not leak them.
-
-    Every form redis-py accepts is covered: userinfo (`redis://user:pw@`,
-    `redis://:pw@`, `redis://pw@`) becomes `***@`, and the `password=` and
-    `username=` query parameters (any case, also on `unix://`) become `***`.
-    A URL that cannot be split is shown only by its scheme.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url.partition(":")[0] + "://***"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rpartition("@")[2]
-    query = (
-        "&".join(_redact_param(param) for param in parts.query.split("&")) if parts.query else ""
-    )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
-def _redact_param(param: str) -> str:
-    name, equals, _ = param.partition("=")
-    if equals and unquote(name).strip().lower() in _SECRET_PARAMS:
-        return f"{name}=***"
-    return param
 
 
 def _describe_client(client: Any) -> str:
@@ -121,7 +88,7 @@ class RedisStore:
         self._async: Any = None
         self._sync: Any = None
         if isinstance(client_or_url, str):
-            self.url = _redact(client_or_url)
+            self.url = redact_url(client_or_url)
             self._async = redis.asyncio.Redis.from_url(
                 client_or_url, socket_timeout=timeout, socket_connect_timeout=timeout
             )

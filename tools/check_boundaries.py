@@ -7,7 +7,9 @@ Rules (DESIGN.md, "Dependency rules"):
    package works without flagstone_requests installed: flagstone_routing may
    import flagstone_requests anywhere; flagstone_middleware only from the
    modules of BaseHTTPMiddleware and `requires` (and AuthenticationMiddleware,
-   which hands its backend an HTTPConnection when one is available).  These
+   which hands its backend an HTTPConnection when one is available);
+   flagstone_broadcast only from `_asgi.py`, its WebSocket and
+   EventSourceResponse helpers (extra `[requests]`).  These
    may import a sibling outright, because it is a declared dependency:
    - flagstone_requests -> flagstone_config (Secret, CommaSeparatedStrings
      have their one home there; requests re-exports them);
@@ -44,6 +46,7 @@ LAZY_ALLOWED: dict[tuple[str, str], frozenset[str] | None] = {
     ("flagstone_middleware", "flagstone_requests"): frozenset(
         {"_base.py", "_requires.py", "_authentication.py"}
     ),
+    ("flagstone_broadcast", "flagstone_requests"): frozenset({"_asgi.py"}),
 }
 # Declared, unconditional dependencies between concern packages: exactly these.
 ALLOWED = {

@@ -189,11 +189,15 @@ def redis_ping(port: int) -> bool:
 
 
 @contextmanager
-def redis_server(log_dir: Path, deadline: float = 15.0, port: int = 0) -> Iterator[Served]:
+def redis_server(
+    log_dir: Path, deadline: float = 15.0, port: int = 0, persist_dir: Path | None = None
+) -> Iterator[Served]:
     """A throwaway redis-server on 127.0.0.1, no persistence; stopped on exit.
 
     On a free port, or on `port` (to restart a server where its clients
-    expect it).  `Served.url` is http-shaped; the Redis URL is
+    expect it).  With `persist_dir`, it keeps its data there in an
+    append-only file synced on every write, so a restart on the same
+    directory finds it again (Redis Streams surviving a broker restart).  `Served.url` is http-shaped; the Redis URL is
     `f"redis://127.0.0.1:{served.port}/0"`.  Raises `ServiceMissing`
     (naming the install command) without redis-server.
     """
@@ -212,6 +216,8 @@ def redis_server(log_dir: Path, deadline: float = 15.0, port: int = 0) -> Iterat
         "--appendonly",
         "no",
     ]
+    if persist_dir is not None:
+        command += ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(persist_dir)]
     log = log_dir / f"redis-{port}-{time.monotonic_ns()}.log"
     served = start("redis-server", command, log, port=port)
     try:

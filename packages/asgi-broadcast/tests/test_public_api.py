@@ -11,6 +11,8 @@ EXPECTED = {
     "BroadcastError",
     "Event",
     "MemoryBackend",
+    "RedisPubSubBackend",
+    "RedisStreamBackend",
     "Subscriber",
     "Unsubscribed",
 }

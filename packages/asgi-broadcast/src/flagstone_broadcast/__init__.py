@@ -15,6 +15,7 @@ from ._backend import BroadcastBackend
 from ._broadcast import Broadcast
 from ._event import BacklogOverflow, BroadcastError, Event, Unsubscribed
 from ._memory import MemoryBackend
+from ._redis import RedisPubSubBackend, RedisStreamBackend
 from ._subscriber import Subscriber
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "BroadcastError",
     "Event",
     "MemoryBackend",
+    "RedisPubSubBackend",
+    "RedisStreamBackend",
     "Subscriber",
     "Unsubscribed",
 ]

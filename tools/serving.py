@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ __all__ = [
     "StartFailed",
     "free_port",
     "http_answers",
+    "postgres_server",
     "proc_status_kib",
     "redis_ping",
     "redis_server",
@@ -40,6 +42,7 @@ __all__ = [
 
 # The one line a person without redis-server needs.
 REDIS_INSTALL = "apt-get install redis-server  (or: python tools/system_deps.py, as root)"
+POSTGRES_INSTALL = "apt-get install postgresql  (or: python tools/system_deps.py, as root)"
 _POLL = 0.05  # seconds between readiness checks while a process starts
 
 
@@ -225,3 +228,86 @@ def redis_server(
         yield served
     finally:
         served.stop()
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run `command` as the `postgres` user."""
+    if os.geteuid() != 0:
+        return command
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        raise ServiceMissing("running PostgreSQL as root needs runuser (util-linux)")
+    return [runuser, "-u", "postgres", "--", *command]
+
+
+@contextmanager
+def postgres_server(
+    log_dir: Path, deadline: float = 30.0, port: int = 0, data_dir: Path | None = None
+) -> Iterator[Served]:
+    """A throwaway PostgreSQL on 127.0.0.1 (trust login as `postgres`); stopped on exit.
+
+    On a free port or on `port`; fsync off (nothing here must survive a
+    crash).  Its cluster lives in a fresh directory removed on exit, or in
+    `data_dir` (created by initdb when empty, kept: to stop and restart the
+    same cluster).  As root the server runs as the `postgres` user, so the
+    cluster is outside pytest's private temporary folders.  The URL is
+    `f"postgresql://postgres@127.0.0.1:{served.port}/postgres"`.  Raises
+    `ServiceMissing` (naming the install command) without PostgreSQL.
+    """
+    from system_deps import find_binary
+
+    initdb, postgres = find_binary("initdb"), find_binary("postgres")
+    if initdb is None or postgres is None:
+        raise ServiceMissing(f"PostgreSQL is not installed; install it with: {POSTGRES_INSTALL}")
+    port = port or free_port()
+    owned = data_dir is None
+    data = Path(tempfile.mkdtemp(prefix="flagstone-postgres-")) if data_dir is None else data_dir
+    try:
+        data.mkdir(mode=0o700, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(data, "postgres", "postgres")
+        if not (data / "PG_VERSION").exists():
+            _initdb(initdb, data)
+        command = _as_postgres_user(
+            [
+                postgres, "-D", str(data), "-p", str(port), "-k", str(data),
+                "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+            ]
+        )  # fmt: skip
+        log = log_dir / f"postgres-{port}-{time.monotonic_ns()}.log"
+        served = start("postgres", command, log, port=port)
+        try:
+            served.wait_until(lambda: _postgres_ready(port), "accepting connections", deadline)
+            yield served
+        finally:
+            # SIGTERM would be a "smart" shutdown that waits for every client
+            # to leave; SIGINT is the fast one (clients are disconnected).
+            if served.process.poll() is None:
+                _signal_group(served.process, signal.SIGINT)
+                try:
+                    served.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+            served.stop()
+    finally:
+        if owned:
+            shutil.rmtree(data, ignore_errors=True)
+
+
+def _postgres_ready(port: int) -> bool:
+    # Listening is not enough: while it starts up (or recovers) the server
+    # refuses logins.  pg_isready asks the way a client would.
+    from system_deps import find_binary
+
+    pg_isready = find_binary("pg_isready")
+    if pg_isready is None:
+        return tcp_listening(port)
+    command = [pg_isready, "-q", "-h", "127.0.0.1", "-p", str(port), "-t", "1"]
+    return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+
+def _initdb(initdb: str, data: Path) -> None:
+    command = [initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]
+    result = subprocess.run(_as_postgres_user(command), capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise StartFailed(f"initdb failed:\n{result.stdout}{result.stderr}")

@@ -1,7 +1,8 @@
 """Install the system services the test suite starts for real, when missing.
 
-The sessions tests run a real `redis-server` on 127.0.0.1 and the demo's
-browser test drives Debian's `chromium`.  Neither comes from PyPI, so the
+The sessions and broadcast tests run a real `redis-server` on 127.0.0.1,
+the broadcast tests a real PostgreSQL (`initdb` + `postgres`), and the
+demo's browser test drives Debian's `chromium`.  Neither comes from PyPI, so the
 README's test command calls this first: as root (CI, containers) or with
 password-less sudo it installs what is missing with apt-get, waiting for the
 package manager's lock when another apt or dpkg holds it; otherwise it
@@ -15,6 +16,7 @@ a skip would hide that).
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -23,15 +25,35 @@ import time
 from collections.abc import Sequence
 
 # binary -> Debian package
-NEEDED = {"redis-server": "redis-server", "chromium": "chromium"}
+NEEDED = {"redis-server": "redis-server", "chromium": "chromium", "initdb": "postgresql"}
+# Debian keeps PostgreSQL's server programs off PATH, one folder per version.
+POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 # How long to wait for another apt/dpkg to release its lock (unattended
 # upgrades on a fresh machine can hold it for minutes).
 LOCK_WAIT = 600.0
 LOCK_MESSAGES = ("Could not get lock", "Unable to acquire the dpkg frontend lock", "is locked")
 
 
+def find_binary(binary: str) -> str | None:
+    """The path of `binary`: on PATH, or in Debian's PostgreSQL folder (newest version)."""
+    found = shutil.which(binary)
+    if found is not None:
+        return found
+    folders = sorted(glob.glob(POSTGRES_BIN_GLOB), key=_version_of_folder, reverse=True)
+    for folder in folders:
+        found = shutil.which(binary, path=folder)
+        if found is not None:
+            return found
+    return None
+
+
+def _version_of_folder(folder: str) -> tuple[int, ...]:
+    version = folder.rstrip("/").split("/")[-2]
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
 def missing_packages() -> list[str]:
-    return [pkg for binary, pkg in NEEDED.items() if shutil.which(binary) is None]
+    return [pkg for binary, pkg in NEEDED.items() if find_binary(binary) is None]
 
 
 def sudo_prefix() -> list[str] | None:
@@ -99,7 +121,7 @@ def require(binary: str) -> None:
     """In a test: skip when `binary` is missing and cannot be installed here; fail if it could."""
     import pytest
 
-    if shutil.which(binary) is not None:
+    if find_binary(binary) is not None:
         return
     command = install_command([NEEDED.get(binary, binary)])
     if can_install():

@@ -11,6 +11,7 @@ EXPECTED = {
     "BroadcastError",
     "Event",
     "MemoryBackend",
+    "PostgresBackend",
     "RedisPubSubBackend",
     "RedisStreamBackend",
     "Subscriber",

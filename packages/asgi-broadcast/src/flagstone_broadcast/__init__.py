@@ -15,6 +15,7 @@ from ._backend import BroadcastBackend
 from ._broadcast import Broadcast
 from ._event import BacklogOverflow, BroadcastError, Event, Unsubscribed
 from ._memory import MemoryBackend
+from ._postgres import PostgresBackend
 from ._redis import RedisPubSubBackend, RedisStreamBackend
 from ._subscriber import Subscriber
 
@@ -25,6 +26,7 @@ __all__ = [
     "BroadcastError",
     "Event",
     "MemoryBackend",
+    "PostgresBackend",
     "RedisPubSubBackend",
     "RedisStreamBackend",
     "Subscriber",

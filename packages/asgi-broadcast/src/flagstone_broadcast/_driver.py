@@ -19,7 +19,7 @@ import anyio
 
 from ._event import BroadcastError
 
-__all__ = ["Driver", "Outage", "on_asyncio", "unreachable"]
+__all__ = ["Driver", "Outage", "check_message", "on_asyncio", "unreachable"]
 
 logger = logging.getLogger("flagstone_broadcast")
 
@@ -93,3 +93,12 @@ def unreachable(where: str, action: str, exc: BaseException) -> BroadcastError:
         f"{action} failed: the broker at {where} did not answer ({type(exc).__name__}: {exc}); "
         "check that it is running and reachable from this process"
     )
+
+
+def check_message(message: Any) -> None:
+    """Brokers carry text: refuse anything else before it is sent, saying what to do."""
+    if isinstance(message, bool) or not isinstance(message, str | bytes | int | float):
+        raise TypeError(
+            "a broadcast message sent through a broker must be str (or bytes or a number), "
+            f"not {type(message).__name__}; publish json.dumps(...) of structured data"
+        )

@@ -12,7 +12,7 @@ import anyio
 from flagstone_contract.http import redact_url
 
 from ._backend import BroadcastBackend, GapNotice
-from ._driver import Driver, Outage, unreachable
+from ._driver import Driver, Outage, check_message, unreachable
 from ._event import BroadcastError, Event
 
 __all__ = ["RedisPubSubBackend", "RedisStreamBackend"]
@@ -45,14 +45,6 @@ def _text(value: Any) -> Any:
         except UnicodeDecodeError:
             return value
     return value
-
-
-def _check_message(message: Any) -> None:
-    if isinstance(message, bool) or not isinstance(message, str | bytes | int | float):
-        raise TypeError(
-            "a Redis broadcast message must be str (or bytes or a number), not "
-            f"{type(message).__name__}; publish json.dumps(...) of structured data"
-        )
 
 
 class _RedisBackend(BroadcastBackend):
@@ -180,7 +172,7 @@ class RedisPubSubBackend(_RedisBackend):
 
     async def publish(self, channel: str, message: Any) -> None:
         """PUBLISH; `BroadcastError` if Redis does not take it within `timeout`."""
-        _check_message(message)
+        check_message(message)
         await self._command(f"publishing to {channel!r}", self._client.publish, channel, message)
 
     async def next_published(self) -> Event | GapNotice:
@@ -322,7 +314,7 @@ class RedisStreamBackend(_RedisBackend):
 
     async def publish(self, channel: str, message: Any) -> None:
         """XADD, trimmed to about `maxlen` entries."""
-        _check_message(message)
+        check_message(message)
         await self._command(
             f"publishing to {channel!r}",
             self._client.xadd,

@@ -16,6 +16,8 @@ EXPECTED = {
     "RedisStreamBackend",
     "Subscriber",
     "Unsubscribed",
+    "event_source_response",
+    "websocket_relay",
 }
 
 

@@ -11,6 +11,7 @@ message reaches the subscribers connected when it is published.
 
 __version__ = "0.1.0"
 
+from ._asgi import event_source_response, websocket_relay
 from ._backend import BroadcastBackend
 from ._broadcast import Broadcast
 from ._event import BacklogOverflow, BroadcastError, Event, Unsubscribed
@@ -31,4 +32,6 @@ __all__ = [
     "RedisStreamBackend",
     "Subscriber",
     "Unsubscribed",
+    "event_source_response",
+    "websocket_relay",
 ]

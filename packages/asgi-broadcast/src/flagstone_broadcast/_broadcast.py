@@ -104,6 +104,10 @@ class Broadcast:
         """The backend this broadcast drives."""
         return self._backend
 
+    def subscriber_count(self, channel: str) -> int:
+        """How many subscriptions to `channel` this process has open right now."""
+        return len(self._subscribers.get(channel, ()))
+
     @property
     def connected(self) -> bool:
         """Whether `connect()` ran and `disconnect()` has not."""

@@ -89,10 +89,11 @@ class _RedisBackend(BroadcastBackend):
         """Check that Redis answers (an app should not start without its broker)."""
         self._driver = Driver()
         self._client = self._make_client()
+        errors: tuple[type[BaseException], ...] = (*self._errors, TimeoutError)
         try:
             with anyio.fail_after(self.timeout * 2):
                 await self.driver.call(self._client.ping)
-        except (*self._errors, TimeoutError) as exc:
+        except errors as exc:
             await self._close_client()
             raise unreachable(self.url, "connecting", exc) from exc
 

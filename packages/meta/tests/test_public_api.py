@@ -16,6 +16,7 @@ PACKAGES = [
     "flagstone_staticfiles",
     "flagstone_templates",
     "flagstone_middleware",
+    "flagstone_broadcast",
 ]
 
 

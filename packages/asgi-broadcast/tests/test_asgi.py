@@ -78,7 +78,9 @@ async def serve_sse(broadcast: Broadcast, client: Client, headers: Any = None) -
     from flagstone_requests import Request
 
     scope = http_scope(headers)
-    response = event_source_response(broadcast, "feed", request=Request(scope), ping_interval=None)
+    response = await event_source_response(
+        broadcast, "feed", request=Request(scope), ping_interval=None
+    )
     await response(scope, client.receive, client.send)
 
 
@@ -155,3 +157,36 @@ async def test_websocket_relay_forwards_both_ways_and_releases_on_disconnect(
     frames = [m.get("text") for m in client.sent if m["type"] == "websocket.send"]
     assert frames == ["welcome", "someone said hi", '{"as":"json"}']
     assert broadcast.subscriber_count("room") == 0
+
+
+async def test_sse_is_subscribed_before_the_endpoint_returns_and_released_unstarted(
+    broadcast: Broadcast,
+) -> None:
+    response = await event_source_response(broadcast, "feed")
+    assert broadcast.subscriber_count("feed") == 1
+    # The client was gone before the response started: still released.
+    client = Client()
+    await client.inbox.send({"type": "http.disconnect"})
+
+    async def gone(message: dict[str, Any]) -> None:
+        raise OSError("client gone")
+
+    with anyio.fail_after(BOUND):
+        await response(http_scope(), client.receive, gone)  # a gone client is not an error
+    assert broadcast.subscriber_count("feed") == 0
+
+
+async def test_sse_encode_shapes_each_event(broadcast: Broadcast) -> None:
+    from flagstone_requests import ServerSentEvent
+
+    def encode(event: Any) -> Any:
+        return ServerSentEvent(data={"said": event.message}, id=f"m{event.id}", event="chat")
+
+    response = await event_source_response(broadcast, "feed", encode=encode, ping_interval=None)
+    client = Client()
+    await broadcast.publish("feed", "hi")
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(response, http_scope(), client.receive, client.send)
+        await client.wait_for(b"\n\n")
+        await client.inbox.send({"type": "http.disconnect"})
+    assert client.body == b'id: m1\nevent: chat\ndata: {"said":"hi"}\n\n'

@@ -9,8 +9,10 @@ so the rest of this package works without it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -85,29 +87,36 @@ async def websocket_relay(
         tg.cancel_scope.cancel()
 
 
-def event_source_response(
+async def event_source_response(
     broadcast: Broadcast,
     channel: str,
     *,
     request: Any = None,
     last_event_id: str | None = None,
     event: str | None = None,
+    encode: Callable[[Event], ServerSentEvent] | None = None,
     ping_interval: float | None = 15.0,
     headers: Mapping[str, str] | None = None,
 ) -> EventSourceResponse:
     """An `EventSourceResponse` streaming `channel` until the client goes away.
+
+    `return await event_source_response(broadcast, "news", request=request)`.
+    It subscribes before returning, so nothing published once the endpoint
+    returned is missed, and the subscription is released when the response
+    ends, however it ends (client gone, server shutdown, never started).
 
     Each event is sent with its `id` (where the backend gives one), so a
     browser that reconnects sends `Last-Event-ID`; pass the `request` (or
     `last_event_id`) and the stream resumes after that event, on any worker,
     with memory:// (same process) and redis-stream://.  An id the backend
     cannot resume from (another backend's, garbage) starts a live stream
-    instead of failing.  `event` names the SSE event type (default: none,
-    `message` in the browser).  Needs flagstone-requests
-    (`pip install "flagstone-broadcast[requests]"`).
+    instead of failing.  `event` names the SSE event type (default none:
+    `message` in the browser); `encode(event)` builds each `ServerSentEvent`
+    yourself (its `id` is then what a browser sends back).  Needs
+    flagstone-requests (`pip install "flagstone-broadcast[requests]"`).
     """
     try:
-        from flagstone_requests import EventSourceResponse, ServerSentEvent
+        from flagstone_requests import ServerSentEvent
     except ImportError as exc:
         raise ImportError(
             "event_source_response needs flagstone-requests: "
@@ -115,31 +124,36 @@ def event_source_response(
         ) from exc
     if last_event_id is None and request is not None:
         last_event_id = request.headers.get("last-event-id") or None
-    stream = _events(broadcast, channel, last_event_id, event, ServerSentEvent)
-    return EventSourceResponse(stream, headers=headers, ping_interval=ping_interval)
-
-
-async def _events(
-    broadcast: Broadcast,
-    channel: str,
-    since: str | None,
-    event_type: str | None,
-    make: type[ServerSentEvent],
-) -> AsyncIterator[ServerSentEvent]:
-    if since is not None and not _resumable(since):
-        since = None
+    if last_event_id is not None and not _resumable(last_event_id):
+        last_event_id = None
+    release = AsyncExitStack()
     try:
-        async with broadcast.subscribe(channel, since=since) as subscriber:
-            async for item in subscriber:
-                yield _sse(item, event_type, make)
+        subscriber = await release.enter_async_context(
+            broadcast.subscribe(channel, since=last_event_id)
+        )
     except (ValueError, NotImplementedError) as exc:
         # The browser's Last-Event-ID is client input: never a 500 for it.
         logger.info(
-            "broadcast: cannot resume %r after %r (%s); streaming live", channel, since, exc
+            "broadcast: cannot resume %r after %r (%s); streaming live", channel, last_event_id, exc
         )
-        async with broadcast.subscribe(channel) as subscriber:
-            async for item in subscriber:
-                yield _sse(item, event_type, make)
+        subscriber = await release.enter_async_context(broadcast.subscribe(channel))
+
+    def default_encode(item: Event) -> ServerSentEvent:
+        message = item.message
+        data = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+        return ServerSentEvent(data=data, id=item.id, event=event)
+
+    to_sse = encode or default_encode
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        async for item in subscriber:
+            yield to_sse(item)
+
+    response_class = _releasing_response_class()
+    response: EventSourceResponse = response_class(
+        stream(), release, headers=headers, ping_interval=ping_interval
+    )
+    return response
 
 
 def _resumable(since: str) -> bool:
@@ -147,7 +161,30 @@ def _resumable(since: str) -> bool:
     return len(since) <= 64 and since.isprintable()
 
 
-def _sse(item: Event, event_type: str | None, make: type[ServerSentEvent]) -> ServerSentEvent:
-    message = item.message
-    data = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
-    return make(data=data, id=item.id, event=event_type)
+@functools.cache
+def _releasing_response_class() -> Any:
+    # Built on first use: flagstone_requests is an optional dependency.
+    from flagstone_requests import EventSourceResponse
+
+    class _ReleasingEventSourceResponse(EventSourceResponse):
+        """An `EventSourceResponse` that releases its subscription when it ends."""
+
+        def __init__(
+            self,
+            content: Any,
+            release: AsyncExitStack,
+            *,
+            headers: Mapping[str, str] | None,
+            ping_interval: float | None,
+        ) -> None:
+            super().__init__(content, headers=headers, ping_interval=ping_interval)
+            self.release = release
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self.release.aclose()
+
+    return _ReleasingEventSourceResponse

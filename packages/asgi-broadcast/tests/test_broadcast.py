@@ -109,13 +109,42 @@ async def test_disconnect_ends_open_subscriptions() -> None:
     assert not broadcast.connected
 
 
-async def test_publish_and_subscribe_need_a_connection() -> None:
+async def test_without_a_lifespan_the_first_use_connects() -> None:
+    # A server without lifespan (daphne) never calls connect().
     broadcast = Broadcast("memory://")
-    with pytest.raises(BroadcastError, match="not connected"):
+    async with broadcast.subscribe("chat") as subscriber:
+        assert broadcast.connected
         await broadcast.publish("chat", "x")
-    with pytest.raises(BroadcastError, match="not connected"):
+        with anyio.fail_after(BOUND):
+            assert (await subscriber.get()).message == "x"
+    await broadcast.disconnect()
+
+
+async def test_after_disconnect_publish_and_subscribe_are_refused() -> None:
+    broadcast = Broadcast("memory://")
+    await broadcast.connect()
+    await broadcast.disconnect()
+    with pytest.raises(BroadcastError, match="was disconnected"):
+        await broadcast.publish("chat", "x")
+    with pytest.raises(BroadcastError, match="was disconnected"):
         async with broadcast.subscribe("chat"):
             pass
+    await broadcast.connect()  # an explicit connect starts over
+    await broadcast.publish("chat", "x")
+    await broadcast.disconnect()
+
+
+async def test_connect_and_disconnect_may_run_in_different_tasks() -> None:
+    broadcast = Broadcast("memory://")
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(broadcast.connect)
+    async with broadcast.subscribe("c") as subscriber:
+        await broadcast.publish("c", 1)
+        with anyio.fail_after(BOUND):
+            assert (await subscriber.get()).message == 1
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(broadcast.disconnect)
+    assert not broadcast.connected
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
-from anyio.abc import TaskGroup
 
 from flagstone_contract.http import redact_url
 
 from ._backend import BroadcastBackend, GapNotice
+from ._driver import Detached
 from ._event import BroadcastError
 from ._subscriber import OverflowPolicy, Subscriber
 
@@ -59,8 +59,9 @@ class Broadcast:
     `Broadcast("redis://localhost:6379")` (or `memory://`, `rediss://`,
     `redis-stream://`, `postgres://`), or `Broadcast(backend=...)` with any
     `BroadcastBackend`.  `async with broadcast:` (or `connect()` then
-    `disconnect()`, from the same task, as a lifespan does) around the app's
-    life; `await broadcast.publish(channel, message)`; and::
+    `disconnect()`, e.g. `lifespan=broadcast.lifespan`) around the app's
+    life; without them (a server without lifespan) the first `publish` or
+    `subscribe` connects.  `await broadcast.publish(channel, message)`; and::
 
         async with broadcast.subscribe("chat") as subscriber:
             async for event in subscriber:
@@ -69,7 +70,8 @@ class Broadcast:
     One broker connection per process carries every channel, however many
     subscribers.  Each subscriber has its own bounded backlog of `backlog`
     events (see `Subscriber` for `on_overflow`).  `disconnect()` ends every
-    open subscription: their iteration stops.
+    open subscription (their iteration stops); publishing or subscribing
+    after it raises `BroadcastError`.
     """
 
     def __init__(
@@ -92,7 +94,9 @@ class Broadcast:
         self.on_overflow: OverflowPolicy = on_overflow
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._membership: anyio.Lock | None = None
-        self._task_group: TaskGroup | None = None
+        self._listener: Detached | None = None
+        self._connecting: anyio.Lock | None = None
+        self._disconnected = False
         self._failure: BaseException | None = None
 
     def __repr__(self) -> str:
@@ -111,35 +115,35 @@ class Broadcast:
     @property
     def connected(self) -> bool:
         """Whether `connect()` ran and `disconnect()` has not."""
-        return self._task_group is not None
+        return self._listener is not None
 
     # -- life ---------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Connect to the broker and start receiving.  Pair with `disconnect()` in the same task."""
-        if self._task_group is not None:
+        """Connect to the broker and start receiving (from any task; a lifespan's startup)."""
+        if self._listener is not None:
             raise RuntimeError(f"{self!r} is already connected")
         await self._backend.connect()
         self._failure = None
+        self._disconnected = False
         self._membership = anyio.Lock()
-        # Entered here and exited in disconnect(): the listener outlives this
-        # call, and anyio has no task without a task group.
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
-        task_group.start_soon(self._listen)
+        # The one receiving task of this process outlives this call, so it
+        # belongs to no caller's task group (see Detached).
+        self._listener = Detached(self._listen)
+        self._listener.start()
 
     async def disconnect(self) -> None:
         """End every subscription, stop receiving and close the broker connection."""
-        task_group, self._task_group = self._task_group, None
-        if task_group is None:
+        listener, self._listener = self._listener, None
+        self._disconnected = True
+        if listener is None:
             return
         for subscribers in self._subscribers.values():
             for subscriber in subscribers:
                 subscriber._close()
-        task_group.cancel_scope.cancel()
         try:
-            await task_group.__aexit__(None, None, None)
+            with anyio.CancelScope(shield=True):
+                await listener.stop()
         finally:
             await self._backend.disconnect()
 
@@ -174,7 +178,7 @@ class Broadcast:
         `str`); `json.dumps` anything else.  Raises `BroadcastError` when the
         broker cannot take it (down, refused), after at most the backend's timeout.
         """
-        self._check_connected("publish")
+        await self._ensure_connected("publish")
         await self._backend.publish(channel, message)
 
     @asynccontextmanager
@@ -188,7 +192,7 @@ class Broadcast:
         and without duplicates; memory:// and redis-stream:// keep history.
         Raises `ValueError` for an id the backend cannot have given.
         """
-        self._check_connected("subscribe")
+        await self._ensure_connected("subscribe")
         subscriber = Subscriber(channel, self.backlog, self.on_overflow)
         assert self._membership is not None  # set by connect()
         async with self._membership:
@@ -219,7 +223,7 @@ class Broadcast:
             if subscribers:
                 return
             del self._subscribers[channel]
-            if self._task_group is None:
+            if self._listener is None:
                 return  # disconnected meanwhile: the backend is closed already
             try:
                 await self._backend.unsubscribe(channel)
@@ -227,12 +231,19 @@ class Broadcast:
                 # The broker forgets the subscription with the connection anyway.
                 logger.warning("broadcast: unsubscribing from %r failed: %s", channel, exc)
 
-    def _check_connected(self, action: str) -> None:
-        if self._task_group is None:
-            raise BroadcastError(
-                f"cannot {action}: {self!r} is not connected; call `await broadcast.connect()` "
-                "at startup (or use `async with broadcast:` / `lifespan=broadcast.lifespan`)"
-            )
+    async def _ensure_connected(self, action: str) -> None:
+        if self._listener is None:
+            if self._disconnected:
+                raise BroadcastError(
+                    f"cannot {action}: {self!r} was disconnected (the app is shutting down)"
+                )
+            # Served without a lifespan (daphne, some test clients): the first
+            # publish or subscribe connects, once, however many ask at once.
+            if self._connecting is None:
+                self._connecting = anyio.Lock()
+            async with self._connecting:
+                if self._listener is None:
+                    await self.connect()
         if self._failure is not None:
             raise BroadcastError(f"{self!r} stopped receiving: {self._failure}") from self._failure
 

@@ -19,7 +19,7 @@ import anyio
 
 from ._event import BroadcastError
 
-__all__ = ["Driver", "Outage", "check_message", "on_asyncio", "unreachable"]
+__all__ = ["Detached", "Driver", "Outage", "check_message", "on_asyncio", "unreachable"]
 
 logger = logging.getLogger("flagstone_broadcast")
 
@@ -102,3 +102,41 @@ def check_message(message: Any) -> None:
             "a broadcast message sent through a broker must be str (or bytes or a number), "
             f"not {type(message).__name__}; publish json.dumps(...) of structured data"
         )
+
+
+class Detached:
+    """A task that belongs to no caller's task group: the process's receiving loop.
+
+    It must outlive the call that starts it (`connect()` from a lifespan, or
+    the first `publish` of an app served without one) and be stopped from
+    whichever task calls `disconnect()`, which no task group allows.  On
+    asyncio it is a plain task; on trio a system task (cancelled with the
+    run).  `func` must not raise: a system task's exception ends the run.
+    """
+
+    def __init__(self, func: Callable[[], Any]) -> None:
+        self._func = func
+        self._scope = anyio.CancelScope()
+        self._done = anyio.Event()
+        self._task: asyncio.Task[None] | None = None  # a reference, so it is not collected
+
+    def start(self) -> None:
+        """Start `func` in its own task."""
+        if on_asyncio():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        else:
+            import trio  # only reached under trio, which is then installed
+
+            trio.lowlevel.spawn_system_task(self._run)
+
+    async def _run(self) -> None:
+        try:
+            with self._scope:
+                await self._func()
+        finally:
+            self._done.set()
+
+    async def stop(self) -> None:
+        """Cancel the task and wait until it has finished."""
+        self._scope.cancel()
+        await self._done.wait()

@@ -3,7 +3,8 @@
 - form login that stores the user in the session (`regenerate()` on login:
   the session-fixation defence), logout that clears it;
 - a file upload with limits (one file, 1 MiB, answered 413/400 past them);
-- a WebSocket chat room, and a server-sent-events feed of new messages;
+- a WebSocket chat room, and a server-sent-events feed of new messages, on
+  flagstone-broadcast: they reach the clients of every worker process;
 - an audit-log line written by a background task for every message (a
   response's `background=` for the JSON API, app-owned tasks for chat);
 - a JSON API; `url_for` for every link in the HTML;
@@ -12,7 +13,8 @@
 
 Configuration (environment): `FLAGSTONE_DEMO_SECRET` (session key; a random
 one per process by default, so set it when running several workers),
-`FLAGSTONE_DEMO_REDIS_URL` (keep sessions in Redis instead of a cookie),
+`FLAGSTONE_DEMO_REDIS_URL` (keep sessions in Redis instead of a cookie, and
+carry chat between workers over Redis pub/sub instead of memory://),
 `FLAGSTONE_DEMO_AUDIT_LOG` (audit log path; by default `audit.log` in a new
 `flagstone-demo-*` directory under the temp dir, one per run, which
 `tools/serve_demo.py` prints).
@@ -32,7 +34,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -52,19 +53,19 @@ from flagstone import (
     RedisStore,
     Request,
     Route,
-    ServerSentEvent,
     Session,
     SessionMiddleware,
     SessionStore,
     StaticFiles,
     TemplateResponse,
     WebSocket,
-    WebSocketDisconnect,
     WebSocketRoute,
+    event_source_response,
     immutable_if_fingerprinted,
+    websocket_relay,
 )
 
-from ._hub import Hub
+from ._hub import CHANNEL, ChatMember, Hub
 
 PASSWORD = "flagstone"
 MAX_UPLOAD = 1024 * 1024
@@ -73,10 +74,8 @@ USERNAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
-hub = Hub()
 uploads: list[dict[str, object]] = []
 audit_tasks = AppTasks(max_concurrency=32, when_full="wait", shutdown_timeout=5.0)
-chat_members: set[WebSocket] = set()
 
 
 def audit_log_path() -> Path:
@@ -200,7 +199,13 @@ async def api_pid(request: Request) -> JSONResponse:
     return JSONResponse({"pid": os.getpid(), "user": current_user(request)})
 
 
+def hub_of(connection: Request | WebSocket) -> Hub:
+    hub: Hub = connection.app.state.hub
+    return hub
+
+
 async def api_messages(request: Request) -> JSONResponse:
+    hub = hub_of(request)
     if request.method == "GET":
         return JSONResponse({"messages": list(hub.history)})
     user = require_user(request)
@@ -208,33 +213,19 @@ async def api_messages(request: Request) -> JSONResponse:
     text = payload.get("text") if isinstance(payload, dict) else None
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE:
         raise HTTPException(422, f'send {{"text": "..."}} with 1 to {MAX_MESSAGE} characters')
-    message = await post_message(user, text)
+    message = await hub.publish(user, text)
     task = BackgroundTask(write_audit, "message", user, text)
     return JSONResponse(message, status_code=201, background=task)
 
 
-async def post_message(user: str, text: str) -> dict[str, Any]:
-    """Publish to the feed and to every chat member."""
-    message = hub.publish(user, text)
-    data = json.dumps(message)
-    for member in list(chat_members):
-        try:
-            await member.send_text(data)
-        except Exception:
-            chat_members.discard(member)
-    return message
-
-
 async def events(request: Request) -> EventSourceResponse:
     require_user(request)
-    stream = hub.subscribe()
-
-    async def feed() -> AsyncIterator[ServerSentEvent]:
-        with stream:
-            async for message in stream:
-                yield ServerSentEvent(data=message, id=str(message["id"]))
-
-    return EventSourceResponse(feed(), ping_interval=10.0)
+    hub = hub_of(request)
+    # Subscribed before it returns: a message posted once the response
+    # started reaches this feed, from whichever worker it was posted on.
+    return await event_source_response(
+        hub.broadcast, CHANNEL, encode=hub.feed_event, ping_interval=10.0
+    )
 
 
 async def chat(websocket: WebSocket) -> None:
@@ -247,20 +238,24 @@ async def chat(websocket: WebSocket) -> None:
         await websocket.close(code=1008, reason="log in first")
         return
     await websocket.accept()
-    chat_members.add(websocket)
-    try:
-        while True:
-            text = await websocket.receive_text()
-            text = text.strip()[:MAX_MESSAGE]
-            if text:
-                await post_message(user, text)
+    hub = hub_of(websocket)
+    member = ChatMember(websocket)
+
+    async def said(text: str) -> None:
+        text = text.strip()[:MAX_MESSAGE]
+        if text:
+            message = await hub.publish(user, text)
+            try:
                 # The request is a long-lived socket: audit writes go to the
                 # app-owned task group instead of waiting for a response.
                 await audit_tasks.spawn(write_audit, "chat", user, text)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        chat_members.discard(websocket)
+            except Exception:
+                # Served without lifespan (daphne) the task group never
+                # started: fail loudly (1011), once the sender saw its message.
+                await member.wait_sent(message["id"])
+                raise
+
+    await websocket_relay(member, hub.broadcast, CHANNEL, on_receive=said)
 
 
 def session_store() -> SessionStore | None:
@@ -274,7 +269,9 @@ def session_store() -> SessionStore | None:
 @asynccontextmanager
 async def lifespan(app: App) -> AsyncIterator[None]:
     audit_log_path().touch()
-    yield
+    hub: Hub = app.state.hub
+    async with hub.running():
+        yield
 
 
 def create_app() -> App:
@@ -301,7 +298,9 @@ def create_app() -> App:
         Middleware(AppTasksMiddleware, audit_tasks),
         Middleware(SessionMiddleware, secret_key=secret, store=session_store()),
     ]
-    return App(routes=routes, middleware=middleware, lifespan=lifespan, max_body_size=64 * 1024)
+    app = App(routes=routes, middleware=middleware, lifespan=lifespan, max_body_size=64 * 1024)
+    app.state.hub = Hub(os.environ.get("FLAGSTONE_DEMO_REDIS_URL") or None)
+    return app
 
 
 app = create_app()

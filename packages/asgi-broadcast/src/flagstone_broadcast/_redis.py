@@ -109,6 +109,16 @@ class _RedisBackend(BroadcastBackend):
     async def _command(self, action: str, method: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return await self.driver.call(method, *args, **kwargs)
+        except self._redis.ConnectionError:
+            # After a Redis restart every idle pooled connection died with
+            # the old server: drop them all and try once more on a fresh one,
+            # rather than failing once per stale connection.
+            try:
+                pool = self._client.connection_pool
+                await self.driver.call(pool.disconnect, inuse_connections=False)
+                return await self.driver.call(method, *args, **kwargs)
+            except self._errors as exc:
+                raise unreachable(self.url, action, exc) from exc
         except self._errors as exc:
             raise unreachable(self.url, action, exc) from exc
 

@@ -107,6 +107,26 @@ def demo_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def demo_workers_on_redis(
+    tmp_path_factory: pytest.TempPathFactory, demo_redis_url: str
+) -> Iterator[tuple[DemoServer, DemoServer]]:
+    """Two demo processes (two workers, each on its own port) sharing one Redis.
+
+    Sessions and chat both go through that Redis (`FLAGSTONE_DEMO_REDIS_URL`),
+    so a message typed on one reaches the pages served by the other.
+    """
+    from contextlib import contextmanager
+
+    serve = contextmanager(_serve_demo)
+    env = {"FLAGSTONE_DEMO_REDIS_URL": demo_redis_url}
+    with (
+        serve(tmp_path_factory.mktemp("worker-a"), env) as first,
+        serve(tmp_path_factory.mktemp("worker-b"), env) as second,
+    ):
+        yield first, second
+
+
+@pytest.fixture(scope="module")
 def demo_store_server(
     tmp_path_factory: pytest.TempPathFactory, demo_redis_url: str
 ) -> Iterator[DemoServer]:

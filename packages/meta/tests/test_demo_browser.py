@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -109,6 +110,39 @@ def test_two_browsers_chat_with_each_other(browser: Browser, demo_url: str) -> N
         ben.fill("#chat-input", "loud and clear")
         ben.click("#chat-send")
         expect(ann.locator("#chat-log")).to_contain_text("chromium-ben: loud and clear")
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_chat_and_feed_cross_two_worker_processes(
+    browser: Browser, demo_workers_on_redis: tuple[Any, Any]
+) -> None:
+    # Two server processes on one Redis: what `--workers 2` gives, with each
+    # page pinned to its own process (one port each).
+    servers = demo_workers_on_redis
+    pids = [httpx.get(server.url + "/api/pid").json()["pid"] for server in servers]
+    assert pids[0] != pids[1]
+    contexts = [browser.new_context(), browser.new_context()]
+    try:
+        pages = [context.new_page() for context in contexts]
+        users = ["worker-ann", "worker-ben"]
+        for page, user, server in zip(pages, users, servers, strict=True):
+            page.set_default_timeout(TIMEOUT_MS)
+            log_in(page, server.url, user)
+            expect(page.locator("#user")).to_have_text(user)
+            page.wait_for_selector("body[data-chat=open]", state="attached")
+            page.wait_for_selector("body[data-feed=open]", state="attached")
+        ann, ben = pages
+        ann.fill("#chat-input", "typed on the first worker")
+        ann.press("#chat-input", "Enter")
+        # Over WebSocket (chat log) and over SSE (feed), on the other process.
+        expect(ben.locator("#chat-log")).to_contain_text("worker-ann: typed on the first worker")
+        expect(ben.locator("#feed")).to_contain_text("worker-ann: typed on the first worker")
+        ben.fill("#chat-input", "answered from the second")
+        ben.click("#chat-send")
+        expect(ann.locator("#chat-log")).to_contain_text("worker-ben: answered from the second")
+        expect(ann.locator("#feed")).to_contain_text("worker-ben: answered from the second")
     finally:
         for context in contexts:
             context.close()

@@ -155,8 +155,12 @@ async def test_streams_lose_nothing_across_a_restart(redis_process: RedisProcess
 async def test_subscribing_while_redis_is_down_is_a_clear_error(
     redis_process: RedisProcess,
 ) -> None:
-    for scheme in ("redis", "redis-stream"):
-        async with Broadcast(f"{scheme}://127.0.0.1:{redis_process.port}/0") as broadcast:
+    url = f"127.0.0.1:{redis_process.port}/0"
+    for backend in (
+        RedisPubSubBackend(f"redis://{url}", timeout=1),
+        RedisStreamBackend(f"redis-stream://{url}", timeout=1),
+    ):
+        async with Broadcast(backend=backend) as broadcast:
             redis_process.stop()
             try:
                 with anyio.fail_after(BOUND), pytest.raises(BroadcastError, match="did not answer"):

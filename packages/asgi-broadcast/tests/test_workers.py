@@ -224,7 +224,7 @@ def stats_of(url: str, pid: int, channel: str) -> dict[str, int]:
 
 
 def test_a_client_that_never_reads_costs_bounded_memory(deployment: Deployment) -> None:
-    # 16 MiB (2,000 messages of 8 KiB) to a channel one client never reads:
+    # 16 MiB (1,000 messages of 16 KiB) to a channel one client never reads:
     # its worker keeps at most `backlog` (100) of them, and the other client
     # still gets what is published after the flood.
     with ExitStack() as stack:
@@ -235,7 +235,7 @@ def test_a_client_that_never_reads_costs_bounded_memory(deployment: Deployment) 
         before = stats_of(deployment.url, stalled_pid, "flood")["rss_kib"]
         flood = httpx.post(
             f"{deployment.url}/flood",
-            params={"channel": "flood", "count": 2_000, "size": 8192},
+            params={"channel": "flood", "count": 1_000, "size": 16384},
             timeout=60,
         )
         assert flood.status_code == 200
@@ -248,5 +248,5 @@ def test_a_client_that_never_reads_costs_bounded_memory(deployment: Deployment) 
         after = stats_of(deployment.url, stalled_pid, "flood")["rss_kib"]
     assert received > 0
     # Unbounded, the stalled worker would hold all 16 MiB; bounded, a backlog
-    # of 100 messages (800 KiB) and the batches in flight.
+    # of 100 messages (1.6 MiB) and the batches in flight.
     assert after - before < 8 * 1024, f"RSS grew {after - before} KiB"

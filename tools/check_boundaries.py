@@ -46,7 +46,9 @@ LAZY_ALLOWED: dict[tuple[str, str], frozenset[str] | None] = {
     ("flagstone_middleware", "flagstone_requests"): frozenset(
         {"_base.py", "_requires.py", "_authentication.py"}
     ),
-    ("flagstone_broadcast", "flagstone_requests"): frozenset({"_asgi.py", "test_asgi.py"}),
+    ("flagstone_broadcast", "flagstone_requests"): frozenset(
+        {"_asgi.py", "test_asgi.py", "workers_app.py"}
+    ),
 }
 # Declared, unconditional dependencies between concern packages: exactly these.
 ALLOWED = {

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from flagstone_broadcast import Broadcast, BroadcastError, event_source_response, websocket_relay
-from flagstone_requests import JSONResponse, Request, WebSocket
 
 broadcast = Broadcast(os.environ["BROADCAST_URL"], backlog=int(os.environ.get("BACKLOG", "100")))
 
@@ -41,6 +40,10 @@ async def lifespan(receive: Any, send: Any) -> None:
 
 
 async def app(scope: Any, receive: Any, send: Any) -> None:
+    # flagstone-requests is the [requests] extra: imported where used
+    # (tools/check_boundaries.py), as the package's own helpers do.
+    from flagstone_requests import JSONResponse, Request, WebSocket
+
     if scope["type"] == "lifespan":
         await lifespan(receive, send)
         return

@@ -106,6 +106,11 @@ async def test_pubsub_subscribers_resume_after_a_restart_and_see_the_gap(
         redis_process.stop()
         with anyio.fail_after(BOUND), pytest.raises(BroadcastError, match="did not answer"):
             await worker_b.publish("room", "while down")
+        # A client arriving during the outage is told so (at once once the
+        # worker noticed the outage), and may retry.
+        with anyio.fail_after(BOUND), pytest.raises(BroadcastError, match="did not answer"):
+            async with worker_a.subscribe("another room"):
+                pass
         redis_process.restart()
 
         first, *_ = await publish_until_received(worker_b, subscriber, "room")

@@ -124,8 +124,12 @@ class PostgresBackend(BroadcastBackend):
         return sql.SQL(statement).format(sql.Identifier(channel))
 
     async def subscribe(self, channel: str) -> None:
-        """LISTEN on the shared listening connection."""
+        """LISTEN on the shared listening connection (at once an error while it is re-made)."""
         _check_channel(channel)
+        if self._outage.since is not None:
+            raise unreachable(
+                self.url, f"subscribing to {channel!r}", ConnectionError("reconnecting")
+            )
         try:
             await self.driver.call(self._listener.execute, self._sql("LISTEN {}", channel))
         except (self._psycopg.Error, OSError) as exc:

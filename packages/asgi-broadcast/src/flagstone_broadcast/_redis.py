@@ -139,6 +139,9 @@ class RedisPubSubBackend(_RedisBackend):
         super().__init__(url, timeout=timeout, max_backoff=max_backoff)
         self._channels: set[str] = set()
         self._confirmations: dict[str, anyio.Event] = {}
+        # Subscriptions still waiting for Redis' confirmation when the
+        # connection was lost: told at once instead of at their timeout.
+        self._refused: dict[str, BaseException] = {}
         self._pending: deque[Event | GapNotice] = deque()
         self._pubsub: Any = None
         self._wakeup: anyio.Event | None = None
@@ -160,14 +163,24 @@ class RedisPubSubBackend(_RedisBackend):
         self._channels.clear()
 
     async def subscribe(self, channel: str) -> None:
-        """SUBSCRIBE, and wait until Redis confirms it (within `timeout`)."""
+        """SUBSCRIBE, and wait until Redis confirms it (within `timeout`).
+
+        While the subscribing connection is being re-made (an outage), fail
+        at once: a crowd of clients reconnecting meanwhile must not each
+        wait out the timeout in turn.
+        """
+        action = f"subscribing to {channel!r}"
+        if self._outage.since is not None:
+            raise unreachable(self.url, action, ConnectionError("reconnecting"))
         confirmed = self._confirmations[channel] = anyio.Event()
         self._channels.add(channel)
         try:
-            await self._command(f"subscribing to {channel!r}", self._pubsub.subscribe, channel)
+            await self._command(action, self._pubsub.subscribe, channel)
             self._wake()
             with anyio.fail_after(self.timeout):
                 await confirmed.wait()
+            if channel in self._refused:
+                raise unreachable(self.url, action, self._refused.pop(channel))
         except BaseException as exc:
             self._channels.discard(channel)
             self._confirmations.pop(channel, None)
@@ -219,6 +232,11 @@ class RedisPubSubBackend(_RedisBackend):
 
     async def _reconnect(self, exc: BaseException) -> None:
         """Replace the subscribing connection until Redis answers; then report the gap."""
+        for channel, confirmed in self._confirmations.items():
+            self._refused[channel] = exc
+            self._channels.discard(channel)
+            confirmed.set()
+        self._confirmations.clear()
         while True:
             await self._outage.failed(exc)
             old, self._pubsub = self._pubsub, self._client.pubsub()

@@ -9,7 +9,7 @@ Rules (DESIGN.md, "Dependency rules"):
    modules of BaseHTTPMiddleware and `requires` (and AuthenticationMiddleware,
    which hands its backend an HTTPConnection when one is available);
    flagstone_broadcast only from `_asgi.py`, its WebSocket and
-   EventSourceResponse helpers (extra `[requests]`), and their tests.  These
+   EventSourceResponse helpers (extra `[requests]`; tested in meta).  These
    may import a sibling outright, because it is a declared dependency:
    - flagstone_requests -> flagstone_config (Secret, CommaSeparatedStrings
      have their one home there; requests re-exports them);
@@ -46,9 +46,7 @@ LAZY_ALLOWED: dict[tuple[str, str], frozenset[str] | None] = {
     ("flagstone_middleware", "flagstone_requests"): frozenset(
         {"_base.py", "_requires.py", "_authentication.py"}
     ),
-    ("flagstone_broadcast", "flagstone_requests"): frozenset(
-        {"_asgi.py", "test_asgi.py", "workers_app.py"}
-    ),
+    ("flagstone_broadcast", "flagstone_requests"): frozenset({"_asgi.py"}),
 }
 # Declared, unconditional dependencies between concern packages: exactly these.
 ALLOWED = {

@@ -9,6 +9,7 @@ HERE = Path(__file__).resolve().parent
 # in the e2e environment (`hatch run e2e:run`), not in the default one.
 E2E_MODULES = frozenset(
     {
+        "test_broadcast_workers.py",
         "test_demo_browser.py",
         "test_demo_e2e.py",
         "test_demo_signals.py",

@@ -1,4 +1,5 @@
-"""A raw ASGI app on flagstone-broadcast, served by uvicorn with several workers in tests.
+"""A raw ASGI app on flagstone-broadcast, served by uvicorn with two workers in
+test_broadcast_workers.py.
 
 Routes: `GET /pid`, `POST /publish?channel=&text=` (503 with the error when
 the broker refuses), `POST /flood?channel=&count=&size=` (that many messages), `GET /events?channel=` (server-sent events, resumable),
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from flagstone_broadcast import Broadcast, BroadcastError, event_source_response, websocket_relay
+from flagstone_requests import JSONResponse, Request, WebSocket
 
 broadcast = Broadcast(os.environ["BROADCAST_URL"], backlog=int(os.environ.get("BACKLOG", "100")))
 
@@ -40,10 +42,6 @@ async def lifespan(receive: Any, send: Any) -> None:
 
 
 async def app(scope: Any, receive: Any, send: Any) -> None:
-    # flagstone-requests is the [requests] extra: imported where used
-    # (tools/check_boundaries.py), as the package's own helpers do.
-    from flagstone_requests import JSONResponse, Request, WebSocket
-
     if scope["type"] == "lifespan":
         await lifespan(receive, send)
         return

@@ -1,4 +1,4 @@
-"""Two uvicorn worker processes sharing one real Redis: what a deployment does.
+"""flagstone-broadcast under two uvicorn worker processes sharing one real Redis.
 
 Each worker process has its own `Broadcast`; only Redis connects them.  A
 fresh TCP connection may reach either worker (the kernel picks), so tests
@@ -23,7 +23,7 @@ from serving import Served, free_port, http_answers, redis_server, start
 from system_deps import require
 
 BOUND = 20.0
-APPS = Path(__file__).resolve().parent / "apps"
+APPS = Path(__file__).resolve().parent  # broadcast_workers_app.py
 
 
 class Deployment:
@@ -36,7 +36,7 @@ class Deployment:
         self.url_env = f"{scheme}://127.0.0.1:{self.redis.port}/0"
         port = free_port()
         command = [
-            sys.executable, "-m", "uvicorn", "workers_app:app", "--app-dir", str(APPS),
+            sys.executable, "-m", "uvicorn", "broadcast_workers_app:app", "--app-dir", str(APPS),
             "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
             "--lifespan", "on", "--log-level", "warning",
         ]  # fmt: skip

@@ -1,8 +1,8 @@
-"""The WebSocket and server-sent event helpers, driven through raw ASGI messages.
+"""flagstone-broadcast's WebSocket and server-sent event helpers, through raw ASGI messages.
 
 They work on flagstone-requests' `Request`, `WebSocket` and
-`EventSourceResponse` (the `[requests]` extra), imported where used, as the
-package itself does (tools/check_boundaries.py).
+`EventSourceResponse` (broadcast's `[requests]` extra), so they are tested
+here, where both packages are installed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from flagstone_broadcast import Broadcast, event_source_response, websocket_relay
+from flagstone_requests import Request, ServerSentEvent, WebSocket
 
 pytestmark = pytest.mark.anyio
 
@@ -75,8 +76,6 @@ async def wait_subscribed(broadcast: Broadcast, channel: str, count: int = 1) ->
 
 
 async def serve_sse(broadcast: Broadcast, client: Client, headers: Any = None) -> None:
-    from flagstone_requests import Request
-
     scope = http_scope(headers)
     response = await event_source_response(
         broadcast, "feed", request=Request(scope), ping_interval=None
@@ -130,8 +129,6 @@ async def test_sse_with_a_foreign_last_event_id_streams_live(
 async def test_websocket_relay_forwards_both_ways_and_releases_on_disconnect(
     broadcast: Broadcast,
 ) -> None:
-    from flagstone_requests import WebSocket
-
     scope = {**http_scope(), "type": "websocket", "scheme": "ws", "subprotocols": []}
     client = Client()
 
@@ -177,8 +174,6 @@ async def test_sse_is_subscribed_before_the_endpoint_returns_and_released_unstar
 
 
 async def test_sse_encode_shapes_each_event(broadcast: Broadcast) -> None:
-    from flagstone_requests import ServerSentEvent
-
     def encode(event: Any) -> Any:
         return ServerSentEvent(data={"said": event.message}, id=f"m{event.id}", event="chat")
 

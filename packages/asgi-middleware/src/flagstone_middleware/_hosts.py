@@ -228,8 +228,8 @@ class HTTPSRedirectMiddleware(DerivedAttributes):
       any host); the request's `Host` must match one, or the answer is 400;
     - neither: a `TrustedHostMiddleware` (with `allowed_hosts` other than
       `"*"`) around this middleware, or inside it, decides;
-    - none of these: 400 `Invalid host header`, and one error log line
-      saying what to configure.
+    - none of these: the request's own `Host`, as in Starlette (a ported app
+      keeps working), with one warning log line saying what to configure.
 
     An invalid `Host` (or none and no server address) is answered 400, never
     redirected.
@@ -288,14 +288,14 @@ class HTTPSRedirectMiddleware(DerivedAttributes):
             return inner.is_allowed(host)
         if not self._warned:
             self._warned = True
-            logger.error(
-                "HTTPSRedirectMiddleware refused to redirect to Host %r: no host is allowed. "
-                "Pass allowed_hosts=[...] or host='example.com' (the canonical host), or put "
-                "TrustedHostMiddleware(allowed_hosts=[...]) around it; until then every "
-                "http request is answered 400.",
+            logger.warning(
+                "HTTPSRedirectMiddleware redirects to the request's own Host (%r) because no "
+                "host is configured, as Starlette does: an attacker's Host is echoed into the "
+                "Location.  Pass allowed_hosts=[...] or host='example.com' (the canonical host), "
+                "or put TrustedHostMiddleware(allowed_hosts=[...]) around it.",
                 host,
             )
-        return False
+        return True
 
     def _location(self, scope: Scope) -> str | None:
         scheme = "https" if scope["scheme"] == "http" else "wss"

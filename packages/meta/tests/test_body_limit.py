@@ -221,3 +221,28 @@ async def test_a_layers_limit_is_put_back_when_it_returns() -> None:
         assert (await client.post("/", content=b"x")).text == "ok"
     assert MAX_BODY_SIZE_SCOPE_KEY == MAX_BODY_SIZE_KEY
     assert seen == [LIMIT, 50, LIMIT, False]
+
+
+@pytest.mark.parametrize("body", [declared, chunks], ids=["content_length", "chunked"])
+async def test_a_body_middleware_read_is_held_to_the_stricter_route_limit(
+    body: Callable[[int], Any],
+) -> None:
+    # A BaseHTTPMiddleware reads the body under the App's limit (10) and
+    # replays it; the route's own limit (5) still refuses it, as in Starlette.
+    from flagstone import BaseHTTPMiddleware, Middleware
+
+    class ReadFirst(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: Any) -> Any:
+            await request.body()
+            return await call_next(request)
+
+    routes = [
+        Route("/small", read_with_request, methods=["POST"], max_body_size=5),
+        Route("/app", read_with_request, methods=["POST"]),
+    ]
+    app = App(routes=routes, max_body_size=LIMIT, middleware=[Middleware(ReadFirst)])
+    async with AsyncTestClient(app) as client:
+        assert (await client.post("/small", content=body(6))).status_code == 413
+        assert (await client.post("/small", content=body(5))).text == "read 5"
+        assert (await client.post("/app", content=body(10))).text == "read 10"
+        assert (await client.post("/app", content=body(11))).status_code == 413

@@ -108,6 +108,7 @@ class _BodyState:
         "more_body",
         "pending",
         "pending_bytes",
+        "read",
     )
 
     def __init__(self) -> None:
@@ -121,6 +122,9 @@ class _BodyState:
         # Counts the body against max_body_size when no body-limit layer
         # (routing, the App, RequestBodyLimitMiddleware) counts `receive`.
         self.counter: BodyCounter | None = None
+        # Bytes this scope's readers took, held to the limit in force when a
+        # layer's counter saw them under another one (a replayed body).
+        self.read = 0
         self.disconnected = False
         self.body: bytes | None = None
         self.form: FormData | None = None
@@ -289,6 +293,14 @@ class Request(HTTPConnection):
                 if chunk:
                     if counter is not None:
                         counter.add(len(chunk))
+                    else:
+                        # A layer counted these bytes, maybe under an outer
+                        # limit (a middleware that read the body replays it):
+                        # the limit of this reader's scope holds too.
+                        state.read += len(chunk)
+                        limit: int | None = self.scope.get(MAX_BODY_SIZE_KEY)
+                        if limit is not None and state.read > limit:
+                            raise ContentTooLarge(limit=limit)
                     return chunk
         except (ContentTooLarge, ClientDisconnect, RequestTimeout) as exc:
             state.error = exc

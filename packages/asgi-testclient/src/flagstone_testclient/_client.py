@@ -262,7 +262,9 @@ class TestClient(_LifespanSteps, httpx.Client):
             WebSocketConnection,
             self.app,
             websocket_scope(request, self._info, subprotocols or []),
-            raise_server_exceptions=self.raise_server_exceptions,
+            # As in Starlette, a WebSocket session always re-raises the app's
+            # exception: raise_server_exceptions is about HTTP responses.
+            raise_server_exceptions=True,
             timeout=self.websocket_timeout if timeout == "default" else timeout,
             header_case=self._header_case,
         )
@@ -395,7 +397,9 @@ class AsyncTestClient(_LifespanSteps, httpx.AsyncClient):
             WebSocketConnection,
             self.app,
             websocket_scope(request, self._info, subprotocols or []),
-            raise_server_exceptions=self.raise_server_exceptions,
+            # As in Starlette, a WebSocket session always re-raises the app's
+            # exception: raise_server_exceptions is about HTTP responses.
+            raise_server_exceptions=True,
             timeout=self.websocket_timeout if timeout == "default" else timeout,
             header_case=self._header_case,
         )

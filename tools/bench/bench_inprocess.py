@@ -16,14 +16,26 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bench_report import Row, Toolkit
 from bench_scenarios import BACKGROUND_RUNS, MICRO_SCENARIO, Scenario
 
 from flagstone_contract import ASGIApp, Message, Scope
 
-__all__ = ["Exchange", "Outcome", "compare", "run_inprocess", "scope_for"]
+__all__ = [
+    "BuildFailed",
+    "Contender",
+    "Exchange",
+    "Outcome",
+    "Reported",
+    "Unavailable",
+    "check_answers",
+    "compare",
+    "measure",
+    "run_inprocess",
+    "scope_for",
+]
 
 # A server delivers a request body in pieces; 64 KiB is what uvicorn's
 # httptools protocol typically hands over per message for a large body.
@@ -247,93 +259,173 @@ async def _batch(prepared: _Prepared, count: int, expected_status: int) -> tuple
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, Reported):
+        return str(exc)
     if isinstance(exc, TimeoutError):
         return f"no complete answer within {RUN_TIMEOUT:g} s"
     return f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+
+
+class Reported(Exception):
+    """An error already described where it happened (a child process): shown as it is."""
+
+
+class Unavailable(Exception):
+    """The toolkit cannot build the scenario (a name or package missing): `n/a`, not a failure."""
+
+
+class BuildFailed(Exception):
+    """Building the scenario's app raised; the message says how."""
+
+
+class Contender(Protocol):
+    """One toolkit's side of a scenario: one checked warm-up, then timed batches.
+
+    The toolkit runs in this process (`_Local`) or in a child process
+    (bench_fastapi's workers, for a framework that must be imported on one
+    toolkit only); the rounds, the checks and the figures are the same.
+    """
+
+    async def prepare(self) -> Outcome:
+        """Build the app and answer the warm-up request(s); the answer is checked.
+
+        Raises Unavailable (shown as `n/a`), BuildFailed, or whatever the
+        warm-up raised.
+        """
+        ...
+
+    async def batch(self, count: int, expected_status: int) -> tuple[float, int]:
+        """Time `count` requests: the seconds, and how many got another status."""
+        ...
+
+
+class _Local:
+    """A toolkit module called in this process."""
+
+    def __init__(self, scenario: Scenario, toolkit: Toolkit) -> None:
+        self.scenario = scenario
+        self.toolkit = toolkit
+        self.prepared: _Prepared | None = None
+
+    async def prepare(self) -> Outcome:
+        try:
+            app = self.toolkit.build(self.scenario)
+        except ImportError as exc:
+            raise Unavailable(str(exc)) from exc
+        except Exception as exc:
+            raise BuildFailed(_describe(exc)) from exc
+        self.prepared = await _prepare(self.scenario, app)
+        return self.prepared.outcome
+
+    async def batch(self, count: int, expected_status: int) -> tuple[float, int]:
+        assert self.prepared is not None, "prepare() first"
+        return await _batch(self.prepared, count, expected_status)
 
 
 async def _run_scenario(
     scenario: Scenario, toolkits: dict[str, Toolkit], rounds: int, requests: int
 ) -> Row:
     row = Row(scenario)
-    prepared: dict[str, _Prepared] = {}
-    for name, toolkit in toolkits.items():
+    contenders: dict[str, Contender] = {
+        name: _Local(scenario, toolkit) for name, toolkit in toolkits.items()
+    }
+    await measure(scenario, contenders, row, rounds, requests)
+    return row
+
+
+async def measure(
+    scenario: Scenario,
+    contenders: dict[str, Contender],
+    row: Row,
+    rounds: int,
+    requests: int,
+) -> None:
+    """Warm up and check every contender, then time them in interleaved rounds into `row`.
+
+    Each round runs every contender's batch back to back, one at a time, in
+    an order rotated every round, so a slow spell on the shared machine
+    hits all of them.
+    """
+    live: dict[str, Contender] = {}
+    outcomes: dict[str, Outcome] = {}
+    for name, contender in contenders.items():
         try:
-            app = toolkit.build(scenario)
-        except ImportError as exc:
+            async with asyncio.timeout(RUN_TIMEOUT):
+                outcomes[name] = await contender.prepare()
+        except Unavailable as exc:
             row.cells[name] = f"n/a ({exc})"
             continue
-        except Exception as exc:
-            row.cells[name] = f"FAIL (build: {_describe(exc)})"
+        except BuildFailed as exc:
+            row.cells[name] = f"FAIL (build: {exc})"
             continue
-        try:
-            async with asyncio.timeout(RUN_TIMEOUT):
-                prepared[name] = await _prepare(scenario, app)
         except Exception as exc:
             row.cells[name] = f"FAIL (warm-up: {_describe(exc)})"
-    _check_answers(scenario, prepared, row)
+            continue
+        live[name] = contender
+    for name in check_answers(scenario, outcomes, row):
+        del live[name]
     count = max(1, requests // scenario.weight)
     expected = 101 if scenario.kind == "websocket" else scenario.status
-    timings: dict[str, list[float]] = {name: [] for name in prepared}
-    for name in list(prepared):  # untimed warm batch: caches, lazily built stacks, the allocator
+    timings: dict[str, list[float]] = {name: [] for name in live}
+    for name in list(live):  # untimed warm batch: caches, lazily built stacks, the allocator
         try:
             async with asyncio.timeout(RUN_TIMEOUT):
-                await _batch(prepared[name], min(count, 20), expected)
+                await live[name].batch(min(count, 20), expected)
         except Exception as exc:
             row.cells[name] = f"FAIL (warm-up batch: {_describe(exc)})"
-            del prepared[name]
+            del live[name]
     for round_index in range(rounds):
-        names = list(prepared)
+        names = list(live)
         shift = round_index % max(1, len(names))
         for name in names[shift:] + names[:shift]:
             try:
                 async with asyncio.timeout(RUN_TIMEOUT):
-                    elapsed, wrong = await _batch(prepared[name], count, expected)
+                    elapsed, wrong = await live[name].batch(count, expected)
             except Exception as exc:
                 row.cells[name] = f"FAIL (during run: {_describe(exc)})"
-                del prepared[name]
+                del live[name]
                 continue
             if wrong:
                 row.cells[name] = (
                     f"FAIL ({wrong}/{count} requests got another status than {expected})"
                 )
-                del prepared[name]
+                del live[name]
                 continue
             timings[name].append(elapsed)
-    for name in prepared:
+    for name in live:
         row.record(name, [count] * len(timings[name]), timings[name])
-    return row
 
 
-def _check_answers(scenario: Scenario, prepared: dict[str, _Prepared], row: Row) -> None:
+def check_answers(scenario: Scenario, outcomes: dict[str, Outcome], row: Row) -> list[str]:
     """Same status, body and key headers everywhere, else the scenario fails loudly.
 
-    The reference is the raw app (Starlette when raw is not selected).  A
-    raw/Starlette disagreement is a bug in this harness and fails every
-    column; a flagstone disagreement fails the flagstone column only, so
-    the baseline is still measured.
+    Returns the toolkits that failed (their cells say why).  The reference
+    is the raw app (Starlette when raw is not selected).  A raw/Starlette
+    disagreement is a bug in this harness and fails every column; a
+    flagstone disagreement fails the flagstone column only, so the
+    baseline is still measured.
     """
-    reference_name = next((n for n in ("raw", "starlette") if n in prepared), None)
+    reference_name = next((n for n in ("raw", "starlette") if n in outcomes), None)
     if reference_name is None:
-        return
-    reference = prepared[reference_name].outcome
+        return []
+    reference = outcomes[reference_name]
     if reference.status not in (101, scenario.status):
-        for name in list(prepared):
+        for name in outcomes:
             row.cells[name] = f"FAIL ({reference_name} answered {reference.status})"
-            del prepared[name]
-        return
-    for name in [n for n in prepared if n != reference_name]:
-        problems = compare(scenario, reference, prepared[name].outcome)
+        return list(outcomes)
+    failed: list[str] = []
+    for name in [n for n in outcomes if n != reference_name]:
+        problems = compare(scenario, reference, outcomes[name])
         if not problems:
             continue
         message = f"FAIL (differs from {reference_name}: {'; '.join(problems)})"
         if name == "starlette":
-            for other in list(prepared):
+            for other in outcomes:
                 row.cells[other] = message
-                del prepared[other]
-            return
+            return list(outcomes)
         row.cells[name] = message
-        del prepared[name]
+        failed.append(name)
+    return failed
 
 
 def _run_micro(toolkits: dict[str, Toolkit], rounds: int, requests: int) -> Row:

@@ -24,6 +24,8 @@ from urllib.parse import parse_qsl
 from bench_scenarios import (
     BACKGROUND_RUNS,
     CORS_ORIGIN,
+    FASTAPI_HELLO,
+    FASTAPI_SCENARIOS,
     GZIP_STREAM_CHUNK,
     GZIP_STREAM_CHUNKS,
     GZIP_TEXT,
@@ -36,6 +38,7 @@ from bench_scenarios import (
     PassThrough,
     Scenario,
     expected_route_body,
+    fastapi_item_answer,
     json_body,
     static_directory,
 )
@@ -291,8 +294,30 @@ _MIDDLEWARE_BUILDERS: dict[str, Callable[[], ASGIApp]] = {
 }
 
 
+# --- FastAPI scenarios (issue 24): the same exchange with no framework ------------------
+
+
+async def fastapi_hello(scope: Scope, receive: Receive, send: Send) -> None:
+    """FastAPI's first example, by hand."""
+    await _respond(send, json_body(FASTAPI_HELLO), JSON)
+
+
+async def fastapi_item(scope: Scope, receive: Receive, send: Send) -> None:
+    """Parse the posted item, answer it with its total quantity (no validation: the floor)."""
+    item = json.loads(await _read_body(receive))
+    await _respond(send, json_body(fastapi_item_answer(item)), JSON)
+
+
+_FASTAPI_BUILDERS: dict[str, Callable[[], ASGIApp]] = {
+    "fastapi-hello": lambda: fastapi_hello,
+    "fastapi-json": lambda: fastapi_item,
+}
+
+
 def build(scenario: Scenario) -> ASGIApp:
     """The raw ASGI app for `scenario`."""
+    if scenario.name in FASTAPI_SCENARIOS:
+        return _FASTAPI_BUILDERS[scenario.name]()
     if scenario.name in MIDDLEWARE_SCENARIOS:
         return _MIDDLEWARE_BUILDERS[scenario.name]()
     if scenario.routes:

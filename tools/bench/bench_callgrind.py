@@ -49,9 +49,13 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from bench_inprocess import Exchange, _prepare, scope_for  # noqa: E402
+import apps_raw  # noqa: E402
+from bench_fastapi import app_builder, python_command, unavailable  # noqa: E402
+from bench_inprocess import Exchange, _prepare, compare, scope_for  # noqa: E402
 from bench_report import Row, Toolkit  # noqa: E402
-from bench_scenarios import MICRO_SCENARIO, SCENARIOS, Scenario  # noqa: E402
+from bench_scenarios import FASTAPI_SCENARIOS, MICRO_SCENARIO, SCENARIOS, Scenario  # noqa: E402
+
+from flagstone_contract import ASGIApp  # noqa: E402
 
 __all__ = ["CALLGRIND_INSTALL_HINT", "callgrind_available", "run_callgrind"]
 
@@ -89,9 +93,14 @@ def _settle_garbage() -> None:
 
 
 def _child(scenario_name: str, toolkit_name: str, count: int) -> None:
-    """Build the app, warm it up, then serve `count` requests (run under valgrind)."""
-    toolkit: Toolkit = importlib.import_module(f"apps_{toolkit_name}")
+    """Build the app, warm it up, then serve `count` requests (run under valgrind).
+
+    A framework scenario's app comes from `bench_fastapi.app_builder`: the
+    flagstone column's child was started through flagstone-compat
+    (`python_command`), and the builder checks that it was.
+    """
     if scenario_name == MICRO_SCENARIO.name:
+        toolkit: Toolkit = importlib.import_module(f"apps_{toolkit_name}")
         scope = scope_for(MICRO_SCENARIO)
         scope["path_params"] = {"user_id": 42}
         read = toolkit.read_request()
@@ -100,10 +109,23 @@ def _child(scenario_name: str, toolkit_name: str, count: int) -> None:
         for _ in range(count):
             read(dict(scope))
         return
-    scenario = SCENARIOS[scenario_name]
+    build: Callable[[Scenario], ASGIApp]
+    if scenario_name in FASTAPI_SCENARIOS:
+        scenario = FASTAPI_SCENARIOS[scenario_name]
+        build = app_builder(toolkit_name)
+    else:
+        scenario = SCENARIOS[scenario_name]
+        toolkit = importlib.import_module(f"apps_{toolkit_name}")
+        build = toolkit.build
 
     async def serve() -> None:
-        prepared = await _prepare(scenario, toolkit.build(scenario))
+        prepared = await _prepare(scenario, build(scenario))
+        if toolkit_name != "raw":
+            # Checked as in-process: a wrong answer is not counted.
+            floor = await _prepare(scenario, apps_raw.build(scenario))
+            problems = compare(scenario, floor.outcome, prepared.outcome)
+            if problems:
+                raise SystemExit(f"answer differs from raw: {'; '.join(problems)}")
         _settle_garbage()
         for _ in range(count):
             exchange = Exchange(prepared.incoming)
@@ -122,17 +144,25 @@ def _digest_files(digest: Any, paths: Sequence[Path]) -> None:
         digest.update(path.read_bytes() + b"\0")
 
 
-def fingerprint(toolkit: str) -> str:
+def _app_files(toolkit: str, framework: str | None) -> list[str]:
+    if framework is None:
+        return [f"apps_{toolkit}.py"]
+    # A framework scenario: its children and the framework's apps (raw's floor).
+    return [f"bench_{framework}.py", "apps_raw.py" if toolkit == "raw" else f"apps_{framework}.py"]
+
+
+def fingerprint(toolkit: str, framework: str | None = None) -> str:
     """What a child's instruction total depends on, as a hex digest.
 
-    The harness files and the toolkit's app file; the name and version of
+    The harness files and the toolkit's app file (for a framework
+    scenario, the framework's app file and child code); the name and version of
     every installed distribution (Starlette, anyio, python-multipart...);
     the Python build and the valgrind version; and for flagstone, whose
     packages are installed editable (so their versions do not move with
     the code), the content of every source file under `packages/`.
     """
     digest = hashlib.sha256()
-    _digest_files(digest, [HERE / name for name in (*_HARNESS, f"apps_{toolkit}.py")])
+    _digest_files(digest, [HERE / name for name in (*_HARNESS, *_app_files(toolkit, framework))])
     versions = sorted(
         f"{dist.metadata['Name']}=={dist.version}" for dist in importlib.metadata.distributions()
     )
@@ -185,7 +215,8 @@ def _instructions(scenario: Scenario, toolkit: str, count: int) -> int:
             "valgrind",
             "--tool=callgrind",
             f"--callgrind-out-file={out}",
-            sys.executable,
+            # The flagstone column of a framework scenario: through flagstone-compat.
+            *python_command(scenario, toolkit),
             str(Path(__file__).resolve()),
             "--child",
             scenario.name,
@@ -220,14 +251,19 @@ def run_callgrind(
     the row says so.
     """
     cache = TotalsCache(cache_dir)
-    prints = {name: fingerprint(name) for name in toolkits} if cache_dir is not None else {}
+    frameworks = {scenario.framework for scenario in scenarios}
+    prints = (
+        {(name, kind): fingerprint(name, kind) for name in toolkits for kind in frameworks}
+        if cache_dir is not None
+        else {}
+    )
     rows: list[Row] = []
     pending: dict[tuple[str, str, int], concurrent.futures.Future[int]] = {}
     reused: dict[str, list[str]] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
 
         def total(scenario: Scenario, name: str, count: int) -> concurrent.futures.Future[int]:
-            key = cache.key(scenario.name, name, count, prints.get(name, ""))
+            key = cache.key(scenario.name, name, count, prints.get((name, scenario.framework), ""))
             known = cache.get(key) if cache_dir is not None else None
             done: concurrent.futures.Future[int] = concurrent.futures.Future()
             if known is not None:
@@ -249,11 +285,18 @@ def run_callgrind(
             rows.append(row)
             low, high = _requests_for(scenario, LOW), _requests_for(scenario, HIGH)
             for name in toolkits:
-                try:
-                    toolkits[name].build(scenario) if scenario.kind != "micro" else None
-                except ImportError as exc:
-                    row.cells[name] = f"n/a ({exc})"
-                    continue
+                if scenario.framework is not None:
+                    # Never built here: this process may have imported Starlette.
+                    reason = unavailable(scenario, name)
+                    if reason is not None:
+                        row.cells[name] = f"n/a ({reason})"
+                        continue
+                else:
+                    try:
+                        toolkits[name].build(scenario) if scenario.kind != "micro" else None
+                    except ImportError as exc:
+                        row.cells[name] = f"n/a ({exc})"
+                        continue
                 for count in (low, high):
                     pending[(scenario.name, name, count)] = total(scenario, name, count)
         for row in rows:

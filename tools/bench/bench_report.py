@@ -240,15 +240,15 @@ def _commit() -> str:
     return head + ("-dirty" if dirty else "")
 
 
-def machine_info(variants: dict[str, str]) -> list[str]:
-    """Where and with what the figures were taken."""
+def machine_info(variants: dict[str, str], also: Sequence[str] = ()) -> list[str]:
+    """Where and with what the figures were taken (`also`: more distributions to name)."""
     lines = [
         f"machine: {os.cpu_count()} CPUs (nproc), {_cpu_model()}, {platform.system()} {platform.release()}",
         f"python: {platform.python_implementation()} {platform.python_version()}",
         "versions: "
         + ", ".join(
             f"{d} {_version(d)}"
-            for d in ("starlette", "uvicorn", "httptools", "uvloop", "websockets")
+            for d in ("starlette", "uvicorn", "httptools", "uvloop", "websockets", *also)
         ),
     ]
     # Every installed flagstone distribution, so a new package shows up too.

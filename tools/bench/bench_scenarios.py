@@ -24,6 +24,8 @@ from flagstone_contract import ASGIApp, Receive, Scope, Send
 __all__ = [
     "BACKGROUND_RUNS",
     "CORS_ORIGIN",
+    "FASTAPI_HELLO",
+    "FASTAPI_SCENARIOS",
     "GZIP_TEXT",
     "GZIP_STREAM_CHUNK",
     "GZIP_STREAM_CHUNKS",
@@ -47,6 +49,7 @@ __all__ = [
     "PassThrough",
     "Scenario",
     "expected_route_body",
+    "fastapi_item_answer",
     "json_body",
     "route_path",
     "scenario_names",
@@ -195,6 +198,11 @@ class Scenario:
     routes: int = 0
     # The status every answer must have (304 for the conditional GET).
     status: int = 200
+    # A framework built on the toolkit ("fastapi"): the starlette and
+    # flagstone columns run that framework on each toolkit, each in its own
+    # child process (the compatibility layer must be installed before the
+    # framework imports Starlette, so the two cannot share a process).
+    framework: str | None = None
 
     @property
     def unit(self) -> str:
@@ -361,11 +369,49 @@ MICRO_SCENARIO = Scenario(
 )
 
 
-def scenario_names() -> list[str]:
-    """Every scenario name, the request micro-benchmark last."""
-    return [*SCENARIOS, MICRO_SCENARIO.name]
-
-
 def json_body(payload: object) -> bytes:
     """JSON bytes the way the raw apps write them (compact, like Starlette's default)."""
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# --- FastAPI on Starlette vs FastAPI on flagstone (issue 24) -----------------------------
+# The same FastAPI app, unchanged, once on Starlette and once on flagstone
+# through flagstone-compat; the raw column answers the same exchange by hand.
+
+FASTAPI_HELLO: dict[str, object] = {"message": "Hello World"}
+
+
+def fastapi_item_answer(item: dict[str, object]) -> dict[str, object]:
+    """What `fastapi-json` answers for a posted item: the item plus its total quantity."""
+    lines = item["items"]
+    assert isinstance(lines, list)
+    return {**item, "total_qty": sum(int(line["qty"]) for line in lines)}
+
+
+def _fastapi_scenarios() -> Iterator[Scenario]:
+    yield Scenario(
+        "fastapi-hello",
+        'FastAPI: GET / returning {"message": "Hello World"} (its first example)',
+        json_body=True,
+        framework="fastapi",
+    )
+    yield Scenario(
+        "fastapi-json",
+        "FastAPI: POST /items, a ~500-byte JSON body validated into a pydantic model, answered with a pydantic response model",
+        HttpRequest(
+            method="POST",
+            path="/items",
+            headers=(("content-type", "application/json"),),
+            body=json_body(JSON_PAYLOAD),
+        ),
+        json_body=True,
+        framework="fastapi",
+    )
+
+
+FASTAPI_SCENARIOS: dict[str, Scenario] = {s.name: s for s in _fastapi_scenarios()}
+
+
+def scenario_names() -> list[str]:
+    """Every scenario name, the request micro-benchmark, then the FastAPI ones last."""
+    return [*SCENARIOS, MICRO_SCENARIO.name, *FASTAPI_SCENARIOS]

@@ -17,12 +17,15 @@ import os
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 # Run as a script (`python tools/bench/run.py`): the sibling modules are
 # imported by their plain names, so this folder must be on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_fastapi import FRAMEWORK_DISTS
+from bench_fastapi import variants as framework_variants
 from bench_report import (
     TOOLKIT_NAMES,
     Row,
@@ -32,9 +35,28 @@ from bench_report import (
     render_table,
     write_results_section,
 )
-from bench_scenarios import MICRO_SCENARIO, SCENARIOS, Scenario, scenario_names
+from bench_scenarios import (
+    FASTAPI_SCENARIOS,
+    MICRO_SCENARIO,
+    SCENARIOS,
+    Scenario,
+    scenario_names,
+)
 
 __all__ = ["main"]
+
+
+@dataclass
+class _Table:
+    """One printed table and its RESULTS.md section."""
+
+    section: str
+    title: str
+    rows: list[Row]
+    # None: a rate per scenario's own unit; else every cell's unit (instr/req).
+    unit: str | None
+    # The machine and version lines recorded with it.
+    machine: list[str]
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -141,14 +163,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def _select(spec: str) -> list[Scenario]:
+    known = {**SCENARIOS, MICRO_SCENARIO.name: MICRO_SCENARIO, **FASTAPI_SCENARIOS}
     if spec == "all":
-        return [*SCENARIOS.values(), MICRO_SCENARIO]
+        return list(known.values())
     chosen = []
     for name in (part.strip() for part in spec.split(",") if part.strip()):
-        if name == MICRO_SCENARIO.name:
-            chosen.append(MICRO_SCENARIO)
-        elif name in SCENARIOS:
-            chosen.append(SCENARIOS[name])
+        if name in known:
+            chosen.append(known[name])
         else:
             raise SystemExit(
                 f"unknown scenario {name!r}; choose from: {', '.join(scenario_names())}"
@@ -181,18 +202,38 @@ def main(argv: list[str]) -> int:
         return 0
     toolkits = _toolkits(args.toolkits)
     started = time.perf_counter()
+    # A framework's scenarios (FastAPI) run each column in a child process
+    # and go to tables of their own.
+    plain = [s for s in scenarios if s.framework is None]
+    framework = [s for s in scenarios if s.framework is not None]
     variants = {name: toolkit.variant() for name, toolkit in toolkits.items()}
-    tables: list[tuple[str, str, list[Row], str | None]] = []
+    machine = machine_info(variants)
+    framework_machine = machine_info(framework_variants(list(toolkits)), also=FRAMEWORK_DISTS)
+    tables: list[_Table] = []
     if args.mode in ("inprocess", "both", "all"):
-        from bench_inprocess import run_inprocess
+        rounds = f"{args.stat} of {args.rounds} rounds x {args.requests} requests / weight"
+        if plain:
+            from bench_inprocess import run_inprocess
 
-        rows = run_inprocess(scenarios, toolkits, args.rounds, args.requests, _progress)
-        title = f"In-process (ASGI app called directly; {args.stat} of {args.rounds} rounds x {args.requests} requests / weight)"
-        tables.append(("inprocess", title, rows, None))
-    if args.mode in ("http", "both", "all") and any(s.kind != "micro" for s in scenarios):
+            rows = run_inprocess(plain, toolkits, args.rounds, args.requests, _progress)
+            title = f"In-process (ASGI app called directly; {rounds})"
+            tables.append(_Table("inprocess", title, rows, None, machine))
+        if framework:
+            from bench_fastapi import run_framework_inprocess
+
+            rows = run_framework_inprocess(
+                framework, list(toolkits), args.rounds, args.requests, _progress
+            )
+            title = f"FastAPI in-process (one FastAPI app on Starlette and on flagstone, each column in its own child process, the ASGI app called directly; {rounds})"
+            tables.append(_Table("fastapi-inprocess", title, rows, None, framework_machine))
+    http_scenarios = [s for s in plain if s.kind != "micro"]
+    if args.mode in ("http", "both", "all") and framework:
+        _progress(
+            f"HTTP: {', '.join(s.name for s in framework)} left out (in-process and callgrind only)"
+        )
+    if args.mode in ("http", "both", "all") and http_scenarios:
         from bench_http import run_http
 
-        http_scenarios = [s for s in scenarios if s.kind != "micro"]
         load = (
             f"wrk, {args.duration:g} s"
             if args.client == "wrk"
@@ -203,45 +244,59 @@ def main(argv: list[str]) -> int:
             rows = run_http(http_scenarios, list(toolkits), args, _progress, impl)
             title = f"HTTP (uvicorn with {impl} on 127.0.0.1, {args.connections} keep-alive connections, {args.stat} of {args.http_rounds} rounds x {load})"
             # httptools keeps the section name earlier runs wrote.
-            tables.append(("http" if impl == "httptools" else f"http-{impl}", title, rows, None))
+            section = "http" if impl == "httptools" else f"http-{impl}"
+            tables.append(_Table(section, title, rows, None, machine))
     if args.mode in ("callgrind", "all"):
         from bench_callgrind import CALLGRIND_INSTALL_HINT, callgrind_available, run_callgrind
 
         if not callgrind_available():
             raise SystemExit(CALLGRIND_INSTALL_HINT)
+        # One call for every scenario: the child runs share the job pool.
         rows = run_callgrind(scenarios, toolkits, _progress, jobs=args.jobs, cache_dir=args.cache)
-        title = "Callgrind (instructions per request, in-process, ASGI spec 2.3; lower is better, flagstone/starlette 0.5x = twice as fast)"
-        tables.append(("callgrind", title, rows, "instr/req"))
-    for _, _, rows, unit in tables:
-        if unit is None:
-            for row in rows:
+        plain_rows = [row for row in rows if row.scenario.framework is None]
+        framework_rows = [row for row in rows if row.scenario.framework is not None]
+        lower = "lower is better, flagstone/starlette 0.5x = twice as fast"
+        if plain_rows:
+            title = f"Callgrind (instructions per request, in-process, ASGI spec 2.3; {lower})"
+            tables.append(_Table("callgrind", title, plain_rows, "instr/req", machine))
+        if framework_rows:
+            title = f"FastAPI callgrind (instructions per request, in-process, ASGI spec 2.3, each column in its own child process; {lower})"
+            tables.append(
+                _Table("fastapi-callgrind", title, framework_rows, "instr/req", framework_machine)
+            )
+    for table in tables:
+        if table.unit is None:
+            for row in table.rows:
                 row.use_statistic(args.stat)
     names = list(toolkits)
     prefix = "- " if args.markdown else ""
-    machine = machine_info(variants)
     print("\n".join(prefix + line for line in machine))
     print()
-    for _, title, rows, unit in tables:
-        print(render_table(title, rows, names, args.markdown, unit))
+    for table in tables:
+        # A FastAPI table names what its columns run on (the lines the others lack).
+        extra = [line for line in table.machine if line not in machine]
+        if extra:
+            print("\n".join(prefix + line for line in extra) + "\n")
+        print(render_table(table.title, table.rows, names, args.markdown, table.unit))
     if args.write_results:
         command = "hatch run bench:run " + shlex.join(argv)
         today = datetime.date.today().isoformat()
-        for section, title, rows, unit in tables:
+        for table in tables:
             text = "\n".join(
                 [
                     f"Recorded {today} by `{command}`.",
                     "",
-                    *[f"- {line}" for line in machine],
+                    *[f"- {line}" for line in table.machine],
                     "",
-                    render_table(title, rows, names, True, unit),
+                    render_table(table.title, table.rows, names, True, table.unit),
                 ]
             )
-            write_results_section(section, text)
+            write_results_section(table.section, text)
         print(f"wrote {len(tables)} section(s) of tools/bench/RESULTS.md", file=sys.stderr)
     wrong = [
         (row.scenario.name, name, cell)
-        for _, _, rows, _ in tables
-        for row in rows
+        for table in tables
+        for row in table.rows
         for name, cell in row.cells.items()
         if failed(cell)
     ]

@@ -41,10 +41,8 @@ def test_a_flagstone_child_started_without_the_layer_fails_its_column(
     # Started like the starlette child, FastAPI would run on Starlette: not measured.
     monkeypatch.setattr(bench_fastapi, "python_command", lambda scenario, toolkit: [sys.executable])
     [row] = bench_fastapi.run_framework_inprocess(
-        [FASTAPI_SCENARIOS["fastapi-hello"]], COLUMNS, rounds=1, requests=5, progress=_quiet
+        [FASTAPI_SCENARIOS["fastapi-hello"]], ["flagstone"], rounds=1, requests=5, progress=_quiet
     )
-    assert isinstance(row.cells["raw"], float)
-    assert isinstance(row.cells["starlette"], float)
     cell = row.cells["flagstone"]
     assert isinstance(cell, str)
     assert cell.startswith(

@@ -52,7 +52,6 @@ __all__ = [
     "DEFAULT_MAX_FORM_MEMORY_SIZE",
     "MAX_BOUNDARY_LENGTH",
     "FormLimits",
-    "check_form_limits",
     "decode_text",
     "disposition_params",
     "form_charset",
@@ -200,34 +199,6 @@ def form_memory_too_large(limit: int) -> ContentTooLarge:
         f"The form's non-file fields exceed {_size(limit)} in total (max_form_memory_size).",
         limit=limit,
     )
-
-
-def check_form_limits(form: FormData, limits: FormLimits) -> None:
-    """Check an already parsed form against (possibly stricter) limits.
-
-    A form is parsed once per request; Starlette silently ignores the limits
-    of every later `form()` call.  Here a later call still gets its limits.
-    """
-    files = fields = kept = 0
-    for name, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            files += 1
-            limit = limits.max_file_size
-            if limit is not None and value.size is not None and value.size > limit:
-                raise file_too_large(value.filename, limit)
-        else:
-            fields += 1
-            size = len(name.encode()) + len(value.encode())
-            if size > limits.max_part_size:
-                raise part_too_large(name, limits.max_part_size)
-            kept += size
-    memory = limits.max_form_memory_size
-    if memory is not None and kept > memory:
-        raise form_memory_too_large(memory)
-    if files > limits.max_files:
-        raise too_many_files(limits.max_files)
-    if fields > limits.max_fields:
-        raise too_many_fields(limits.max_fields)
 
 
 NextChunk = Callable[[], Awaitable[bytes | None]]

@@ -52,7 +52,7 @@ from ._exceptions import (
     StreamConsumed,
     WrongScopeType,
 )
-from ._forms import DEFAULT_MAX_FORM_MEMORY_SIZE, FormLimits, check_form_limits, parse_form
+from ._forms import DEFAULT_MAX_FORM_MEMORY_SIZE, FormLimits, parse_form
 
 __all__ = [
     "BODY_STATE_KEY",
@@ -465,7 +465,8 @@ class Request(HTTPConnection):
         - the whole body is capped by `scope["flagstone.max_body_size"]` (413).
 
         The form is parsed once per scope; a later call (by any `Request` over
-        the same scope) checks it against that call's limits too.  Uploads
+        the same scope) returns that form, whatever its own limits, as in
+        Starlette.  Uploads
         spool to disk past `spool_max_size` bytes, off the event loop.
         """
         limits = FormLimits(
@@ -488,8 +489,8 @@ class Request(HTTPConnection):
                 state.form = self._form = await self._parse_form(limits)
                 return state.form
             form = self._form = state.form
-        # Parsed earlier, maybe under other limits: this call's limits still hold.
-        check_form_limits(form, limits)
+        # Parsed earlier: the same form, whatever this call's limits (as in
+        # Starlette; frameworks parse first, then hand the request on).
         return form
 
     async def _parse_form(self, limits: FormLimits) -> FormData:

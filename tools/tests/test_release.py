@@ -26,12 +26,14 @@ def repo(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.setenv(f"GIT_{role}_NAME", "Release Test")
         monkeypatch.setenv(f"GIT_{role}_EMAIL", "release@test.invalid")
     # The tests must not depend on what the real changelogs hold today (right
-    # after a release their [Unreleased] sections are empty): give every
-    # package something to release.
+    # after a release their [Unreleased] sections are empty; before one they
+    # may declare breaking changes): give every package one plain change.
     for log in workspace.glob("packages/*/CHANGELOG.md"):
-        log.write_text(
-            log.read_text().replace("## [Unreleased]\n", "## [Unreleased]\n\n- A change.\n", 1)
-        )
+        text = log.read_text()
+        head, _, rest = text.partition("## [Unreleased]\n")
+        _, found, tail = rest.partition("\n## [")
+        older = f"\n## [{tail}" if found else ""
+        log.write_text(f"{head}## [Unreleased]\n\n- A change.\n{older}")
     git(workspace, "init", "-q")
     git(workspace, "add", ".")
     git(workspace, "commit", "-qm", "start")

@@ -9,7 +9,7 @@ writes for another to read.  It has no runtime dependency, so a framework
 author can build on it without pulling in any other flagstone package.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from . import http, status
 from ._body_limit import (

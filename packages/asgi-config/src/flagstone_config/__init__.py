@@ -6,7 +6,7 @@
 It is not a settings-validation framework: no schemas, no nested models.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from ._config import Config, ConfigKeyError
 from ._dotenv import DotenvWarning

@@ -6,7 +6,7 @@ ASGI application, Starlette-compatible, with no routing: pair it with
 flagstone-routing or any router.
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 # --- incoming side: datastructures, connections, bodies, forms ---------------
 from ._connection import HTTPConnection, cookie_parser

@@ -12,7 +12,7 @@ functions are adapted by flagstone-requests (`pip install
 endpoints need nothing else.
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 from ._adapters import EndpointAdapter
 from ._compile import compile_path, get_route_path

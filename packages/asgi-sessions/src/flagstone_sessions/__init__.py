@@ -8,7 +8,7 @@ with only a signed random id in the cookie.  It signs, it does not encrypt:
 do not put secrets in a cookie session.
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 from ._exceptions import (
     CookieTooLargeError,

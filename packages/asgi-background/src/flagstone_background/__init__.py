@@ -10,7 +10,7 @@
 It is not a job queue: nothing survives a restart of the process.
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 from ._app_tasks import (
     AppTasks,

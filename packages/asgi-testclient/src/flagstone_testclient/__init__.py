@@ -9,7 +9,7 @@ app (flagstone, Starlette, Django, a bare function) can be tested with it.
 It is not a server: nothing listens on a socket.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from ._client import AsyncTestClient, TestClient
 from ._exceptions import (

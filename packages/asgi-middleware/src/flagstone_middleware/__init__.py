@@ -9,7 +9,7 @@ sessions (flagstone-sessions), exception and error middleware
 (flagstone-requests), background tasks (flagstone-background).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from ._authentication import (
     AuthCredentials,

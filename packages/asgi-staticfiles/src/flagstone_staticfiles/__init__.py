@@ -6,7 +6,7 @@ pathsend), with precompressed siblings and a Cache-Control policy on top.
 It is not an asset pipeline: it does not compress, fingerprint or bundle.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from ._cache import CachePolicy, immutable_if_fingerprinted
 from ._staticfiles import PathLike, StaticFiles

@@ -6,7 +6,7 @@ template, context processors and async Jinja environments.  It is not a
 template engine: Jinja2 is, and it is a dependency.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from ._templates import ContextProcessor, Jinja2Templates, TemplateResponse
 

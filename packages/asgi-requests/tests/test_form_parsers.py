@@ -206,3 +206,16 @@ async def test_a_framework_parses_the_request_stream_itself() -> None:
     assert isinstance(cover, UploadFile)
     assert await cover.read() == b"\x89PNG"
     await form.close()
+
+
+@pytest.mark.parametrize("cls", [FormParser, MultiPartParser])
+async def test_a_parser_built_without_init_works_from_headers_and_stream(cls: type) -> None:
+    # What docs/building-a-framework.md lists: `headers` and `stream` set,
+    # the limits read from their class-level defaults.
+    parser = object.__new__(cls)
+    if cls is FormParser:
+        parser.headers, parser.stream = URLENCODED, stream(b"a=1&b=2")
+        assert (await parser.parse())["b"] == "2"
+    else:
+        parser.headers, parser.stream = MULTIPART, stream(part("a", b"1") + END)
+        assert (await parser.parse())["a"] == "1"

@@ -74,6 +74,11 @@ class Broadcast:
     after it raises `BroadcastError`.
     """
 
+    # The constructor's defaults, read whether or not `__init__` ran.
+    url: str | None = None
+    backlog: int = 1000
+    on_overflow: OverflowPolicy = "drop_oldest"
+
     def __init__(
         self,
         url: str | None = None,

@@ -53,6 +53,11 @@ class Outage:
     the log, so the start is logged once (WARNING) and the recovery once.
     """
 
+    first_delay: float = 0.05
+    max_delay: float = 5.0
+    delay: float = 0.05
+    since: float | None = None
+
     def __init__(self, where: str, first_delay: float = 0.05, max_delay: float = 5.0) -> None:
         self.where = where
         self.first_delay = first_delay

@@ -31,6 +31,8 @@ class MemoryBackend(BroadcastBackend):
     since=id)` resumes as on redis-stream://.
     """
 
+    history_size: int = 1000
+
     def __init__(self, url: str = "memory://", *, history: int | None = None) -> None:
         if history is None:
             values = parse_qs(urlsplit(url).query).get("history", ["1000"])

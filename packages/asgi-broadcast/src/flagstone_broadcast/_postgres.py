@@ -57,6 +57,8 @@ class PostgresBackend(BroadcastBackend):
     connections in worker threads (the same library, the same behaviour).
     """
 
+    timeout: float = 5.0
+
     def __init__(self, url: str, *, timeout: float = 5.0, max_backoff: float = 5.0) -> None:
         self._psycopg = _psycopg()
         self._dsn = url

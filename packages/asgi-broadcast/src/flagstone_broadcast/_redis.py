@@ -50,6 +50,8 @@ def _text(value: Any) -> Any:
 class _RedisBackend(BroadcastBackend):
     """What both Redis backends share: clients on asyncio or trio, timeouts, redaction."""
 
+    timeout: float = 5.0
+
     def __init__(self, url: str, *, timeout: float = 5.0, max_backoff: float = 5.0) -> None:
         self._redis, self._redis_asyncio = _redis_modules()
         self._client_url = url
@@ -292,6 +294,8 @@ class RedisStreamBackend(_RedisBackend):
     and after a lost connection reading continues from the last id seen:
     nothing retained is lost, so no gap is reported.
     """
+
+    maxlen: int | None = None
 
     def __init__(
         self, url: str, *, timeout: float = 5.0, max_backoff: float = 5.0, maxlen: int | None = None

@@ -30,10 +30,15 @@ class Subscriber:
     `BacklogOverflow`.
     """
 
+    # Class-level defaults; `channel` is set by `__init__` (docs/building-a-framework.md).
+    backlog: int = 1000
+    on_overflow: OverflowPolicy = "drop_oldest"
+    missed: int = 0
+
     def __init__(self, channel: str, backlog: int, on_overflow: OverflowPolicy) -> None:
         self.channel = channel
         self.backlog = backlog
-        self.on_overflow: OverflowPolicy = on_overflow
+        self.on_overflow = on_overflow
         #: Events dropped from this subscriber's full backlog so far.
         self.missed = 0
         self._events: deque[Event] = deque()

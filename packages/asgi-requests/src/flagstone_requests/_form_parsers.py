@@ -43,6 +43,10 @@ class FormParser:
     one field (name and value).  `await parse()` returns the `FormData`.
     """
 
+    # The constructor's defaults; `headers` and `stream` are set by `__init__`.
+    max_fields: int | float = 1000
+    max_part_size: int = 1024 * 1024
+
     def __init__(
         self,
         headers: Headers,
@@ -71,6 +75,10 @@ class MultiPartParser:
     (a class attribute, as in Starlette).  `await parse()` returns the
     `FormData`; on an error every file it opened is closed.
     """
+
+    # The constructor's defaults; `headers` and `stream` are set by `__init__`.
+    max_files: int | float = 1000
+    max_fields: int | float = 1000
 
     spool_max_size: int = 1024 * 1024
     """Bytes of one uploaded file kept in memory before it spools to disk."""

@@ -32,6 +32,16 @@ def run_python(
     )
 
 
+def run_layered_pytest(
+    *args: str, cwd: Path, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """`python -m flagstone_compat pytest -q -p no:cacheprovider *args` in `cwd`."""
+    return run_python(
+        "-m", "flagstone_compat", "pytest", "-q", "-p", "no:cacheprovider", *args,
+        cwd=cwd, timeout=timeout,
+    )  # fmt: skip
+
+
 def run_code(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run `code` (dedented) in a fresh interpreter."""
     return run_python("-c", textwrap.dedent(code), timeout=timeout)

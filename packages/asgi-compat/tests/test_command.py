@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compat_helpers import run_python
+from compat_helpers import run_layered_pytest, run_python
 
 SCRIPT = """
 import multiprocessing, sys
@@ -52,17 +52,7 @@ def test_a_console_script_runs_with_the_layer(tmp_path: Path) -> None:
         "    from starlette.testclient import TestClient\n"
         "    assert TestClient.__module__.startswith('flagstone_testclient')\n"
     )
-    result = run_python(
-        "-m",
-        "flagstone_compat",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        str(tmp_path),
-        cwd=tmp_path,
-        timeout=120,
-    )
+    result = run_layered_pytest(str(tmp_path), cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
 

@@ -10,26 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from compat_helpers import HERE, run_python
+from compat_helpers import HERE, run_layered_pytest
 
 pytest.importorskip("fastapi")
 
 
 def test_fastapi_app_passes_its_tests_on_flagstone() -> None:
-    result = run_python(
-        "-m",
-        "flagstone_compat",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-W",
-        "error",
-        "-p",
-        "no:randomly",
-        "fastapi_checks.py",
-        cwd=HERE / "apps",
-        timeout=180,
+    result = run_layered_pytest(
+        "-W", "error", "-p", "no:randomly", "fastapi_checks.py", cwd=HERE / "apps"
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "8 passed" in result.stdout
